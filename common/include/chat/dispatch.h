@@ -1,0 +1,36 @@
+/* Routes enveloped records (chat.commands, chat.receipts, chat.presence) to
+ * one handler per event type. A record that is not a valid envelope, or of
+ * a type with no handler, is logged with its topic, partition and offset and
+ * skipped: one poison record must never stall a partition. */
+#ifndef CHAT_DISPATCH_H
+#define CHAT_DISPATCH_H
+
+#include <stddef.h>
+
+#include "chat/envelope.h"
+#include "chat/err.h"
+#include "chat/kafka.h"
+
+/* Handles one event. Returns CHAT_OK when done for good (including a
+ * rejection answered to its sender) or an error for which the whole batch is
+ * retried later. */
+typedef chat_err_t (*chat_event_fn)(void *ctx, const chat_envelope_t *event,
+                                    const chat_record_t *record);
+
+typedef struct chat_event_handler {
+  const char *type; /* the envelope type, e.g. "message.send" */
+  chat_event_fn handle;
+} chat_event_handler_t;
+
+typedef struct chat_dispatch {
+  const chat_event_handler_t *handlers;
+  size_t handler_count;
+  void *ctx;               /* passed to every handler */
+  size_t max_record_bytes; /* larger values are skipped as malformed */
+} chat_dispatch_t;
+
+/* A chat_batch_fn: ctx is a chat_dispatch_t. Handles records in order and
+ * stops at the first handler error, which it returns. */
+chat_err_t chat_dispatch_batch(void *ctx, const chat_record_t *records, size_t count);
+
+#endif

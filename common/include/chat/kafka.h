@@ -1,0 +1,127 @@
+/* Kafka producer and consumer wrappers over librdkafka.
+ *
+ * The producer is idempotent with acks=all. Every produce carries a caller's
+ * 64-bit request id and its delivery report comes back with that id on the
+ * producer's own poll thread: callers match reports to their state by id,
+ * never by pointer, since whatever asked (a socket) may be gone by then.
+ *
+ * The consumer joins a consumer group and never commits on its own: the
+ * caller stores a record's offset once it has processed it and commits the
+ * stored offsets when its writes are durable (at-least-once). Stored offsets
+ * are also committed when partitions are revoked and on close. */
+#ifndef CHAT_KAFKA_H
+#define CHAT_KAFKA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "chat/config.h"
+#include "chat/err.h"
+#include "chat/topics.h"
+
+typedef struct chat_producer chat_producer_t;
+typedef struct chat_consumer chat_consumer_t;
+
+/* A record header to produce; a plain value, copied by produce. */
+typedef struct chat_kafka_header {
+  const char *name;
+  const char *value;
+  size_t value_len;
+} chat_kafka_header_t;
+
+/* Called once per produced record, on the producer's poll thread, with the
+ * request id given to chat_producer_produce(). err is CHAT_OK when the
+ * record is durable (acks=all), else CHAT_ERR_KAFKA with errstr saying why. */
+typedef void (*chat_delivery_fn)(void *ctx, uint64_t request_id, chat_err_t err,
+                                 const char *errstr, int32_t partition, int64_t offset);
+
+/* Creates a producer for cfg->kafka_brokers (plus cfg->kafka_config) and
+ * starts its poll thread. on_delivery may be NULL. Connecting is lazy: this
+ * succeeds while the brokers are down. Returns CHAT_OK, or CHAT_ERR_CONFIG
+ * when librdkafka refuses a property (errbuf says which). Free with
+ * chat_producer_destroy(). */
+chat_err_t chat_producer_create(const chat_config_t *cfg, const char *client_id,
+                                chat_delivery_fn on_delivery, void *ctx, chat_producer_t **out,
+                                char *errbuf, size_t errbuf_len);
+
+/* Queues one record; key and value are copied. Returns CHAT_OK (the report
+ * follows), CHAT_ERR_UNAVAILABLE when the local queue is full (back off and
+ * retry, or answer the client), CHAT_ERR_TOO_LARGE past message.max.bytes,
+ * or CHAT_ERR_KAFKA. No report follows an error return. */
+chat_err_t chat_producer_produce(chat_producer_t *producer, const char *topic, const void *key,
+                                 size_t key_len, const void *value, size_t value_len,
+                                 const chat_kafka_header_t *headers, size_t header_count,
+                                 uint64_t request_id);
+
+/* Waits until every queued record has its delivery report. Returns CHAT_OK
+ * or CHAT_ERR_TIMEOUT when records are still in flight after timeout_ms. */
+chat_err_t chat_producer_flush(chat_producer_t *producer, int timeout_ms);
+
+/* Asks the cluster for metadata. Returns CHAT_OK when a broker answered
+ * within timeout_ms, else CHAT_ERR_UNAVAILABLE. */
+chat_err_t chat_producer_ping(chat_producer_t *producer, int timeout_ms);
+
+/* Creates every topic of the catalogue with cfg's prefix, partitions and
+ * replication; a topic that exists already is fine. Returns CHAT_OK,
+ * CHAT_ERR_UNAVAILABLE when the cluster did not answer in timeout_ms, or
+ * CHAT_ERR_KAFKA (errbuf names the topic and the broker's reason). */
+chat_err_t chat_kafka_ensure_topics(chat_producer_t *producer, const chat_config_t *cfg,
+                                    int timeout_ms, char *errbuf, size_t errbuf_len);
+
+/* Flushes for up to timeout_ms (logging what could not be delivered), stops
+ * the poll thread and frees everything; sets *producer to NULL. Accepts
+ * NULL and a NULL *producer. */
+void chat_producer_destroy(chat_producer_t **producer, int timeout_ms);
+
+/* A consumed record: a view valid until chat_record_release(). */
+typedef struct chat_record {
+  const char *topic;
+  int32_t partition;
+  int64_t offset;
+  const char *key; /* not NUL-terminated; NULL when the record has none */
+  size_t key_len;
+  const char *value; /* not NUL-terminated; NULL for a tombstone */
+  size_t value_len;
+  int64_t timestamp_ms;
+  void *impl_; /* the rd_kafka_message_t; private */
+} chat_record_t;
+
+typedef struct chat_consumer_options {
+  bool from_latest; /* with no committed offset: start at the end, not the start */
+} chat_consumer_options_t;
+
+/* Creates a consumer in group_id subscribed to the prefixed topics. opts may
+ * be NULL (start from the earliest record). Returns CHAT_OK or
+ * CHAT_ERR_CONFIG / CHAT_ERR_KAFKA with errbuf filled. Close with
+ * chat_consumer_close(). */
+chat_err_t chat_consumer_create(const chat_config_t *cfg, const char *group_id,
+                                const char *client_id, const chat_topic_t *topics,
+                                size_t topic_count, const chat_consumer_options_t *opts,
+                                chat_consumer_t **out, char *errbuf, size_t errbuf_len);
+
+/* Waits up to timeout_ms for a record. Returns CHAT_OK with *record filled
+ * (release it with chat_record_release()), CHAT_ERR_TIMEOUT when none came,
+ * or CHAT_ERR_KAFKA for a consumer error (logged; keep polling). */
+chat_err_t chat_consumer_poll(chat_consumer_t *consumer, int timeout_ms, chat_record_t *record);
+
+/* Finds header name on record. Returns true and sets *value (not
+ * NUL-terminated) and *value_len, or false when it is absent. */
+bool chat_record_header(const chat_record_t *record, const char *name, const char **value,
+                        size_t *value_len);
+
+/* Frees what record points at; record may be one poll did not fill. */
+void chat_record_release(chat_record_t *record);
+
+/* Marks record processed: its offset + 1 is committed by the next commit. */
+chat_err_t chat_consumer_store(chat_consumer_t *consumer, const chat_record_t *record);
+
+/* Commits the stored offsets synchronously. Returns CHAT_OK (also when
+ * nothing was stored) or CHAT_ERR_KAFKA. */
+chat_err_t chat_consumer_commit(chat_consumer_t *consumer);
+
+/* Commits what is stored, leaves the group and frees everything; sets
+ * *consumer to NULL. Accepts NULL and a NULL *consumer. */
+void chat_consumer_close(chat_consumer_t **consumer);
+
+#endif

@@ -1,0 +1,460 @@
+#include "chat/kafka.h"
+
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chat/log.h"
+
+#define PRODUCER_POLL_MS 100 /* poll thread wake-up when idle, bounds stop latency */
+#define PRODUCER_LINGER_MS "5" /* batch records for up to 5 ms: throughput over latency */
+
+struct chat_producer {
+  rd_kafka_t *rk;
+  chat_delivery_fn on_delivery;
+  void *ctx;
+  pthread_t poll_thread;
+  atomic_bool stop;
+};
+
+struct chat_consumer {
+  rd_kafka_t *rk;
+};
+
+/* librdkafka's syslog levels to ours. Its errors (a broker connection that
+ * failed) come again through the error callback, and whatever matters to
+ * us is logged by our own code, so its lines stay at warn and below. */
+static chat_log_level_t level_from_syslog(int level) {
+  if (level <= 4)
+    return CHAT_LOG_WARN;
+  if (level <= 6)
+    return CHAT_LOG_INFO;
+  return CHAT_LOG_DEBUG;
+}
+
+static void on_rdkafka_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
+  CHAT_LOG(level_from_syslog(level), "librdkafka %s %s: %s", rd_kafka_name(rk), fac, buf);
+}
+
+static void on_rdkafka_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
+  (void)opaque;
+  /* Brokers going away are expected while the cluster restarts; a fatal
+   * error (the idempotent producer lost its guarantees) is not. */
+  if (err == RD_KAFKA_RESP_ERR__FATAL) {
+    char fatal[512];
+    rd_kafka_fatal_error(rk, fatal, sizeof fatal);
+    CHAT_LOG(CHAT_LOG_ERROR, "kafka fatal error on %s: %s", rd_kafka_name(rk), fatal);
+  } else {
+    CHAT_LOG(CHAT_LOG_WARN, "kafka %s: %s: %s", rd_kafka_name(rk),
+             rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+  }
+}
+
+/* Applies "k=v,k=v" from CHAT_KAFKA_CONFIG after our own settings, so an
+ * operator can add security settings or tune anything. */
+static chat_err_t apply_settings(rd_kafka_conf_t *conf, const char *const *pairs,
+                                 const char *extra, char *errbuf, size_t errbuf_len) {
+  char errstr[256];
+  for (size_t i = 0; pairs[i]; i += 2) {
+    if (rd_kafka_conf_set(conf, pairs[i], pairs[i + 1], errstr, sizeof errstr) !=
+        RD_KAFKA_CONF_OK) {
+      snprintf(errbuf, errbuf_len, "kafka setting %s: %s", pairs[i], errstr);
+      return CHAT_ERR_CONFIG;
+    }
+  }
+  if (!extra || !extra[0])
+    return CHAT_OK;
+  char *copy = strdup(extra), *save = NULL;
+  chat_err_t err = CHAT_OK;
+  if (!copy)
+    return CHAT_ERR_NOMEM;
+  for (char *pair = strtok_r(copy, ",", &save); pair; pair = strtok_r(NULL, ",", &save)) {
+    char *eq = strchr(pair, '=');
+    if (!eq) {
+      snprintf(errbuf, errbuf_len, "CHAT_KAFKA_CONFIG: '%s' is not key=value", pair);
+      err = CHAT_ERR_CONFIG;
+      break;
+    }
+    *eq = '\0';
+    if (rd_kafka_conf_set(conf, pair, eq + 1, errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
+      snprintf(errbuf, errbuf_len, "CHAT_KAFKA_CONFIG: %s", errstr);
+      err = CHAT_ERR_CONFIG;
+      break;
+    }
+  }
+  free(copy);
+  return err;
+}
+
+static void on_delivery_report(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque) {
+  chat_producer_t *producer = opaque;
+  (void)rk;
+  if (!producer->on_delivery)
+    return;
+  producer->on_delivery(producer->ctx, (uint64_t)(uintptr_t)msg->_private,
+                        msg->err ? CHAT_ERR_KAFKA : CHAT_OK,
+                        msg->err ? rd_kafka_err2str(msg->err) : NULL, msg->partition,
+                        msg->offset);
+}
+
+static void *producer_poll_main(void *arg) {
+  chat_producer_t *producer = arg;
+  while (!atomic_load(&producer->stop))
+    rd_kafka_poll(producer->rk, PRODUCER_POLL_MS);
+  return NULL;
+}
+
+chat_err_t chat_producer_create(const chat_config_t *cfg, const char *client_id,
+                                chat_delivery_fn on_delivery, void *ctx, chat_producer_t **out,
+                                char *errbuf, size_t errbuf_len) {
+  const char *const settings[] = {"bootstrap.servers",
+                                  cfg->kafka_brokers,
+                                  "client.id",
+                                  client_id,
+                                  "enable.idempotence",
+                                  "true",
+                                  "acks",
+                                  "all",
+                                  "linger.ms",
+                                  PRODUCER_LINGER_MS,
+                                  NULL};
+  char errstr[512];
+  chat_producer_t *producer = calloc(1, sizeof *producer);
+  rd_kafka_conf_t *conf = rd_kafka_conf_new();
+  chat_err_t err;
+
+  if (!producer || !conf) {
+    err = CHAT_ERR_NOMEM;
+    goto out;
+  }
+  err = apply_settings(conf, settings, cfg->kafka_config, errbuf, errbuf_len);
+  if (err != CHAT_OK)
+    goto out;
+  producer->on_delivery = on_delivery;
+  producer->ctx = ctx;
+  rd_kafka_conf_set_opaque(conf, producer);
+  rd_kafka_conf_set_dr_msg_cb(conf, on_delivery_report);
+  rd_kafka_conf_set_log_cb(conf, on_rdkafka_log);
+  rd_kafka_conf_set_error_cb(conf, on_rdkafka_error);
+  producer->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+  if (!producer->rk) {
+    snprintf(errbuf, errbuf_len, "kafka producer: %s", errstr);
+    err = CHAT_ERR_CONFIG;
+    goto out;
+  }
+  conf = NULL; /* owned by producer->rk now */
+  if (pthread_create(&producer->poll_thread, NULL, producer_poll_main, producer) != 0) {
+    snprintf(errbuf, errbuf_len, "kafka producer: cannot start its poll thread");
+    err = CHAT_ERR_INTERNAL;
+    goto out;
+  }
+  *out = producer;
+  producer = NULL; /* handed to the caller */
+  err = CHAT_OK;
+out:
+  if (conf)
+    rd_kafka_conf_destroy(conf);
+  if (producer) {
+    if (producer->rk)
+      rd_kafka_destroy(producer->rk);
+    free(producer);
+  }
+  return err;
+}
+
+chat_err_t chat_producer_produce(chat_producer_t *producer, const char *topic, const void *key,
+                                 size_t key_len, const void *value, size_t value_len,
+                                 const chat_kafka_header_t *headers, size_t header_count,
+                                 uint64_t request_id) {
+  rd_kafka_headers_t *hdrs = header_count ? rd_kafka_headers_new(header_count) : NULL;
+  for (size_t i = 0; i < header_count; i++)
+    rd_kafka_header_add(hdrs, headers[i].name, -1, headers[i].value, (ssize_t)headers[i].value_len);
+  rd_kafka_resp_err_t rerr = rd_kafka_producev(
+      producer->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key_len),
+      RD_KAFKA_V_VALUE((void *)value, value_len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+      RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE((void *)(uintptr_t)request_id), RD_KAFKA_V_END);
+  if (rerr == RD_KAFKA_RESP_ERR_NO_ERROR)
+    return CHAT_OK; /* hdrs now belong to the record */
+  if (hdrs)
+    rd_kafka_headers_destroy(hdrs);
+  CHAT_LOG(CHAT_LOG_WARN, "kafka produce to %s failed: %s", topic, rd_kafka_err2str(rerr));
+  switch (rerr) {
+  case RD_KAFKA_RESP_ERR__QUEUE_FULL:
+    return CHAT_ERR_UNAVAILABLE;
+  case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+    return CHAT_ERR_TOO_LARGE;
+  default:
+    return CHAT_ERR_KAFKA;
+  }
+}
+
+chat_err_t chat_producer_flush(chat_producer_t *producer, int timeout_ms) {
+  rd_kafka_resp_err_t rerr = rd_kafka_flush(producer->rk, timeout_ms);
+  return rerr == RD_KAFKA_RESP_ERR_NO_ERROR ? CHAT_OK : CHAT_ERR_TIMEOUT;
+}
+
+chat_err_t chat_producer_ping(chat_producer_t *producer, int timeout_ms) {
+  const struct rd_kafka_metadata *metadata = NULL;
+  rd_kafka_resp_err_t rerr = rd_kafka_metadata(producer->rk, 0, NULL, &metadata, timeout_ms);
+  if (rerr != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return CHAT_ERR_UNAVAILABLE;
+  int brokers = metadata->broker_cnt;
+  rd_kafka_metadata_destroy(metadata);
+  return brokers > 0 ? CHAT_OK : CHAT_ERR_UNAVAILABLE;
+}
+
+chat_err_t chat_kafka_ensure_topics(chat_producer_t *producer, const chat_config_t *cfg,
+                                    int timeout_ms, char *errbuf, size_t errbuf_len) {
+  rd_kafka_NewTopic_t *new_topics[CHAT_TOPIC_COUNT] = {0};
+  rd_kafka_AdminOptions_t *options = NULL;
+  rd_kafka_queue_t *queue = rd_kafka_queue_new(producer->rk);
+  rd_kafka_event_t *event = NULL;
+  char errstr[256];
+  chat_err_t err = CHAT_OK;
+
+  for (int i = 0; i < CHAT_TOPIC_COUNT; i++) {
+    char name[CHAT_TOPIC_NAME_MAX];
+    chat_topic_name(cfg->topic_prefix, (chat_topic_t)i, name, sizeof name);
+    new_topics[i] = rd_kafka_NewTopic_new(name, cfg->topic_partitions, cfg->topic_replication,
+                                          errstr, sizeof errstr);
+    if (!new_topics[i]) {
+      snprintf(errbuf, errbuf_len, "topic %s: %s", name, errstr);
+      err = CHAT_ERR_CONFIG;
+      goto out;
+    }
+    rd_kafka_NewTopic_set_config(new_topics[i], "retention.ms",
+                                 chat_topic_retention_ms((chat_topic_t)i));
+  }
+  options = rd_kafka_AdminOptions_new(producer->rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+  rd_kafka_AdminOptions_set_request_timeout(options, timeout_ms, errstr, sizeof errstr);
+  rd_kafka_AdminOptions_set_operation_timeout(options, timeout_ms, errstr, sizeof errstr);
+  rd_kafka_CreateTopics(producer->rk, new_topics, CHAT_TOPIC_COUNT, options, queue);
+
+  /* The admin request has its own timeout; wait a little longer for it. */
+  event = rd_kafka_queue_poll(queue, timeout_ms + 1000);
+  if (!event) {
+    snprintf(errbuf, errbuf_len, "no answer to CreateTopics within %d ms", timeout_ms);
+    err = CHAT_ERR_UNAVAILABLE;
+    goto out;
+  }
+  if (rd_kafka_event_error(event)) {
+    snprintf(errbuf, errbuf_len, "CreateTopics: %s", rd_kafka_event_error_string(event));
+    err = rd_kafka_event_error(event) == RD_KAFKA_RESP_ERR__TIMED_OUT ? CHAT_ERR_UNAVAILABLE
+                                                                       : CHAT_ERR_KAFKA;
+    goto out;
+  }
+  size_t count = 0;
+  const rd_kafka_topic_result_t **results =
+      rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(event), &count);
+  for (size_t i = 0; i < count; i++) {
+    rd_kafka_resp_err_t terr = rd_kafka_topic_result_error(results[i]);
+    if (terr == RD_KAFKA_RESP_ERR_NO_ERROR || terr == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+      continue;
+    snprintf(errbuf, errbuf_len, "topic %s: %s", rd_kafka_topic_result_name(results[i]),
+             rd_kafka_topic_result_error_string(results[i]));
+    err = terr == RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT ? CHAT_ERR_UNAVAILABLE : CHAT_ERR_KAFKA;
+    goto out;
+  }
+out:
+  if (event)
+    rd_kafka_event_destroy(event);
+  if (options)
+    rd_kafka_AdminOptions_destroy(options);
+  rd_kafka_NewTopic_destroy_array(new_topics, CHAT_TOPIC_COUNT);
+  rd_kafka_queue_destroy(queue);
+  return err;
+}
+
+void chat_producer_destroy(chat_producer_t **producer_ptr, int timeout_ms) {
+  chat_producer_t *producer = producer_ptr ? *producer_ptr : NULL;
+  if (!producer)
+    return;
+  /* Stop the poll thread first: flush serves the last delivery reports on
+   * this thread, so no report races with the teardown below. */
+  atomic_store(&producer->stop, true);
+  pthread_join(producer->poll_thread, NULL);
+  if (rd_kafka_flush(producer->rk, timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    CHAT_LOG(CHAT_LOG_ERROR, "kafka producer closed with %d records undelivered",
+             rd_kafka_outq_len(producer->rk));
+  rd_kafka_destroy(producer->rk);
+  free(producer);
+  *producer_ptr = NULL;
+}
+
+/* Commits what was processed before partitions move to another member, so
+ * the new owner does not redo it; then hands the partitions over. */
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *partitions, void *opaque) {
+  bool cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+  (void)opaque;
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    CHAT_LOG(CHAT_LOG_INFO, "kafka %s assigned %d partitions", rd_kafka_name(rk),
+             partitions->cnt);
+    if (cooperative)
+      rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, partitions));
+    else
+      rd_kafka_assign(rk, partitions);
+    return;
+  }
+  CHAT_LOG(CHAT_LOG_INFO, "kafka %s revoked %d partitions (%s)", rd_kafka_name(rk),
+           partitions->cnt, rd_kafka_err2name(err));
+  rd_kafka_resp_err_t cerr = rd_kafka_commit(rk, NULL, 0);
+  if (cerr && cerr != RD_KAFKA_RESP_ERR__NO_OFFSET)
+    CHAT_LOG(CHAT_LOG_WARN, "kafka commit on revoke failed: %s", rd_kafka_err2str(cerr));
+  if (cooperative)
+    rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, partitions));
+  else
+    rd_kafka_assign(rk, NULL);
+}
+
+chat_err_t chat_consumer_create(const chat_config_t *cfg, const char *group_id,
+                                const char *client_id, const chat_topic_t *topics,
+                                size_t topic_count, const chat_consumer_options_t *opts,
+                                chat_consumer_t **out, char *errbuf, size_t errbuf_len) {
+  const char *const settings[] = {"bootstrap.servers",
+                                  cfg->kafka_brokers,
+                                  "group.id",
+                                  group_id,
+                                  "client.id",
+                                  client_id,
+                                  "enable.auto.commit",
+                                  "false",
+                                  "enable.auto.offset.store",
+                                  "false",
+                                  "auto.offset.reset",
+                                  opts && opts->from_latest ? "latest" : "earliest",
+                                  NULL};
+  char errstr[512];
+  chat_consumer_t *consumer = calloc(1, sizeof *consumer);
+  rd_kafka_conf_t *conf = rd_kafka_conf_new();
+  rd_kafka_topic_partition_list_t *subscription = NULL;
+  chat_err_t err;
+
+  if (!consumer || !conf) {
+    err = CHAT_ERR_NOMEM;
+    goto out;
+  }
+  err = apply_settings(conf, settings, cfg->kafka_config, errbuf, errbuf_len);
+  if (err != CHAT_OK)
+    goto out;
+  rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+  rd_kafka_conf_set_log_cb(conf, on_rdkafka_log);
+  rd_kafka_conf_set_error_cb(conf, on_rdkafka_error);
+  consumer->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+  if (!consumer->rk) {
+    snprintf(errbuf, errbuf_len, "kafka consumer: %s", errstr);
+    err = CHAT_ERR_CONFIG;
+    goto out;
+  }
+  conf = NULL; /* owned by consumer->rk now */
+  rd_kafka_poll_set_consumer(consumer->rk);
+
+  subscription = rd_kafka_topic_partition_list_new((int)topic_count);
+  for (size_t i = 0; i < topic_count; i++) {
+    char name[CHAT_TOPIC_NAME_MAX];
+    chat_topic_name(cfg->topic_prefix, topics[i], name, sizeof name);
+    rd_kafka_topic_partition_list_add(subscription, name, RD_KAFKA_PARTITION_UA);
+  }
+  rd_kafka_resp_err_t rerr = rd_kafka_subscribe(consumer->rk, subscription);
+  if (rerr) {
+    snprintf(errbuf, errbuf_len, "kafka subscribe: %s", rd_kafka_err2str(rerr));
+    err = CHAT_ERR_KAFKA;
+    goto out;
+  }
+  *out = consumer;
+  consumer = NULL; /* handed to the caller */
+  err = CHAT_OK;
+out:
+  if (subscription)
+    rd_kafka_topic_partition_list_destroy(subscription);
+  if (conf)
+    rd_kafka_conf_destroy(conf);
+  if (consumer) {
+    if (consumer->rk)
+      rd_kafka_destroy(consumer->rk);
+    free(consumer);
+  }
+  return err;
+}
+
+chat_err_t chat_consumer_poll(chat_consumer_t *consumer, int timeout_ms, chat_record_t *record) {
+  memset(record, 0, sizeof *record);
+  rd_kafka_message_t *msg = rd_kafka_consumer_poll(consumer->rk, timeout_ms);
+  if (!msg)
+    return CHAT_ERR_TIMEOUT;
+  if (msg->err) {
+    chat_err_t err = msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF ? CHAT_ERR_TIMEOUT
+                                                                  : CHAT_ERR_KAFKA;
+    if (err == CHAT_ERR_KAFKA)
+      CHAT_LOG(CHAT_LOG_WARN, "kafka consumer %s: %s", rd_kafka_name(consumer->rk),
+               rd_kafka_message_errstr(msg));
+    rd_kafka_message_destroy(msg); /* error messages are destroyed too */
+    return err;
+  }
+  record->topic = rd_kafka_topic_name(msg->rkt);
+  record->partition = msg->partition;
+  record->offset = msg->offset;
+  record->key = msg->key;
+  record->key_len = msg->key_len;
+  record->value = msg->payload;
+  record->value_len = msg->len;
+  record->timestamp_ms = rd_kafka_message_timestamp(msg, NULL);
+  record->impl_ = msg;
+  return CHAT_OK;
+}
+
+bool chat_record_header(const chat_record_t *record, const char *name, const char **value,
+                        size_t *value_len) {
+  rd_kafka_headers_t *headers = NULL;
+  const void *found = NULL;
+  if (!record->impl_ || rd_kafka_message_headers(record->impl_, &headers) != 0)
+    return false;
+  if (rd_kafka_header_get_last(headers, name, &found, value_len) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return false;
+  *value = found;
+  return true;
+}
+
+void chat_record_release(chat_record_t *record) {
+  if (record && record->impl_) {
+    rd_kafka_message_destroy(record->impl_);
+    memset(record, 0, sizeof *record);
+  }
+}
+
+chat_err_t chat_consumer_store(chat_consumer_t *consumer, const chat_record_t *record) {
+  const rd_kafka_message_t *msg = record->impl_;
+  (void)consumer;
+  /* Stores offset + 1: the next record to read after a restart. */
+  rd_kafka_resp_err_t rerr = rd_kafka_offset_store(msg->rkt, msg->partition, msg->offset);
+  if (rerr) {
+    CHAT_LOG(CHAT_LOG_WARN, "kafka offset store %s[%d]@%lld: %s", record->topic,
+             record->partition, (long long)record->offset, rd_kafka_err2str(rerr));
+    return CHAT_ERR_KAFKA;
+  }
+  return CHAT_OK;
+}
+
+chat_err_t chat_consumer_commit(chat_consumer_t *consumer) {
+  rd_kafka_resp_err_t rerr = rd_kafka_commit(consumer->rk, NULL, 0);
+  if (rerr == RD_KAFKA_RESP_ERR_NO_ERROR || rerr == RD_KAFKA_RESP_ERR__NO_OFFSET)
+    return CHAT_OK;
+  CHAT_LOG(CHAT_LOG_WARN, "kafka commit failed: %s", rd_kafka_err2str(rerr));
+  return CHAT_ERR_KAFKA;
+}
+
+void chat_consumer_close(chat_consumer_t **consumer_ptr) {
+  chat_consumer_t *consumer = consumer_ptr ? *consumer_ptr : NULL;
+  if (!consumer)
+    return;
+  chat_consumer_commit(consumer);
+  rd_kafka_resp_err_t rerr = rd_kafka_consumer_close(consumer->rk);
+  if (rerr)
+    CHAT_LOG(CHAT_LOG_WARN, "kafka consumer close: %s", rd_kafka_err2str(rerr));
+  rd_kafka_destroy(consumer->rk);
+  free(consumer);
+  *consumer_ptr = NULL;
+}

@@ -1,0 +1,302 @@
+#include "chat/runtime.h"
+
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "chat/health.h"
+#include "chat/log.h"
+
+#define BACKOFF_START_MS 200         /* first wait after a failed start-up step */
+#define STOP_CHECK_MS 50             /* sleeps are cut into slices this long */
+#define READY_KAFKA_TIMEOUT_MS 1000  /* /readyz waits at most this for Kafka */
+#define ADMIN_TIMEOUT_MS 10000       /* CreateTopics request timeout */
+#define CONSUME_POLL_MS 100          /* wait for the first record of a batch */
+#define CONSUME_FILL_MS 2            /* wait for each further record of a batch */
+
+struct chat_runtime {
+  chat_config_t config;
+  chat_service_t service;
+  char source[CHAT_CONFIG_STR_MAX + 32];
+  chat_health_t *health;
+  chat_producer_t *producer;
+  chat_mongo_t *mongo;
+  atomic_bool started; /* topics and indexes exist */
+  atomic_bool stop_requested;
+  _Atomic uint64_t delivery_failures;
+  chat_delivery_fn on_delivery;
+  void *delivery_ctx;
+};
+
+/* Set by the signal handler, read by every runtime. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int signo) { stop_signal = signo; }
+
+static void install_signal_handlers(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+  signal(SIGPIPE, SIG_IGN); /* a peer that went away is an error return, not a death */
+}
+
+bool chat_runtime_stopping(const chat_runtime_t *rt) {
+  return stop_signal != 0 || atomic_load(&rt->stop_requested);
+}
+
+void chat_runtime_request_stop(chat_runtime_t *rt) { atomic_store(&rt->stop_requested, true); }
+
+const chat_config_t *chat_runtime_config(const chat_runtime_t *rt) { return &rt->config; }
+chat_producer_t *chat_runtime_producer(const chat_runtime_t *rt) { return rt->producer; }
+chat_mongo_t *chat_runtime_mongo(const chat_runtime_t *rt) { return rt->mongo; }
+const char *chat_runtime_source(const chat_runtime_t *rt) { return rt->source; }
+
+/* Sleeps ms, waking early on a stop. Returns false when stopping. */
+static bool sleep_unless_stopping(const chat_runtime_t *rt, int ms) {
+  for (int slept = 0; slept < ms && !chat_runtime_stopping(rt); slept += STOP_CHECK_MS) {
+    struct timespec slice = {0, STOP_CHECK_MS * 1000000L};
+    nanosleep(&slice, NULL);
+  }
+  return !chat_runtime_stopping(rt);
+}
+
+static int next_backoff(const chat_runtime_t *rt, int backoff_ms) {
+  int doubled = backoff_ms * 2;
+  return doubled > rt->config.startup_backoff_max_ms ? rt->config.startup_backoff_max_ms
+                                                     : doubled;
+}
+
+static bool ready_check(void *ctx, bson_string_t *detail) {
+  chat_runtime_t *rt = ctx;
+  char why[256] = "";
+  if (chat_runtime_stopping(rt)) {
+    bson_string_append(detail, ",\"reason\":\"shutting down\"");
+    return false;
+  }
+  bool kafka_ok = chat_producer_ping(rt->producer, READY_KAFKA_TIMEOUT_MS) == CHAT_OK;
+  bool mongo_ok = chat_mongo_ping(rt->mongo, why, sizeof why) == CHAT_OK;
+  bool started = atomic_load(&rt->started);
+  bson_string_append_printf(detail, ",\"kafka\":\"%s\",\"mongo\":\"%s\",\"started\":%s",
+                            kafka_ok ? "ok" : "unreachable", mongo_ok ? "ok" : "unreachable",
+                            started ? "true" : "false");
+  return kafka_ok && mongo_ok && started;
+}
+
+static void on_runtime_delivery(void *ctx, uint64_t request_id, chat_err_t err,
+                                const char *errstr, int32_t partition, int64_t offset) {
+  chat_runtime_t *rt = ctx;
+  if (err != CHAT_OK) {
+    atomic_fetch_add(&rt->delivery_failures, 1);
+    CHAT_LOG(CHAT_LOG_ERROR, "kafka delivery failed: %s", errstr ? errstr : "?");
+  }
+  if (rt->on_delivery)
+    rt->on_delivery(rt->delivery_ctx, request_id, err, errstr, partition, offset);
+}
+
+/* Retries until Kafka has our topics and MongoDB our indexes. */
+static chat_err_t prepare_dependencies(chat_runtime_t *rt, const chat_runtime_options_t *opts) {
+  char why[512];
+  int backoff_ms = BACKOFF_START_MS;
+  bool topics_ok = false, indexes_ok = opts->index_count == 0;
+  while (!topics_ok || !indexes_ok) {
+    if (!topics_ok) {
+      /* A quick look first, so an absent cluster costs a second, not the
+       * admin request's whole timeout, and a stop signal is heard soon. */
+      chat_err_t err = chat_producer_ping(rt->producer, READY_KAFKA_TIMEOUT_MS);
+      if (err == CHAT_OK)
+        err = chat_kafka_ensure_topics(rt->producer, &rt->config, ADMIN_TIMEOUT_MS, why,
+                                       sizeof why);
+      else
+        snprintf(why, sizeof why, "no broker answered within %d ms", READY_KAFKA_TIMEOUT_MS);
+      if (err == CHAT_OK) {
+        topics_ok = true;
+        CHAT_LOG(CHAT_LOG_INFO, "kafka ready at %s, topics prefixed '%s'",
+                 rt->config.kafka_brokers, rt->config.topic_prefix);
+      } else if (err != CHAT_ERR_UNAVAILABLE) {
+        CHAT_LOG(CHAT_LOG_ERROR, "kafka refused topic creation: %s", why);
+        return err;
+      } else {
+        CHAT_LOG(CHAT_LOG_WARN, "kafka unreachable at %s (%s); retrying in %d ms",
+                 rt->config.kafka_brokers, why, backoff_ms);
+      }
+    }
+    if (!indexes_ok && !chat_runtime_stopping(rt)) {
+      chat_err_t err = chat_mongo_ensure_indexes(rt->mongo, opts->indexes, opts->index_count,
+                                                 why, sizeof why);
+      if (err == CHAT_OK) {
+        indexes_ok = true;
+        CHAT_LOG(CHAT_LOG_INFO, "mongodb ready, database '%s', %zu indexes ensured",
+                 rt->config.mongo_db, opts->index_count);
+      } else if (err != CHAT_ERR_UNAVAILABLE) {
+        CHAT_LOG(CHAT_LOG_ERROR, "mongodb refused index creation: %s", why);
+        return err;
+      } else {
+        CHAT_LOG(CHAT_LOG_WARN, "mongodb unreachable (%s); retrying in %d ms", why, backoff_ms);
+      }
+    }
+    if (topics_ok && indexes_ok)
+      break;
+    if (!sleep_unless_stopping(rt, backoff_ms))
+      return CHAT_ERR_STOPPED;
+    backoff_ms = next_backoff(rt, backoff_ms);
+  }
+  return CHAT_OK;
+}
+
+chat_err_t chat_runtime_start(const chat_runtime_options_t *opts, chat_runtime_t **out) {
+  char why[512];
+  const char *name = chat_service_name(opts->service);
+  chat_runtime_t *rt = calloc(1, sizeof *rt);
+  chat_err_t err;
+
+  *out = NULL;
+  if (!rt)
+    return CHAT_ERR_NOMEM;
+  chat_log_init(name, NULL, CHAT_LOG_INFO);
+  err = chat_config_load(&rt->config, opts->service, why, sizeof why);
+  if (err != CHAT_OK) {
+    CHAT_LOG(CHAT_LOG_ERROR, "configuration: %s", why);
+    goto out;
+  }
+  chat_log_init(name, rt->config.instance_id, rt->config.log_level);
+  snprintf(rt->source, sizeof rt->source, "%s/%s", name, rt->config.instance_id);
+  rt->service = opts->service;
+  rt->on_delivery = opts->on_delivery;
+  rt->delivery_ctx = opts->delivery_ctx;
+  install_signal_handlers();
+
+  err = chat_producer_create(&rt->config, rt->source, on_runtime_delivery, rt, &rt->producer, why,
+                             sizeof why);
+  if (err == CHAT_OK)
+    err = chat_mongo_create(&rt->config, rt->source, &rt->mongo, why, sizeof why);
+  if (err != CHAT_OK) {
+    CHAT_LOG(CHAT_LOG_ERROR, "configuration: %s", why);
+    goto out;
+  }
+  err = chat_health_start(rt->config.listen_addr, rt->config.health_port, ready_check, rt,
+                          &rt->health, why, sizeof why);
+  if (err != CHAT_OK) {
+    CHAT_LOG(CHAT_LOG_ERROR, "%s", why);
+    goto out;
+  }
+  CHAT_LOG(CHAT_LOG_INFO, "starting; health on http://%s:%d/healthz and /readyz",
+           rt->config.listen_addr, rt->config.health_port);
+  err = prepare_dependencies(rt, opts);
+  if (err != CHAT_OK)
+    goto out;
+  atomic_store(&rt->started, true);
+  *out = rt;
+  rt = NULL; /* handed to the caller */
+out:
+  chat_runtime_destroy(&rt);
+  return err;
+}
+
+/* Flushes what the handler produced and checks none of it failed. */
+static chat_err_t wait_produced_durable(chat_runtime_t *rt, uint64_t failures_before) {
+  while (chat_producer_flush(rt->producer, rt->config.shutdown_timeout_ms) != CHAT_OK) {
+    CHAT_LOG(CHAT_LOG_WARN, "kafka: produced records not yet delivered; waiting");
+    if (chat_runtime_stopping(rt))
+      return CHAT_ERR_STOPPED;
+  }
+  return atomic_load(&rt->delivery_failures) == failures_before ? CHAT_OK : CHAT_ERR_KAFKA;
+}
+
+chat_err_t chat_runtime_consume(chat_runtime_t *rt, const char *group_id,
+                                const chat_topic_t *topics, size_t topic_count,
+                                const chat_consumer_options_t *opts, size_t batch_max,
+                                chat_batch_fn handle, void *ctx) {
+  char why[512];
+  chat_consumer_t *consumer = NULL;
+  chat_record_t *batch = calloc(batch_max, sizeof *batch);
+  chat_err_t err;
+
+  if (!batch)
+    return CHAT_ERR_NOMEM;
+  err = chat_consumer_create(&rt->config, group_id, rt->source, topics, topic_count, opts,
+                             &consumer, why, sizeof why);
+  if (err != CHAT_OK) {
+    CHAT_LOG(CHAT_LOG_ERROR, "consumer: %s", why);
+    free(batch);
+    return err;
+  }
+  CHAT_LOG(CHAT_LOG_INFO, "consuming as group '%s'", group_id);
+  while (!chat_runtime_stopping(rt)) {
+    size_t count = 0;
+    if (chat_consumer_poll(consumer, CONSUME_POLL_MS, &batch[0]) != CHAT_OK)
+      continue;
+    count = 1;
+    while (count < batch_max && chat_consumer_poll(consumer, CONSUME_FILL_MS, &batch[count]) ==
+                                    CHAT_OK)
+      count++;
+
+    int backoff_ms = BACKOFF_START_MS;
+    for (;;) {
+      uint64_t failures_before = atomic_load(&rt->delivery_failures);
+      err = handle(ctx, batch, count);
+      if (err == CHAT_OK)
+        err = wait_produced_durable(rt, failures_before);
+      if (err == CHAT_OK || err == CHAT_ERR_STOPPED)
+        break;
+      CHAT_LOG(CHAT_LOG_WARN, "batch of %zu records from %s[%d]@%lld failed (%s); retrying in %d ms",
+               count, batch[0].topic, batch[0].partition, (long long)batch[0].offset,
+               chat_strerror(err), backoff_ms);
+      if (!sleep_unless_stopping(rt, backoff_ms)) {
+        err = CHAT_ERR_STOPPED;
+        break;
+      }
+      backoff_ms = next_backoff(rt, backoff_ms);
+    }
+    /* Offsets move only past records that are done; a batch cut short by a
+     * stop is read again by whoever owns the partition next. */
+    if (err == CHAT_OK) {
+      for (size_t i = 0; i < count; i++)
+        chat_consumer_store(consumer, &batch[i]);
+      chat_consumer_commit(consumer);
+    }
+    for (size_t i = 0; i < count; i++)
+      chat_record_release(&batch[i]);
+  }
+  CHAT_LOG(CHAT_LOG_INFO, "stopping: committing offsets and leaving group '%s'", group_id);
+  chat_consumer_close(&consumer);
+  free(batch);
+  return CHAT_OK;
+}
+
+void chat_runtime_destroy(chat_runtime_t **rt_ptr) {
+  chat_runtime_t *rt = rt_ptr ? *rt_ptr : NULL;
+  if (!rt)
+    return;
+  /* The health thread's readiness check uses the producer and the pool:
+   * stop it before they go. */
+  chat_health_stop(&rt->health);
+  chat_producer_destroy(&rt->producer, rt->config.shutdown_timeout_ms);
+  chat_mongo_destroy(&rt->mongo);
+  free(rt);
+  *rt_ptr = NULL;
+}
+
+int chat_service_run(const chat_service_spec_t *spec) {
+  chat_runtime_t *rt = NULL;
+  chat_err_t err = chat_runtime_start(&spec->runtime, &rt);
+  if (err != CHAT_OK)
+    return err == CHAT_ERR_STOPPED ? 0 : err == CHAT_ERR_CONFIG ? 2 : 1;
+
+  char group[CHAT_CONFIG_STR_MAX + CHAT_TOPIC_NAME_MAX];
+  snprintf(group, sizeof group, "%s%s", rt->config.topic_prefix, spec->group_name);
+  chat_dispatch_t dispatch = {.handlers = spec->handlers,
+                              .handler_count = spec->handler_count,
+                              .ctx = rt,
+                              .max_record_bytes = spec->max_record_bytes};
+  err = chat_runtime_consume(rt, group, &spec->topic, 1, NULL, spec->batch_max, chat_dispatch_batch,
+                             &dispatch);
+  chat_runtime_destroy(&rt);
+  CHAT_LOG(CHAT_LOG_INFO, "stopped");
+  return err == CHAT_OK ? 0 : 1;
+}

@@ -1,0 +1,32 @@
+/* persistence: consumes chat.commands, owns the users, conversations,
+ * members and messages collections, and publishes what changed to
+ * chat.broadcast and chat.events (docs/architecture.md). */
+#include "chat/runtime.h"
+
+/* The indexes this service owns (docs/architecture.md, "Storage"). */
+static const chat_mongo_index_t persistence_indexes[] = {
+    {"users", "username_unique", "{\"username\":1}", true},
+    {"conversations", "direct_pair_unique", "{\"directKey\":1}", true},
+    {"conversations", "last_message_at", "{\"lastMessageAt\":-1}", false},
+    {"members", "conversation_user_unique", "{\"conversationId\":1,\"userId\":1}", true},
+    {"members", "user_conversations", "{\"userId\":1,\"conversationId\":1}", false},
+    {"messages", "sender_client_msg_unique", "{\"senderId\":1,\"clientMsgId\":1}", true},
+    {"messages", "conversation_seq_unique", "{\"conversationId\":1,\"seq\":1}", true},
+};
+
+int main(void) {
+  /* Command handlers arrive with the messaging and chat-management issues;
+   * until then the dispatcher logs and skips every command. */
+  const chat_service_spec_t spec = {
+      .runtime = {.service = CHAT_SERVICE_PERSISTENCE,
+                  .indexes = persistence_indexes,
+                  .index_count = sizeof persistence_indexes / sizeof persistence_indexes[0]},
+      .group_name = "chat.persistence",
+      .topic = CHAT_TOPIC_COMMANDS,
+      .handlers = NULL,
+      .handler_count = 0,
+      .batch_max = 500,
+      .max_record_bytes = 1 << 20,
+  };
+  return chat_service_run(&spec);
+}
