@@ -1,0 +1,103 @@
+/* A record produced through the common producer by one process is consumed
+ * through the common consumer by another, written to MongoDB and read back. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "chat/envelope.h"
+#include "chat/kafka.h"
+#include "chat/mongo.h"
+#include "stack.h"
+
+static void teardown(void) { stack_kill_all(); }
+
+TestSuite(kafka_roundtrip, .fini = teardown, .timeout = 120);
+
+Test(kafka_roundtrip, produced_by_one_process_consumed_stored_and_read_back) {
+  char prefix[64], db[64], why[512], group[128];
+  chat_config_t cfg;
+  stack_unique_name("rt", prefix, sizeof prefix);
+  stack_unique_name("rt", db, sizeof db);
+  db[strlen(db) - 1] = '\0'; /* no trailing '_' needed in a database name */
+  stack_config(&cfg, prefix, db, NULL);
+
+  chat_producer_t *admin = NULL;
+  cr_assert_eq(chat_producer_create(&cfg, "roundtrip-admin", NULL, NULL, &admin, why, sizeof why),
+               CHAT_OK, "%s", why);
+  cr_assert_eq(chat_kafka_ensure_topics(admin, &cfg, 20000, why, sizeof why), CHAT_OK, "%s", why);
+  /* Twice: creating topics that exist is fine. */
+  cr_assert_eq(chat_kafka_ensure_topics(admin, &cfg, 20000, why, sizeof why), CHAT_OK, "%s", why);
+  chat_producer_destroy(&admin, 1000);
+
+  /* The value is a real envelope, built by the codec. */
+  chat_envelope_t sent;
+  cr_assert_eq(chat_envelope_init(&sent, "message.send", "gateway/test", NULL), CHAT_OK);
+  BSON_APPEND_UTF8(&sent.payload, "clientMsgId", "c-1");
+  BSON_APPEND_UTF8(&sent.payload, "content", "hello \"world\" \xc3\xa9");
+  bson_string_t *value = bson_string_new(NULL);
+  cr_assert_eq(chat_envelope_encode(&sent, value), CHAT_OK);
+
+  char env_brokers[600], env_prefix[128];
+  snprintf(env_brokers, sizeof env_brokers, "CHAT_KAFKA_BROKERS=%s", cfg.kafka_brokers);
+  snprintf(env_prefix, sizeof env_prefix, "CHAT_TOPIC_PREFIX=%s", prefix);
+  char *const env[] = {env_brokers, env_prefix, NULL};
+  char *const argv[] = {CHAT_KAFKA_TOOL, "produce", "chat.commands", "conv-1", value->str, NULL};
+  int out_fd, status;
+  char line[1024];
+  pid_t producer_pid = stack_spawn(argv, env, &out_fd);
+  cr_assert(stack_read_line(out_fd, line, sizeof line, 60000), "the producer reported nothing");
+  cr_assert(strncmp(line, "delivered ", 10) == 0, "producer said: %s", line);
+  cr_assert(stack_wait(producer_pid, 30000, &status) && WIFEXITED(status) &&
+            WEXITSTATUS(status) == 0);
+
+  snprintf(group, sizeof group, "%sroundtrip", prefix);
+  chat_consumer_t *consumer = NULL;
+  const chat_topic_t topics[] = {CHAT_TOPIC_COMMANDS};
+  cr_assert_eq(chat_consumer_create(&cfg, group, "roundtrip", topics, 1, NULL, &consumer, why,
+                                    sizeof why),
+               CHAT_OK, "%s", why);
+  chat_record_t record;
+  long long deadline = stack_now_ms() + 60000;
+  while (chat_consumer_poll(consumer, 500, &record) != CHAT_OK)
+    cr_assert(stack_now_ms() < deadline, "no record consumed within 60 s");
+  cr_assert_eq(record.key_len, 6);
+  cr_assert(memcmp(record.key, "conv-1", 6) == 0);
+  chat_envelope_t got;
+  cr_assert_eq(chat_envelope_decode(record.value, record.value_len, 1 << 20, &got, why, sizeof why),
+               CHAT_OK, "%s", why);
+  cr_assert_str_eq(got.id, sent.id);
+
+  chat_mongo_t *mongo = NULL;
+  cr_assert_eq(chat_mongo_create(&cfg, "roundtrip", &mongo, why, sizeof why), CHAT_OK, "%s", why);
+  mongoc_client_t *client = chat_mongo_acquire(mongo);
+  mongoc_collection_t *collection = chat_mongo_collection(mongo, client, "roundtrip");
+  bson_t *doc = BCON_NEW("_id", BCON_UTF8(got.id), "type", BCON_UTF8(got.type), "payload",
+                         BCON_DOCUMENT(&got.payload));
+  bson_error_t error;
+  cr_assert(mongoc_collection_insert_one(collection, doc, NULL, NULL, &error), "%s",
+            error.message);
+  bson_t *filter = BCON_NEW("_id", BCON_UTF8(sent.id));
+  mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(collection, filter, NULL, NULL);
+  const bson_t *found = NULL;
+  cr_assert(mongoc_cursor_next(cursor, &found), "the stored record was not found");
+  bson_iter_t it;
+  cr_assert(bson_iter_init(&it, found) &&
+            bson_iter_find_descendant(&it, "payload.content", &it));
+  cr_assert_str_eq(bson_iter_utf8(&it, NULL), "hello \"world\" \xc3\xa9");
+  cr_assert_eq(chat_consumer_store(consumer, &record), CHAT_OK);
+  cr_assert_eq(chat_consumer_commit(consumer), CHAT_OK);
+
+  mongoc_cursor_destroy(cursor);
+  bson_destroy(filter);
+  bson_destroy(doc);
+  mongoc_collection_drop(collection, NULL);
+  mongoc_collection_destroy(collection);
+  chat_mongo_release(mongo, client);
+  chat_mongo_destroy(&mongo);
+  chat_record_release(&record);
+  chat_consumer_close(&consumer);
+  chat_envelope_cleanup(&got);
+  chat_envelope_cleanup(&sent);
+  bson_string_free(value, true);
+}
