@@ -180,8 +180,8 @@ static bool load_INT(const char *name, const char *text, int *field, long min, l
                      check_fn unused, char *errbuf, size_t errbuf_len) {
   (void)unused;
   if (!parse_int(text, min, max, field)) {
-    snprintf(errbuf, errbuf_len, "%s=\"%s\" is not a whole number from %ld to %ld", name, text,
-             min, max);
+    snprintf(errbuf, errbuf_len, "%s=\"%s\" is not a whole number from %ld to %ld", name, text, min,
+             max);
     return false;
   }
   return true;
@@ -212,12 +212,12 @@ chat_err_t chat_config_load_from(chat_config_t *cfg, chat_service_t service,
   memset(cfg, 0, sizeof *cfg);
   if (!lookup)
     lookup = lookup_getenv;
-#define LOAD_VAR_(name, field, kind, dflt, min, max, services, doc)                               \
-  {                                                                                               \
-    const char *text = lookup(lookup_ctx, #name);                                                 \
-    if (!load_##kind(#name, text ? text : dflt, FIELD_##kind(cfg, field), min, max, CHECK_FN_##kind(field),    \
-                     errbuf, errbuf_len))                                                         \
-      return CHAT_ERR_CONFIG;                                                                     \
+#define LOAD_VAR_(name, field, kind, dflt, min, max, services, doc)                                \
+  {                                                                                                \
+    const char *text = lookup(lookup_ctx, #name);                                                  \
+    if (!load_##kind(#name, text ? text : dflt, FIELD_##kind(cfg, field), min, max,                \
+                     CHECK_FN_##kind(field), errbuf, errbuf_len))                                  \
+      return CHAT_ERR_CONFIG;                                                                      \
   }
   CHAT_CONFIG_VARS(LOAD_VAR_)
 #undef LOAD_VAR_
@@ -232,8 +232,8 @@ chat_err_t chat_config_load_from(chat_config_t *cfg, chat_service_t service,
       if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.')
         *p = '-';
     }
-    snprintf(cfg->instance_id, sizeof cfg->instance_id, "%s-%.40s-%ld",
-             chat_service_name(service), host, (long)getpid());
+    snprintf(cfg->instance_id, sizeof cfg->instance_id, "%s-%.40s-%ld", chat_service_name(service),
+             host, (long)getpid());
   }
   return CHAT_OK;
 }

@@ -4,8 +4,7 @@
 
 #include "chat/log.h"
 
-static const chat_event_handler_t *find_handler(const chat_dispatch_t *dispatch,
-                                                const char *type) {
+static const chat_event_handler_t *find_handler(const chat_dispatch_t *dispatch, const char *type) {
   for (size_t i = 0; i < dispatch->handler_count; i++) {
     if (strcmp(dispatch->handlers[i].type, type) == 0)
       return &dispatch->handlers[i];

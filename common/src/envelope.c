@@ -57,16 +57,16 @@ chat_err_t chat_envelope_init(chat_envelope_t *env, const char *type, const char
   return CHAT_OK;
 }
 
-#define FAIL(code, ...)                                                          \
-  do {                                                                           \
-    if (errbuf)                                                                  \
-      snprintf(errbuf, errbuf_len, __VA_ARGS__);                                 \
-    err = (code);                                                                \
-    goto out;                                                                    \
+#define FAIL(code, ...)                                                                            \
+  do {                                                                                             \
+    if (errbuf)                                                                                    \
+      snprintf(errbuf, errbuf_len, __VA_ARGS__);                                                   \
+    err = (code);                                                                                  \
+    goto out;                                                                                      \
   } while (0)
 
-chat_err_t chat_envelope_decode(const char *value, size_t len, size_t max_len,
-                                chat_envelope_t *env, char *errbuf, size_t errbuf_len) {
+chat_err_t chat_envelope_decode(const char *value, size_t len, size_t max_len, chat_envelope_t *env,
+                                char *errbuf, size_t errbuf_len) {
   bson_t doc;
   bson_iter_t it;
   chat_err_t err = chat_json_parse(value, len, max_len, &doc, errbuf, errbuf_len);

@@ -2,8 +2,8 @@
 
 const char *chat_strerror(chat_err_t err) {
   switch (err) {
-#define CHAT_ERR_MSG_(name, code, msg)                                           \
-  case CHAT_ERR_##name:                                                          \
+#define CHAT_ERR_MSG_(name, code, msg)                                                             \
+  case CHAT_ERR_##name:                                                                            \
     return msg;
     CHAT_ERR_MAP(CHAT_ERR_MSG_)
 #undef CHAT_ERR_MSG_
@@ -15,8 +15,8 @@ const char *chat_strerror(chat_err_t err) {
 
 const char *chat_err_code(chat_err_t err) {
   switch (err) {
-#define CHAT_ERR_CODE_(name, code, msg)                                          \
-  case CHAT_ERR_##name:                                                          \
+#define CHAT_ERR_CODE_(name, code, msg)                                                            \
+  case CHAT_ERR_##name:                                                                            \
     return code;
     CHAT_ERR_MAP(CHAT_ERR_CODE_)
 #undef CHAT_ERR_CODE_

@@ -186,8 +186,8 @@ static bool only_plain_json_types(bson_iter_t *it) {
   return true;
 }
 
-chat_err_t chat_json_parse(const char *text, size_t len, size_t max_len, bson_t *out,
-                           char *errbuf, size_t errbuf_len) {
+chat_err_t chat_json_parse(const char *text, size_t len, size_t max_len, bson_t *out, char *errbuf,
+                           size_t errbuf_len) {
   bson_error_t error;
   size_t i = 0;
   if (errbuf && errbuf_len)

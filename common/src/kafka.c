@@ -9,7 +9,7 @@
 
 #include "chat/log.h"
 
-#define PRODUCER_POLL_MS 100 /* poll thread wake-up when idle, bounds stop latency */
+#define PRODUCER_POLL_MS 100   /* poll thread wake-up when idle, bounds stop latency */
 #define PRODUCER_LINGER_MS "5" /* batch records for up to 5 ms: throughput over latency */
 
 struct chat_producer {
@@ -55,8 +55,8 @@ static void on_rdkafka_error(rd_kafka_t *rk, int err, const char *reason, void *
 
 /* Applies "k=v,k=v" from CHAT_KAFKA_CONFIG after our own settings, so an
  * operator can add security settings or tune anything. */
-static chat_err_t apply_settings(rd_kafka_conf_t *conf, const char *const *pairs,
-                                 const char *extra, char *errbuf, size_t errbuf_len) {
+static chat_err_t apply_settings(rd_kafka_conf_t *conf, const char *const *pairs, const char *extra,
+                                 char *errbuf, size_t errbuf_len) {
   char errstr[256];
   for (size_t i = 0; pairs[i]; i += 2) {
     if (rd_kafka_conf_set(conf, pairs[i], pairs[i + 1], errstr, sizeof errstr) !=
@@ -96,8 +96,7 @@ static void on_delivery_report(rd_kafka_t *rk, const rd_kafka_message_t *msg, vo
     return;
   producer->on_delivery(producer->ctx, (uint64_t)(uintptr_t)msg->_private,
                         msg->err ? CHAT_ERR_KAFKA : CHAT_OK,
-                        msg->err ? rd_kafka_err2str(msg->err) : NULL, msg->partition,
-                        msg->offset);
+                        msg->err ? rd_kafka_err2str(msg->err) : NULL, msg->partition, msg->offset);
 }
 
 static void *producer_poll_main(void *arg) {
@@ -243,7 +242,7 @@ chat_err_t chat_kafka_ensure_topics(chat_producer_t *producer, const chat_config
   if (rd_kafka_event_error(event)) {
     snprintf(errbuf, errbuf_len, "CreateTopics: %s", rd_kafka_event_error_string(event));
     err = rd_kafka_event_error(event) == RD_KAFKA_RESP_ERR__TIMED_OUT ? CHAT_ERR_UNAVAILABLE
-                                                                       : CHAT_ERR_KAFKA;
+                                                                      : CHAT_ERR_KAFKA;
     goto out;
   }
   size_t count = 0;
@@ -291,16 +290,15 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
   bool cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
   (void)opaque;
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-    CHAT_LOG(CHAT_LOG_INFO, "kafka %s assigned %d partitions", rd_kafka_name(rk),
-             partitions->cnt);
+    CHAT_LOG(CHAT_LOG_INFO, "kafka %s assigned %d partitions", rd_kafka_name(rk), partitions->cnt);
     if (cooperative)
       rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, partitions));
     else
       rd_kafka_assign(rk, partitions);
     return;
   }
-  CHAT_LOG(CHAT_LOG_INFO, "kafka %s revoked %d partitions (%s)", rd_kafka_name(rk),
-           partitions->cnt, rd_kafka_err2name(err));
+  CHAT_LOG(CHAT_LOG_INFO, "kafka %s revoked %d partitions (%s)", rd_kafka_name(rk), partitions->cnt,
+           rd_kafka_err2name(err));
   rd_kafka_resp_err_t cerr = rd_kafka_commit(rk, NULL, 0);
   if (cerr && cerr != RD_KAFKA_RESP_ERR__NO_OFFSET)
     CHAT_LOG(CHAT_LOG_WARN, "kafka commit on revoke failed: %s", rd_kafka_err2str(cerr));
@@ -386,8 +384,8 @@ chat_err_t chat_consumer_poll(chat_consumer_t *consumer, int timeout_ms, chat_re
   if (!msg)
     return CHAT_ERR_TIMEOUT;
   if (msg->err) {
-    chat_err_t err = msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF ? CHAT_ERR_TIMEOUT
-                                                                  : CHAT_ERR_KAFKA;
+    chat_err_t err =
+        msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF ? CHAT_ERR_TIMEOUT : CHAT_ERR_KAFKA;
     if (err == CHAT_ERR_KAFKA)
       CHAT_LOG(CHAT_LOG_WARN, "kafka consumer %s: %s", rd_kafka_name(consumer->rk),
                rd_kafka_message_errstr(msg));
@@ -431,8 +429,8 @@ chat_err_t chat_consumer_store(chat_consumer_t *consumer, const chat_record_t *r
   /* Stores offset + 1: the next record to read after a restart. */
   rd_kafka_resp_err_t rerr = rd_kafka_offset_store(msg->rkt, msg->partition, msg->offset);
   if (rerr) {
-    CHAT_LOG(CHAT_LOG_WARN, "kafka offset store %s[%d]@%lld: %s", record->topic,
-             record->partition, (long long)record->offset, rd_kafka_err2str(rerr));
+    CHAT_LOG(CHAT_LOG_WARN, "kafka offset store %s[%d]@%lld: %s", record->topic, record->partition,
+             (long long)record->offset, rd_kafka_err2str(rerr));
     return CHAT_ERR_KAFKA;
   }
   return CHAT_OK;

@@ -10,9 +10,9 @@
 
 #include "chat/json.h"
 
-#define LOG_NAME_MAX 64     /* longest service or instance name kept */
+#define LOG_NAME_MAX 64      /* longest service or instance name kept */
 #define LOG_MESSAGE_MAX 3072 /* longest formatted message before escaping */
-#define LOG_LINE_MAX 8192   /* one line, with every field escaped */
+#define LOG_LINE_MAX 8192    /* one line, with every field escaped */
 
 static _Atomic int min_level = CHAT_LOG_INFO;
 static char service_name[LOG_NAME_MAX] = "chat";

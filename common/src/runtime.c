@@ -10,12 +10,12 @@
 #include "chat/health.h"
 #include "chat/log.h"
 
-#define BACKOFF_START_MS 200         /* first wait after a failed start-up step */
-#define STOP_CHECK_MS 50             /* sleeps are cut into slices this long */
-#define READY_KAFKA_TIMEOUT_MS 1000  /* /readyz waits at most this for Kafka */
-#define ADMIN_TIMEOUT_MS 10000       /* CreateTopics request timeout */
-#define CONSUME_POLL_MS 100          /* wait for the first record of a batch */
-#define CONSUME_FILL_MS 2            /* wait for each further record of a batch */
+#define BACKOFF_START_MS 200        /* first wait after a failed start-up step */
+#define STOP_CHECK_MS 50            /* sleeps are cut into slices this long */
+#define READY_KAFKA_TIMEOUT_MS 1000 /* /readyz waits at most this for Kafka */
+#define ADMIN_TIMEOUT_MS 10000      /* CreateTopics request timeout */
+#define CONSUME_POLL_MS 100         /* wait for the first record of a batch */
+#define CONSUME_FILL_MS 2           /* wait for each further record of a batch */
 
 struct chat_runtime {
   chat_config_t config;
@@ -68,8 +68,7 @@ static bool sleep_unless_stopping(const chat_runtime_t *rt, int ms) {
 
 static int next_backoff(const chat_runtime_t *rt, int backoff_ms) {
   int doubled = backoff_ms * 2;
-  return doubled > rt->config.startup_backoff_max_ms ? rt->config.startup_backoff_max_ms
-                                                     : doubled;
+  return doubled > rt->config.startup_backoff_max_ms ? rt->config.startup_backoff_max_ms : doubled;
 }
 
 static bool ready_check(void *ctx, bson_string_t *detail) {
@@ -88,8 +87,8 @@ static bool ready_check(void *ctx, bson_string_t *detail) {
   return kafka_ok && mongo_ok && started;
 }
 
-static void on_runtime_delivery(void *ctx, uint64_t request_id, chat_err_t err,
-                                const char *errstr, int32_t partition, int64_t offset) {
+static void on_runtime_delivery(void *ctx, uint64_t request_id, chat_err_t err, const char *errstr,
+                                int32_t partition, int64_t offset) {
   chat_runtime_t *rt = ctx;
   if (err != CHAT_OK) {
     atomic_fetch_add(&rt->delivery_failures, 1);
@@ -110,14 +109,14 @@ static chat_err_t prepare_dependencies(chat_runtime_t *rt, const chat_runtime_op
        * admin request's whole timeout, and a stop signal is heard soon. */
       chat_err_t err = chat_producer_ping(rt->producer, READY_KAFKA_TIMEOUT_MS);
       if (err == CHAT_OK)
-        err = chat_kafka_ensure_topics(rt->producer, &rt->config, ADMIN_TIMEOUT_MS, why,
-                                       sizeof why);
+        err =
+            chat_kafka_ensure_topics(rt->producer, &rt->config, ADMIN_TIMEOUT_MS, why, sizeof why);
       else
         snprintf(why, sizeof why, "no broker answered within %d ms", READY_KAFKA_TIMEOUT_MS);
       if (err == CHAT_OK) {
         topics_ok = true;
-        CHAT_LOG(CHAT_LOG_INFO, "kafka ready at %s, topics prefixed '%s'",
-                 rt->config.kafka_brokers, rt->config.topic_prefix);
+        CHAT_LOG(CHAT_LOG_INFO, "kafka ready at %s, topics prefixed '%s'", rt->config.kafka_brokers,
+                 rt->config.topic_prefix);
       } else if (err != CHAT_ERR_UNAVAILABLE) {
         CHAT_LOG(CHAT_LOG_ERROR, "kafka refused topic creation: %s", why);
         return err;
@@ -127,8 +126,8 @@ static chat_err_t prepare_dependencies(chat_runtime_t *rt, const chat_runtime_op
       }
     }
     if (!indexes_ok && !chat_runtime_stopping(rt)) {
-      chat_err_t err = chat_mongo_ensure_indexes(rt->mongo, opts->indexes, opts->index_count,
-                                                 why, sizeof why);
+      chat_err_t err =
+          chat_mongo_ensure_indexes(rt->mongo, opts->indexes, opts->index_count, why, sizeof why);
       if (err == CHAT_OK) {
         indexes_ok = true;
         CHAT_LOG(CHAT_LOG_INFO, "mongodb ready, database '%s', %zu indexes ensured",
@@ -232,8 +231,8 @@ chat_err_t chat_runtime_consume(chat_runtime_t *rt, const char *group_id,
     if (chat_consumer_poll(consumer, CONSUME_POLL_MS, &batch[0]) != CHAT_OK)
       continue;
     count = 1;
-    while (count < batch_max && chat_consumer_poll(consumer, CONSUME_FILL_MS, &batch[count]) ==
-                                    CHAT_OK)
+    while (count < batch_max &&
+           chat_consumer_poll(consumer, CONSUME_FILL_MS, &batch[count]) == CHAT_OK)
       count++;
 
     int backoff_ms = BACKOFF_START_MS;
@@ -244,9 +243,10 @@ chat_err_t chat_runtime_consume(chat_runtime_t *rt, const char *group_id,
         err = wait_produced_durable(rt, failures_before);
       if (err == CHAT_OK || err == CHAT_ERR_STOPPED)
         break;
-      CHAT_LOG(CHAT_LOG_WARN, "batch of %zu records from %s[%d]@%lld failed (%s); retrying in %d ms",
-               count, batch[0].topic, batch[0].partition, (long long)batch[0].offset,
-               chat_strerror(err), backoff_ms);
+      CHAT_LOG(CHAT_LOG_WARN,
+               "batch of %zu records from %s[%d]@%lld failed (%s); retrying in %d ms", count,
+               batch[0].topic, batch[0].partition, (long long)batch[0].offset, chat_strerror(err),
+               backoff_ms);
       if (!sleep_unless_stopping(rt, backoff_ms)) {
         err = CHAT_ERR_STOPPED;
         break;

@@ -18,7 +18,7 @@ static pid_t spawn_consumer(char *const env[], const char *group, const char *mo
                             size_t line_len) {
   int out_fd;
   char *const argv[] = {CHAT_KAFKA_TOOL, "consume", (char *)group, "chat.commands", "1",
-                        (char *)mode, NULL};
+                        (char *)mode,    NULL};
   pid_t pid = stack_spawn(argv, env, &out_fd);
   cr_assert(stack_read_line(out_fd, line, line_len, 90000), "consumer (%s) got nothing", mode);
   return pid;
@@ -68,8 +68,7 @@ Test(kafka_redelivery, uncommitted_record_is_redelivered_after_a_kill) {
 
   pid_t committer = spawn_consumer(env, group, "commit", line, sizeof line);
   cr_assert_str_eq(line, first_line, "the record was not redelivered as it was");
-  cr_assert(stack_wait(committer, 30000, &status) && WIFEXITED(status) &&
-                WEXITSTATUS(status) == 0,
+  cr_assert(stack_wait(committer, 30000, &status) && WIFEXITED(status) && WEXITSTATUS(status) == 0,
             "the committing consumer failed");
 
   produce(&cfg, "second");

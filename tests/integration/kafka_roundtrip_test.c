@@ -54,9 +54,9 @@ Test(kafka_roundtrip, produced_by_one_process_consumed_stored_and_read_back) {
   snprintf(group, sizeof group, "%sroundtrip", prefix);
   chat_consumer_t *consumer = NULL;
   const chat_topic_t topics[] = {CHAT_TOPIC_COMMANDS};
-  cr_assert_eq(chat_consumer_create(&cfg, group, "roundtrip", topics, 1, NULL, &consumer, why,
-                                    sizeof why),
-               CHAT_OK, "%s", why);
+  cr_assert_eq(
+      chat_consumer_create(&cfg, group, "roundtrip", topics, 1, NULL, &consumer, why, sizeof why),
+      CHAT_OK, "%s", why);
   chat_record_t record;
   long long deadline = stack_now_ms() + 60000;
   while (chat_consumer_poll(consumer, 500, &record) != CHAT_OK)
@@ -75,15 +75,13 @@ Test(kafka_roundtrip, produced_by_one_process_consumed_stored_and_read_back) {
   bson_t *doc = BCON_NEW("_id", BCON_UTF8(got.id), "type", BCON_UTF8(got.type), "payload",
                          BCON_DOCUMENT(&got.payload));
   bson_error_t error;
-  cr_assert(mongoc_collection_insert_one(collection, doc, NULL, NULL, &error), "%s",
-            error.message);
+  cr_assert(mongoc_collection_insert_one(collection, doc, NULL, NULL, &error), "%s", error.message);
   bson_t *filter = BCON_NEW("_id", BCON_UTF8(sent.id));
   mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(collection, filter, NULL, NULL);
   const bson_t *found = NULL;
   cr_assert(mongoc_cursor_next(cursor, &found), "the stored record was not found");
   bson_iter_t it;
-  cr_assert(bson_iter_init(&it, found) &&
-            bson_iter_find_descendant(&it, "payload.content", &it));
+  cr_assert(bson_iter_init(&it, found) && bson_iter_find_descendant(&it, "payload.content", &it));
   cr_assert_str_eq(bson_iter_utf8(&it, NULL), "hello \"world\" \xc3\xa9");
   cr_assert_eq(chat_consumer_store(consumer, &record), CHAT_OK);
   cr_assert_eq(chat_consumer_commit(consumer), CHAT_OK);

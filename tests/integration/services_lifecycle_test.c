@@ -93,8 +93,8 @@ static void check_service(const service_case_t *svc) {
   snprintf(env_prefix, sizeof env_prefix, "CHAT_TOPIC_PREFIX=%s", prefix);
   snprintf(env_db, sizeof env_db, "CHAT_MONGO_DB=%s", db);
   snprintf(env_port, sizeof env_port, "CHAT_HEALTH_PORT=%d", port);
-  char *const env[] = {env_brokers, env_mongo, env_prefix, env_db, env_port,
-                       "CHAT_TOPIC_PARTITIONS=3", NULL};
+  char *const env[] = {
+      env_brokers, env_mongo, env_prefix, env_db, env_port, "CHAT_TOPIC_PARTITIONS=3", NULL};
   service_path(svc->name, path, sizeof path);
   char *const argv[] = {path, NULL};
 
@@ -102,8 +102,8 @@ static void check_service(const service_case_t *svc) {
   pid_t pid = stack_spawn(argv, env, NULL);
   int status = 0;
   while (stack_http_get(port, "/readyz", body, sizeof body) != 200) {
-    cr_assert(!stack_wait(pid, 0, &status), "%s exited before it was ready (status %d)",
-              svc->name, status);
+    cr_assert(!stack_wait(pid, 0, &status), "%s exited before it was ready (status %d)", svc->name,
+              status);
     cr_assert(stack_now_ms() - started < READY_WITHIN_MS, "%s not ready within %d ms: %s",
               svc->name, READY_WITHIN_MS, body);
     usleep(200 * 1000);

@@ -23,7 +23,8 @@ static pid_t children[STACK_MAX_CHILDREN];
 
 const char *stack_kafka_brokers(void) {
   const char *value = getenv("CHAT_TEST_KAFKA_BROKERS");
-  cr_assert(value && value[0], "CHAT_TEST_KAFKA_BROKERS is not set: run the tests with tests/run.sh");
+  cr_assert(value && value[0],
+            "CHAT_TEST_KAFKA_BROKERS is not set: run the tests with tests/run.sh");
   return value;
 }
 
@@ -57,18 +58,19 @@ static const char *lookup_stack(void *ctx, const char *name) {
 
 void stack_config(chat_config_t *cfg, const char *topic_prefix, const char *mongo_db,
                   const char *const *extra) {
-  const char *pairs[64] = {"CHAT_KAFKA_BROKERS", stack_kafka_brokers(), "CHAT_MONGO_URI",
-                           stack_mongo_uri(),    "CHAT_TOPIC_PREFIX",   topic_prefix,
-                           "CHAT_MONGO_DB",      mongo_db,             "CHAT_TOPIC_PARTITIONS",
-                           "3"};
+  const char *pairs[64] = {"CHAT_KAFKA_BROKERS",    stack_kafka_brokers(),
+                           "CHAT_MONGO_URI",        stack_mongo_uri(),
+                           "CHAT_TOPIC_PREFIX",     topic_prefix,
+                           "CHAT_MONGO_DB",         mongo_db,
+                           "CHAT_TOPIC_PARTITIONS", "3"};
   size_t n = 10;
   for (size_t i = 0; extra && extra[i] && n < 62; i++)
     pairs[n++] = extra[i];
   pairs[n] = NULL;
   char why[512];
-  cr_assert_eq(chat_config_load_from(cfg, CHAT_SERVICE_PERSISTENCE, lookup_stack, pairs, why,
-                                     sizeof why),
-               CHAT_OK, "%s", why);
+  cr_assert_eq(
+      chat_config_load_from(cfg, CHAT_SERVICE_PERSISTENCE, lookup_stack, pairs, why, sizeof why),
+      CHAT_OK, "%s", why);
 }
 
 int stack_free_port(void) {

@@ -36,16 +36,26 @@ Test(config, defaults_when_nothing_is_set) {
 }
 
 Test(config, good_values_are_taken) {
-  const char *env[] = {"CHAT_KAFKA_BROKERS", "k1:9092,k2:19092",
-                       "CHAT_TOPIC_PREFIX", "run-7.",
-                       "CHAT_TOPIC_PARTITIONS", "3",
-                       "CHAT_MONGO_URI", "mongodb://db1:27017,db2:27017/?replicaSet=rs0",
-                       "CHAT_MONGO_DB", "chat_test_1",
-                       "CHAT_LOG_LEVEL", "debug",
-                       "CHAT_INSTANCE_ID", "persist-a",
-                       "CHAT_LISTEN_ADDR", "::1",
-                       "CHAT_HEALTH_PORT", "9100",
-                       "CHAT_KAFKA_CONFIG", "security.protocol=SSL,ssl.ca.location=/etc/ca.pem",
+  const char *env[] = {"CHAT_KAFKA_BROKERS",
+                       "k1:9092,k2:19092",
+                       "CHAT_TOPIC_PREFIX",
+                       "run-7.",
+                       "CHAT_TOPIC_PARTITIONS",
+                       "3",
+                       "CHAT_MONGO_URI",
+                       "mongodb://db1:27017,db2:27017/?replicaSet=rs0",
+                       "CHAT_MONGO_DB",
+                       "chat_test_1",
+                       "CHAT_LOG_LEVEL",
+                       "debug",
+                       "CHAT_INSTANCE_ID",
+                       "persist-a",
+                       "CHAT_LISTEN_ADDR",
+                       "::1",
+                       "CHAT_HEALTH_PORT",
+                       "9100",
+                       "CHAT_KAFKA_CONFIG",
+                       "security.protocol=SSL,ssl.ca.location=/etc/ca.pem",
                        NULL};
   chat_config_t cfg;
   char why[256];
@@ -115,9 +125,9 @@ Test(config, every_service_has_its_own_health_port) {
                {CHAT_SERVICE_PRESENCE, 8082},
                {CHAT_SERVICE_RECEIPTS, 8083}};
   for (size_t i = 0; i < 4; i++) {
-    cr_assert_eq(chat_config_load_from(&cfg, cases[i].service, lookup_pairs, (void *)env, why,
-                                       sizeof why),
-                 CHAT_OK);
+    cr_assert_eq(
+        chat_config_load_from(&cfg, cases[i].service, lookup_pairs, (void *)env, why, sizeof why),
+        CHAT_OK);
     cr_assert_eq(cfg.health_port, cases[i].port);
   }
 }

@@ -146,12 +146,12 @@ Test(envelope, malformed_envelopes_get_precise_errors) {
 }
 
 Test(envelope, unknown_top_level_keys_are_ignored) {
-  const char *text =
-      "{\"v\":1,\"type\":\"a.b\"," GOOD_ID ",\"ts\":5,\"source\":\"s\",\"later\":true,\"payload\":{}}";
+  const char *text = "{\"v\":1,\"type\":\"a.b\"," GOOD_ID
+                     ",\"ts\":5,\"source\":\"s\",\"later\":true,\"payload\":{}}";
   chat_envelope_t env;
   char why[256];
-  cr_assert_eq(chat_envelope_decode(text, strlen(text), 4096, &env, why, sizeof why), CHAT_OK,
-               "%s", why);
+  cr_assert_eq(chat_envelope_decode(text, strlen(text), 4096, &env, why, sizeof why), CHAT_OK, "%s",
+               why);
   chat_envelope_cleanup(&env);
 }
 

@@ -70,9 +70,13 @@ Test(json, enforces_the_size_limit) {
 Test(json, escape_into_never_splits_a_character) {
   char buf[6];
   /* "ab" + U+00E9 (2 bytes) + "c": 5 bytes do not fit with the NUL in 6? they do */
-  size_t n = chat_json_escape_into(buf, sizeof buf, "ab\xc3\xa9" "c", 5);
+  size_t n = chat_json_escape_into(buf, sizeof buf,
+                                   "ab\xc3\xa9"
+                                   "c",
+                                   5);
   cr_assert_eq(n, 5);
-  cr_assert_str_eq(buf, "ab\xc3\xa9" "c");
+  cr_assert_str_eq(buf, "ab\xc3\xa9"
+                        "c");
   /* With 4 bytes of room the 2-byte character would be cut: it is left out. */
   char small[4];
   n = chat_json_escape_into(small, sizeof small, "ab\xc3\xa9", 4);

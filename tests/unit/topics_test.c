@@ -54,9 +54,8 @@ Test(topics, code_matches_proto_topics_json) {
               "topic %d has no config object in proto/topics.json", count);
     cr_assert(bson_iter_find(&settings, "retention.ms"),
               "topic %d has no retention.ms in proto/topics.json", count);
-    cr_assert_str_eq(bson_iter_utf8(&settings, NULL),
-                     chat_topic_retention_ms((chat_topic_t)count), "retention of topic %d",
-                     count);
+    cr_assert_str_eq(bson_iter_utf8(&settings, NULL), chat_topic_retention_ms((chat_topic_t)count),
+                     "retention of topic %d", count);
     count++;
   }
   cr_assert_eq(count, CHAT_TOPIC_COUNT, "the code lists topics proto/topics.json does not");

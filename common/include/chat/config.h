@@ -23,9 +23,8 @@ typedef enum chat_service {
   CHAT_SERVICE_RECEIPTS = 1 << 3,
 } chat_service_t;
 
-#define CHAT_SERVICE_ALL                                                         \
-  (CHAT_SERVICE_GATEWAY | CHAT_SERVICE_PERSISTENCE | CHAT_SERVICE_PRESENCE |     \
-   CHAT_SERVICE_RECEIPTS)
+#define CHAT_SERVICE_ALL                                                                           \
+  (CHAT_SERVICE_GATEWAY | CHAT_SERVICE_PERSISTENCE | CHAT_SERVICE_PRESENCE | CHAT_SERVICE_RECEIPTS)
 
 #define CHAT_CONFIG_STR_MAX 512 /* longest string setting, in bytes */
 
@@ -33,35 +32,35 @@ typedef enum chat_service {
  * kind: STR (validated by check_<field>() in config.c), INT (min..max),
  * LEVEL (a log level). An empty default for a STR means "required" when the
  * min column is 1, "optional" when it is 0. */
-#define CHAT_CONFIG_VARS(X)                                                                 \
-  X(CHAT_KAFKA_BROKERS, kafka_brokers, STR, "127.0.0.1:9092", 1, 0, CHAT_SERVICE_ALL,        \
-    "Kafka bootstrap servers, host:port[,host:port...]")                                    \
-  X(CHAT_KAFKA_CONFIG, kafka_config, STR, "", 0, 0, CHAT_SERVICE_ALL,                        \
-    "Extra librdkafka properties, key=value[,key=value...] (e.g. security.protocol=SSL)")   \
-  X(CHAT_TOPIC_PREFIX, topic_prefix, STR, "", 0, 0, CHAT_SERVICE_ALL,                        \
-    "Prepended to every topic name; letters, digits, '.', '_', '-', at most 100")           \
-  X(CHAT_TOPIC_PARTITIONS, topic_partitions, INT, "12", 1, 1000, CHAT_SERVICE_ALL,           \
-    "Partitions of each topic when a service creates it")                                   \
-  X(CHAT_TOPIC_REPLICATION, topic_replication, INT, "1", 1, 16, CHAT_SERVICE_ALL,            \
-    "Replication factor of each topic when a service creates it")                           \
-  X(CHAT_MONGO_URI, mongo_uri, STR, "mongodb://127.0.0.1:27017", 1, 0, CHAT_SERVICE_ALL,     \
-    "MongoDB connection string")                                                            \
-  X(CHAT_MONGO_DB, mongo_db, STR, "chat", 1, 0, CHAT_SERVICE_ALL,                            \
-    "Database name; letters, digits, '_', '-', at most 63")                                 \
-  X(CHAT_LOG_LEVEL, log_level, LEVEL, "info", 0, 0, CHAT_SERVICE_ALL,                        \
-    "debug, info, warn or error")                                                           \
-  X(CHAT_INSTANCE_ID, instance_id, STR, "", 0, 0, CHAT_SERVICE_ALL,                          \
-    "This process's id in logs, consumer client ids and presence; default "                 \
-    "<service>-<hostname>-<pid>; letters, digits, '.', '_', '-', at most 64")               \
-  X(CHAT_LISTEN_ADDR, listen_addr, STR, "127.0.0.1", 1, 0, CHAT_SERVICE_ALL,                 \
-    "IP address the HTTP listeners bind (0.0.0.0 in containers)")                           \
-  X(CHAT_HEALTH_PORT, health_port, INT, "0", 0, 65535, CHAT_SERVICE_ALL,                     \
-    "Port of GET /healthz and /readyz; 0 picks the service's default: gateway 8080, "       \
-    "persistence 8081, presence 8082, receipts 8083")                                       \
-  X(CHAT_STARTUP_BACKOFF_MAX_MS, startup_backoff_max_ms, INT, "10000", 100, 600000,          \
-    CHAT_SERVICE_ALL, "Longest wait between retries while Kafka or MongoDB is unreachable") \
-  X(CHAT_SHUTDOWN_TIMEOUT_MS, shutdown_timeout_ms, INT, "10000", 100, 600000,                \
-    CHAT_SERVICE_ALL, "Time allowed on SIGTERM to finish in-flight work and flush")
+#define CHAT_CONFIG_VARS(X)                                                                        \
+  X(CHAT_KAFKA_BROKERS, kafka_brokers, STR, "127.0.0.1:9092", 1, 0, CHAT_SERVICE_ALL,              \
+    "Kafka bootstrap servers, host:port[,host:port...]")                                           \
+  X(CHAT_KAFKA_CONFIG, kafka_config, STR, "", 0, 0, CHAT_SERVICE_ALL,                              \
+    "Extra librdkafka properties, key=value[,key=value...] (e.g. security.protocol=SSL)")          \
+  X(CHAT_TOPIC_PREFIX, topic_prefix, STR, "", 0, 0, CHAT_SERVICE_ALL,                              \
+    "Prepended to every topic name; letters, digits, '.', '_', '-', at most 100")                  \
+  X(CHAT_TOPIC_PARTITIONS, topic_partitions, INT, "12", 1, 1000, CHAT_SERVICE_ALL,                 \
+    "Partitions of each topic when a service creates it")                                          \
+  X(CHAT_TOPIC_REPLICATION, topic_replication, INT, "1", 1, 16, CHAT_SERVICE_ALL,                  \
+    "Replication factor of each topic when a service creates it")                                  \
+  X(CHAT_MONGO_URI, mongo_uri, STR, "mongodb://127.0.0.1:27017", 1, 0, CHAT_SERVICE_ALL,           \
+    "MongoDB connection string")                                                                   \
+  X(CHAT_MONGO_DB, mongo_db, STR, "chat", 1, 0, CHAT_SERVICE_ALL,                                  \
+    "Database name; letters, digits, '_', '-', at most 63")                                        \
+  X(CHAT_LOG_LEVEL, log_level, LEVEL, "info", 0, 0, CHAT_SERVICE_ALL,                              \
+    "debug, info, warn or error")                                                                  \
+  X(CHAT_INSTANCE_ID, instance_id, STR, "", 0, 0, CHAT_SERVICE_ALL,                                \
+    "This process's id in logs, consumer client ids and presence; default "                        \
+    "<service>-<hostname>-<pid>; letters, digits, '.', '_', '-', at most 64")                      \
+  X(CHAT_LISTEN_ADDR, listen_addr, STR, "127.0.0.1", 1, 0, CHAT_SERVICE_ALL,                       \
+    "IP address the HTTP listeners bind (0.0.0.0 in containers)")                                  \
+  X(CHAT_HEALTH_PORT, health_port, INT, "0", 0, 65535, CHAT_SERVICE_ALL,                           \
+    "Port of GET /healthz and /readyz; 0 picks the service's default: gateway 8080, "              \
+    "persistence 8081, presence 8082, receipts 8083")                                              \
+  X(CHAT_STARTUP_BACKOFF_MAX_MS, startup_backoff_max_ms, INT, "10000", 100, 600000,                \
+    CHAT_SERVICE_ALL, "Longest wait between retries while Kafka or MongoDB is unreachable")        \
+  X(CHAT_SHUTDOWN_TIMEOUT_MS, shutdown_timeout_ms, INT, "10000", 100, 600000, CHAT_SERVICE_ALL,    \
+    "Time allowed on SIGTERM to finish in-flight work and flush")
 
 typedef struct chat_config {
   char kafka_brokers[CHAT_CONFIG_STR_MAX];

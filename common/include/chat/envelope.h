@@ -42,8 +42,8 @@ chat_err_t chat_envelope_init(chat_envelope_t *env, const char *type, const char
  * max_len), CHAT_ERR_JSON, CHAT_ERR_SCHEMA (a field missing or of the wrong
  * type or form), CHAT_ERR_VERSION (v is not CHAT_ENVELOPE_VERSION). Unknown
  * top-level keys are ignored, for forward compatibility. */
-chat_err_t chat_envelope_decode(const char *value, size_t len, size_t max_len,
-                                chat_envelope_t *env, char *errbuf, size_t errbuf_len);
+chat_err_t chat_envelope_decode(const char *value, size_t len, size_t max_len, chat_envelope_t *env,
+                                char *errbuf, size_t errbuf_len);
 
 /* Appends the canonical encoding of env to out. Returns CHAT_OK or
  * CHAT_ERR_INVALID when the payload holds a type JSON cannot carry. */

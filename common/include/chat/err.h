@@ -7,34 +7,34 @@
 #define CHAT_ERR_H
 
 /* X(ENUM_SUFFIX, "CODE", "message") */
-#define CHAT_ERR_MAP(X)                                                          \
-  X(OK, "OK", "success")                                                         \
-  X(NOMEM, "NO_MEMORY", "out of memory")                                         \
-  X(INVALID, "INVALID_ARGUMENT", "invalid argument")                             \
-  X(CONFIG, "BAD_CONFIG", "invalid configuration")                               \
-  X(JSON, "BAD_JSON", "malformed JSON")                                          \
-  X(SCHEMA, "BAD_PAYLOAD", "payload does not match its schema")                  \
-  X(TOO_LARGE, "TOO_LARGE", "payload too large")                                 \
-  X(VERSION, "UNSUPPORTED_VERSION", "unsupported envelope version")              \
-  X(UNKNOWN_EVENT, "UNKNOWN_EVENT", "unknown event type")                        \
-  X(NOT_FOUND, "NOT_FOUND", "not found")                                         \
-  X(DUPLICATE, "DUPLICATE", "already exists")                                    \
-  X(UNAUTHORIZED, "UNAUTHORIZED", "not authenticated")                           \
-  X(FORBIDDEN, "FORBIDDEN", "not allowed")                                       \
-  X(RATE_LIMITED, "RATE_LIMITED", "too many requests")                           \
-  X(TIMEOUT, "TIMEOUT", "timed out")                                             \
-  X(UNAVAILABLE, "UNAVAILABLE", "dependency unavailable")                        \
-  X(KAFKA, "KAFKA_ERROR", "Kafka error")                                         \
-  X(MONGO, "MONGO_ERROR", "MongoDB error")                                       \
-  X(IO, "IO_ERROR", "input/output error")                                        \
-  X(STOPPED, "STOPPED", "shutting down")                                         \
+#define CHAT_ERR_MAP(X)                                                                            \
+  X(OK, "OK", "success")                                                                           \
+  X(NOMEM, "NO_MEMORY", "out of memory")                                                           \
+  X(INVALID, "INVALID_ARGUMENT", "invalid argument")                                               \
+  X(CONFIG, "BAD_CONFIG", "invalid configuration")                                                 \
+  X(JSON, "BAD_JSON", "malformed JSON")                                                            \
+  X(SCHEMA, "BAD_PAYLOAD", "payload does not match its schema")                                    \
+  X(TOO_LARGE, "TOO_LARGE", "payload too large")                                                   \
+  X(VERSION, "UNSUPPORTED_VERSION", "unsupported envelope version")                                \
+  X(UNKNOWN_EVENT, "UNKNOWN_EVENT", "unknown event type")                                          \
+  X(NOT_FOUND, "NOT_FOUND", "not found")                                                           \
+  X(DUPLICATE, "DUPLICATE", "already exists")                                                      \
+  X(UNAUTHORIZED, "UNAUTHORIZED", "not authenticated")                                             \
+  X(FORBIDDEN, "FORBIDDEN", "not allowed")                                                         \
+  X(RATE_LIMITED, "RATE_LIMITED", "too many requests")                                             \
+  X(TIMEOUT, "TIMEOUT", "timed out")                                                               \
+  X(UNAVAILABLE, "UNAVAILABLE", "dependency unavailable")                                          \
+  X(KAFKA, "KAFKA_ERROR", "Kafka error")                                                           \
+  X(MONGO, "MONGO_ERROR", "MongoDB error")                                                         \
+  X(IO, "IO_ERROR", "input/output error")                                                          \
+  X(STOPPED, "STOPPED", "shutting down")                                                           \
   X(INTERNAL, "INTERNAL", "internal error")
 
 typedef enum chat_err {
 #define CHAT_ERR_ENUM_(name, code, msg) CHAT_ERR_##name,
   CHAT_ERR_MAP(CHAT_ERR_ENUM_)
 #undef CHAT_ERR_ENUM_
-  CHAT_ERR_COUNT_ /* not an error: the number of codes */
+      CHAT_ERR_COUNT_ /* not an error: the number of codes */
 } chat_err_t;
 
 #define CHAT_OK CHAT_ERR_OK

@@ -18,8 +18,8 @@
  * Returns CHAT_OK, CHAT_ERR_TOO_LARGE when len > max_len, or CHAT_ERR_JSON
  * for text that is not one JSON object; errbuf (may be NULL) then gets a
  * message fit for a client. */
-chat_err_t chat_json_parse(const char *text, size_t len, size_t max_len, bson_t *out,
-                           char *errbuf, size_t errbuf_len);
+chat_err_t chat_json_parse(const char *text, size_t len, size_t max_len, bson_t *out, char *errbuf,
+                           size_t errbuf_len);
 
 /* Appends the canonical JSON of doc to out, as an object (is_array false) or
  * an array (true). Returns CHAT_OK or CHAT_ERR_INVALID for a BSON type that

@@ -33,8 +33,8 @@ typedef struct chat_kafka_header {
 /* Called once per produced record, on the producer's poll thread, with the
  * request id given to chat_producer_produce(). err is CHAT_OK when the
  * record is durable (acks=all), else CHAT_ERR_KAFKA with errstr saying why. */
-typedef void (*chat_delivery_fn)(void *ctx, uint64_t request_id, chat_err_t err,
-                                 const char *errstr, int32_t partition, int64_t offset);
+typedef void (*chat_delivery_fn)(void *ctx, uint64_t request_id, chat_err_t err, const char *errstr,
+                                 int32_t partition, int64_t offset);
 
 /* Creates a producer for cfg->kafka_brokers (plus cfg->kafka_config) and
  * starts its poll thread. on_delivery may be NULL. Connecting is lazy: this

@@ -30,18 +30,18 @@ bool chat_log_level_parse(const char *text, chat_log_level_t *out);
 void chat_log_write(chat_log_level_t level, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-#define CHAT_LOG(level, ...)                                                     \
-  do {                                                                           \
-    if (chat_log_enabled(level))                                                 \
-      chat_log_write((level), __FILE__, __LINE__, __VA_ARGS__);                  \
+#define CHAT_LOG(level, ...)                                                                       \
+  do {                                                                                             \
+    if (chat_log_enabled(level))                                                                   \
+      chat_log_write((level), __FILE__, __LINE__, __VA_ARGS__);                                    \
   } while (0)
 
 /* Logs the failed expression with file and line, then aborts. For
  * invariants of our own code, never for input from the network. */
-#define CHAT_ASSERT(expr)                                                        \
-  do {                                                                           \
-    if (!(expr))                                                                 \
-      chat_log_assert_failed(#expr, __FILE__, __LINE__);                         \
+#define CHAT_ASSERT(expr)                                                                          \
+  do {                                                                                             \
+    if (!(expr))                                                                                   \
+      chat_log_assert_failed(#expr, __FILE__, __LINE__);                                           \
   } while (0)
 
 _Noreturn void chat_log_assert_failed(const char *expr, const char *file, int line);

@@ -67,8 +67,8 @@ chat_err_t chat_runtime_consume(chat_runtime_t *rt, const char *group_id,
  * hands to chat_service_run(). */
 typedef struct chat_service_spec {
   chat_runtime_options_t runtime;
-  const char *group_name;  /* consumer group, after the topic prefix */
-  chat_topic_t topic;      /* the one topic it consumes */
+  const char *group_name; /* consumer group, after the topic prefix */
+  chat_topic_t topic;     /* the one topic it consumes */
   const chat_event_handler_t *handlers;
   size_t handler_count;
   size_t batch_max;        /* records per handled batch */

@@ -8,18 +8,18 @@
 #include "chat/err.h"
 
 /* X(ENUM_SUFFIX, "name without prefix", "retention.ms") */
-#define CHAT_TOPICS(X)                                                           \
-  X(COMMANDS, "chat.commands", "604800000")                                      \
-  X(RECEIPTS, "chat.receipts", "604800000")                                      \
-  X(PRESENCE, "chat.presence", "86400000")                                       \
-  X(BROADCAST, "chat.broadcast", "3600000")                                      \
+#define CHAT_TOPICS(X)                                                                             \
+  X(COMMANDS, "chat.commands", "604800000")                                                        \
+  X(RECEIPTS, "chat.receipts", "604800000")                                                        \
+  X(PRESENCE, "chat.presence", "86400000")                                                         \
+  X(BROADCAST, "chat.broadcast", "3600000")                                                        \
   X(EVENTS, "chat.events", "2592000000")
 
 typedef enum chat_topic {
 #define CHAT_TOPIC_ENUM_(id, name, retention) CHAT_TOPIC_##id,
   CHAT_TOPICS(CHAT_TOPIC_ENUM_)
 #undef CHAT_TOPIC_ENUM_
-  CHAT_TOPIC_COUNT
+      CHAT_TOPIC_COUNT
 } chat_topic_t;
 
 #define CHAT_TOPIC_NAME_MAX 160 /* prefix (at most 100) plus the longest name */

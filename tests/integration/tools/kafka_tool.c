@@ -53,16 +53,16 @@ static int produce(const chat_config_t *cfg, const char *topic_base, const char 
     fprintf(stderr, "%s\n", why);
     return 2;
   }
-  chat_err_t err = chat_producer_produce(producer, topic, key, strlen(key), value, strlen(value),
-                                         NULL, 0, 1);
+  chat_err_t err =
+      chat_producer_produce(producer, topic, key, strlen(key), value, strlen(value), NULL, 0, 1);
   if (err == CHAT_OK)
     err = chat_producer_flush(producer, 30000);
   chat_producer_destroy(&producer, 1000);
   return err == CHAT_OK && delivered == 1 ? 0 : 1;
 }
 
-static int consume(const chat_config_t *cfg, const char *group, const char *topic_base,
-                   int count, int commit) {
+static int consume(const chat_config_t *cfg, const char *group, const char *topic_base, int count,
+                   int commit) {
   chat_consumer_t *consumer = NULL;
   chat_record_t *records = calloc((size_t)count, sizeof *records);
   char why[512];

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The test command (README "Quick start"): installs what is missing, builds
+# with -Werror, starts its own Kafka and FerretDB on free loopback ports in a
+# temporary directory (never the dev stack's), runs every test through ctest
+# (unit, contract, deployment and integration), then stops what it started.
+#
+# Settings: CHAT_TEST_BUILD_DIR (default build-test), CHAT_SANITIZER
+# (address|undefined|thread, default none), CHAT_TEST_KEEP=1 keeps the
+# temporary directory with the broker and FerretDB logs.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=${CHAT_TEST_BUILD_DIR:-$root/build-test}
+
+bash "$root/deploy/install.sh"
+# shellcheck source=../deploy/lib/stack.sh
+source "$root/deploy/lib/stack.sh"
+
+# Python with jsonschema and PyYAML for the contract and deployment checks.
+python_env=${CHAT_CACHE_DIR:-$HOME/.cache/chat-backend}/venv-test
+if ! "$python_env/bin/python" -c 'import jsonschema, yaml' 2>/dev/null; then
+  python3 -m venv "$python_env"
+  "$python_env/bin/pip" install --quiet --disable-pip-version-check jsonschema pyyaml
+fi
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Debug -DCHAT_WERROR=ON \
+  -DCHAT_SANITIZER="${CHAT_SANITIZER:-}" -DCHAT_PYTHON="$python_env/bin/python" >/dev/null
+cmake --build "$build" -j"$(nproc)"
+
+work=$(mktemp -d /tmp/chat-test.XXXXXX)
+cleanup() {
+  stack_kafka_stop "$work/kafka" || true
+  stack_ferretdb_stop "$work/ferretdb" || true
+  if [ "${CHAT_TEST_KEEP:-0}" = 1 ]; then
+    echo "kept $work"
+  else
+    rm -rf "$work"
+  fi
+}
+trap cleanup EXIT
+
+kafka_port=$(stack_free_port)
+controller_port=$(stack_free_port)
+ferretdb_port=$(stack_free_port)
+stack_kafka_start "$work/kafka" "$kafka_port" "$controller_port"
+stack_ferretdb_start "$work/ferretdb" "$ferretdb_port"
+
+export CHAT_TEST_KAFKA_BROKERS="127.0.0.1:$kafka_port"
+export CHAT_TEST_MONGO_URI="mongodb://127.0.0.1:$ferretdb_port/"
+ctest --test-dir "$build" --output-on-failure --timeout 600
