@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Installs what the local stack and the tests need, skipping whatever is
+# already there, so a warm run takes a second:
+#   - Debian packages: compiler, CMake, the C libraries, kcat, a JRE, Maven;
+#   - the Kafka broker's jars, resolved by Maven from deploy/kafka/pom.xml
+#     (cached in ~/.m2) into $CHAT_CACHE_DIR/kafka-<version>/lib;
+#   - chat-ferretdb, built by Go from deploy/ferretdb/ (cached in Go's module
+#     and build caches) into $CHAT_CACHE_DIR/bin.
+# Settings: CHAT_CACHE_DIR (default ~/.cache/chat-backend).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib/stack.sh
+source "$here/lib/stack.sh"
+
+packages=(build-essential cmake pkg-config curl python3 python3-venv
+  librdkafka-dev libmongoc-dev libbson-dev libwebsockets-dev libjwt-dev libsodium-dev
+  libcriterion-dev kcat openjdk-17-jre-headless maven golang-go)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
+    missing+=("$package")
+done
+# A toolchain the machine already has outside Debian's packages will do.
+filtered=()
+for package in "${missing[@]}"; do
+  case "$package" in
+  golang-go) command -v go >/dev/null || filtered+=("$package") ;;
+  maven) command -v mvn >/dev/null || filtered+=("$package") ;;
+  openjdk-17-jre-headless) command -v java >/dev/null || filtered+=("$package") ;;
+  python3 | python3-venv) python3 -c 'import venv' 2>/dev/null || filtered+=("$package") ;;
+  *) filtered+=("$package") ;;
+  esac
+done
+if [ ${#filtered[@]} -gt 0 ]; then
+  echo "install: Debian packages: ${filtered[*]}"
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q "${filtered[@]}" >/dev/null
+else
+  echo "install: Debian packages present"
+fi
+
+kafka_lib=$(stack_kafka_lib)
+if [ ! -f "$kafka_lib/.complete" ]; then
+  echo "install: resolving Kafka $STACK_KAFKA_VERSION jars with Maven"
+  rm -rf "$kafka_lib"
+  mvn -q -B -Dstyle.color=never -f "$here/kafka/pom.xml" dependency:copy-dependencies \
+    -Dkafka.version="$STACK_KAFKA_VERSION" -DincludeScope=runtime -DoutputDirectory="$kafka_lib"
+  touch "$kafka_lib/.complete"
+else
+  echo "install: Kafka $STACK_KAFKA_VERSION jars present"
+fi
+
+ferretdb_bin=$(stack_ferretdb_bin)
+if [ ! -x "$ferretdb_bin" ] || [ -n "$(find "$here/ferretdb" -newer "$ferretdb_bin" -type f)" ]; then
+  echo "install: building chat-ferretdb with Go"
+  mkdir -p "$(dirname "$ferretdb_bin")"
+  (cd "$here/ferretdb" && go build -o "$ferretdb_bin" .)
+else
+  echo "install: chat-ferretdb present"
+fi
