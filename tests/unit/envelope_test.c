@@ -102,7 +102,14 @@ Test(envelope, new_envelope_encodes_and_decodes) {
   cr_assert_str_eq(back.id, env.id);
   cr_assert_eq(back.ts, env.ts);
   cr_assert_str_eq(back.correlation_id, "req-7");
-  cr_assert(bson_equal(&back.payload, &env.payload));
+  /* JSON has one integer type: 5 comes back as an int32, so compare the
+   * encodings, which is what travels. */
+  bson_string_t *again = bson_string_new(NULL);
+  cr_assert_eq(chat_envelope_encode(&back, again), CHAT_OK);
+  cr_assert_str_eq(again->str, out->str);
+  cr_assert(strstr(out->str, "\"payload\":{\"content\":\"hi \\\"there\\\"\",\"n\":5}}") != NULL,
+            "%s", out->str);
+  bson_string_free(again, true);
   bson_string_free(out, true);
   chat_envelope_cleanup(&env);
   chat_envelope_cleanup(&back);
