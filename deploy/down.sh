@@ -4,7 +4,7 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-state=${CHAT_STACK_DIR:-$HOME/.local/state/chat-backend}
+state=${CHAT_DEV_STACK_DIR:-$HOME/.local/state/chat-backend}
 
 for pid_file in "$state"/services/*.pid; do
   [ -f "$pid_file" ] || continue
@@ -24,4 +24,4 @@ for pid_file in "$state"/services/*.pid; do
   fi
   rm -f "$pid_file"
 done
-CHAT_STACK_DIR=$state bash "$root/deploy/infra.sh" stop
+CHAT_DEV_STACK_DIR=$state bash "$root/deploy/infra.sh" stop

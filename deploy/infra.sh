@@ -2,14 +2,14 @@
 # Starts, stops or reports the local Kafka and FerretDB for development
 # (deploy/up.sh calls it). Idempotent: starting what runs is fine.
 #   deploy/infra.sh start|stop|status
-# Settings: CHAT_STACK_DIR (~/.local/state/chat-backend), KAFKA_PORT (9092),
+# Settings: CHAT_DEV_STACK_DIR (~/.local/state/chat-backend), KAFKA_PORT (9092),
 # KAFKA_CONTROLLER_PORT (9093), FERRETDB_PORT (27017), KAFKA_HEAP (512m).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lib/stack.sh
 source "$here/lib/stack.sh"
-state=${CHAT_STACK_DIR:-$HOME/.local/state/chat-backend}
+state=${CHAT_DEV_STACK_DIR:-$HOME/.local/state/chat-backend}
 
 case "${1:-}" in
 start)

@@ -3,10 +3,10 @@
 # already there, so a warm run takes a second:
 #   - Debian packages: compiler, CMake, the C libraries, kcat, a JRE, Maven;
 #   - the Kafka broker's jars, resolved by Maven from deploy/kafka/pom.xml
-#     (cached in ~/.m2) into $CHAT_CACHE_DIR/kafka-<version>/lib;
+#     (cached in ~/.m2) into $CHAT_DEV_CACHE_DIR/kafka-<version>/lib;
 #   - chat-ferretdb, built by Go from deploy/ferretdb/ (cached in Go's module
-#     and build caches) into $CHAT_CACHE_DIR/bin.
-# Settings: CHAT_CACHE_DIR (default ~/.cache/chat-backend).
+#     and build caches) into $CHAT_DEV_CACHE_DIR/bin.
+# Settings: CHAT_DEV_CACHE_DIR (default ~/.cache/chat-backend).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

@@ -4,7 +4,7 @@
 # services in the background, waits until every /readyz answers 200 and
 # prints where the gateway listens. Stop everything with deploy/down.sh.
 #
-# Settings (environment): CHAT_STACK_DIR (state, logs and pid files;
+# Settings (environment): CHAT_DEV_STACK_DIR (state, logs and pid files;
 # default ~/.local/state/chat-backend), KAFKA_PORT (9092),
 # KAFKA_CONTROLLER_PORT (9093), FERRETDB_PORT (27017), KAFKA_HEAP (512m),
 # and any CHAT_* service setting (docs/configuration.md), e.g.
@@ -12,7 +12,7 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-state=${CHAT_STACK_DIR:-$HOME/.local/state/chat-backend}
+state=${CHAT_DEV_STACK_DIR:-$HOME/.local/state/chat-backend}
 build=$root/build
 services=(gateway persistence presence receipts)
 declare -A health_port=([gateway]=8080 [persistence]=8081 [presence]=8082 [receipts]=8083)
@@ -22,7 +22,7 @@ echo "building services in $build"
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCHAT_BUILD_TESTS=OFF >/dev/null
 cmake --build "$build" -j"$(nproc)" >/dev/null
 
-CHAT_STACK_DIR=$state bash "$root/deploy/infra.sh" start
+CHAT_DEV_STACK_DIR=$state bash "$root/deploy/infra.sh" start
 
 export CHAT_KAFKA_BROKERS=${CHAT_KAFKA_BROKERS:-127.0.0.1:${KAFKA_PORT:-9092}}
 export CHAT_MONGO_URI=${CHAT_MONGO_URI:-mongodb://127.0.0.1:${FERRETDB_PORT:-27017}/}

@@ -4,7 +4,7 @@
 # temporary directory (never the dev stack's), runs every test through ctest
 # (unit, contract, deployment and integration), then stops what it started.
 #
-# Settings: CHAT_TEST_BUILD_DIR (default build-test), CHAT_SANITIZER
+# Settings: CHAT_TEST_BUILD_DIR (default build-test), CHAT_TEST_SANITIZER
 # (address|undefined|thread, default none), CHAT_TEST_KEEP=1 keeps the
 # temporary directory with the broker and FerretDB logs.
 set -euo pipefail
@@ -17,13 +17,13 @@ bash "$root/deploy/install.sh"
 source "$root/deploy/lib/stack.sh"
 
 # Python with jsonschema and PyYAML for the contract and deployment checks.
-python_env=${CHAT_CACHE_DIR:-$HOME/.cache/chat-backend}/venv-test
+python_env=${CHAT_DEV_CACHE_DIR:-$HOME/.cache/chat-backend}/venv-test
 if ! "$python_env/bin/python" -c 'import jsonschema, yaml' 2>/dev/null; then
   python3 -m venv "$python_env"
   "$python_env/bin/pip" install --quiet --disable-pip-version-check jsonschema pyyaml
 fi
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Debug -DCHAT_WERROR=ON \
-  -DCHAT_SANITIZER="${CHAT_SANITIZER:-}" -DCHAT_PYTHON="$python_env/bin/python" >/dev/null
+  -DCHAT_SANITIZER="${CHAT_TEST_SANITIZER:-}" -DCHAT_PYTHON="$python_env/bin/python" >/dev/null
 cmake --build "$build" -j"$(nproc)"
 
 work=$(mktemp -d /tmp/chat-test.XXXXXX)

@@ -9,11 +9,11 @@
 #   stack_ferretdb_stop DIR
 #   stack_free_port                              prints a free loopback TCP port
 #
-# Settings: CHAT_CACHE_DIR (~/.cache/chat-backend), KAFKA_HEAP (512m),
+# Settings: CHAT_DEV_CACHE_DIR (~/.cache/chat-backend), KAFKA_HEAP (512m),
 # STACK_START_TIMEOUT (60 seconds).
 
 STACK_KAFKA_VERSION=3.9.1 # must match deploy/kafka/pom.xml
-STACK_CACHE_DIR=${CHAT_CACHE_DIR:-$HOME/.cache/chat-backend}
+STACK_CACHE_DIR=${CHAT_DEV_CACHE_DIR:-$HOME/.cache/chat-backend}
 STACK_DEPLOY_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 stack_kafka_lib() { echo "$STACK_CACHE_DIR/kafka-$STACK_KAFKA_VERSION/lib"; }

@@ -5,7 +5,8 @@
  * validates every value and fails on the first bad one with a message that
  * names the variable, so a process never starts half-configured. Unknown
  * CHAT_* variables are refused too (a typo must not silently fall back to a
- * default); CHAT_TEST_* is left to the test harness. */
+ * default); CHAT_TEST_* (the test harness) and CHAT_DEV_* (deploy/ scripts)
+ * are left alone. */
 #ifndef CHAT_CONFIG_H
 #define CHAT_CONFIG_H
 
@@ -90,7 +91,8 @@ chat_err_t chat_config_load_from(chat_config_t *cfg, chat_service_t service,
                                  size_t errbuf_len);
 
 /* Checks that every CHAT_* name in envp (a NULL-terminated "NAME=value"
- * array, e.g. environ) is a known setting; CHAT_TEST_* names are allowed.
+ * array, e.g. environ) is a known setting; CHAT_TEST_* and CHAT_DEV_* names
+ * are allowed.
  * Returns CHAT_OK or CHAT_ERR_CONFIG naming the first unknown variable. */
 chat_err_t chat_config_check_names(char *const *envp, char *errbuf, size_t errbuf_len);
 
