@@ -1,0 +1,93 @@
+/* A Socket.IO v5 / Engine.IO v4 server on libwebsockets: the WebSocket and
+ * HTTP long-polling transports, the upgrade from polling to WebSocket,
+ * heartbeats, maxPayload, namespaces, events and acks with binary
+ * attachments. It knows nothing of chat: the application sees sockets
+ * (one per connected namespace) through the handlers below.
+ * Single-threaded: every function runs on the lws event loop thread. */
+#ifndef CHAT_SIO_SERVER_H
+#define CHAT_SIO_SERVER_H
+
+#include <bson/bson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "chat/err.h"
+#include "sio_packet.h"
+
+typedef struct chat_sio_server chat_sio_server_t;
+typedef struct chat_sio_socket chat_sio_socket_t;
+
+typedef struct chat_sio_attachment {
+  const uint8_t *data;
+  size_t len;
+} chat_sio_attachment_t;
+
+typedef struct chat_sio_handlers {
+  /* A CONNECT to an allowed namespace; auth is the CONNECT data (NULL when
+   * none). Return NULL to accept, or a message for CONNECT_ERROR (the socket
+   * is then dropped). Do not emit from here: the answer is not sent yet. */
+  const char *(*on_connect)(void *ctx, chat_sio_socket_t *socket, const bson_t *auth);
+  /* The socket is connected and its CONNECT answer queued; emit from here. */
+  void (*on_connected)(void *ctx, chat_sio_socket_t *socket);
+  /* An EVENT (with its attachments when it was a BINARY_EVENT). */
+  void (*on_event)(void *ctx, chat_sio_socket_t *socket, const chat_sio_packet_t *packet,
+                   const chat_sio_attachment_t *attachments, size_t attachment_count);
+  /* The socket is gone (client disconnect, transport close, server
+   * disconnect); it must not be used after this returns. */
+  void (*on_disconnect)(void *ctx, chat_sio_socket_t *socket, const char *reason);
+} chat_sio_handlers_t;
+
+typedef struct chat_sio_options {
+  const char *listen_addr;
+  int port;
+  const char *path;              /* e.g. "/socket.io/" */
+  int ping_interval_ms;          /* server pings this often */
+  int ping_timeout_ms;           /* and closes when no pong came this long after */
+  size_t max_payload;            /* largest message and polling POST body */
+  int connect_timeout_ms;        /* no namespace CONNECT this long after open: close (0: never) */
+  bool engine_echo;              /* test the Engine.IO layer alone: echo every message back */
+  const char *const *namespaces; /* allowed besides "/", NULL-terminated; may be NULL */
+  chat_sio_handlers_t handlers;
+  void *ctx;
+} chat_sio_options_t;
+
+/* Creates the lws context and starts listening. Returns CHAT_OK,
+ * CHAT_ERR_IO (cannot listen; errbuf says why) or CHAT_ERR_NOMEM. */
+chat_err_t chat_sio_server_create(const chat_sio_options_t *opts, chat_sio_server_t **out,
+                                  char *errbuf, size_t errbuf_len);
+
+/* Serves events for up to timeout_ms. Returns false when lws failed. */
+bool chat_sio_server_service(chat_sio_server_t *server, int timeout_ms);
+
+/* Wakes chat_sio_server_service() from another thread (lws_cancel_service). */
+void chat_sio_server_wake(chat_sio_server_t *server);
+
+/* Calls fn(arg) on the loop thread after at least delay_ms. Returns
+ * CHAT_OK or CHAT_ERR_NOMEM. Pending calls are dropped by destroy. */
+chat_err_t chat_sio_server_call_later(chat_sio_server_t *server, int delay_ms,
+                                      void (*fn)(void *arg), void *arg);
+
+/* Closes every session and frees everything; sets *server to NULL. */
+void chat_sio_server_destroy(chat_sio_server_t **server);
+
+/* Sends an EVENT on socket's namespace; json_array is the whole data array
+ * text, event name first, e.g. ["chat",{"a":1}]. With attachments it goes
+ * as a BINARY_EVENT whose placeholders the caller wrote. Returns CHAT_OK or
+ * CHAT_ERR_NOMEM. */
+chat_err_t chat_sio_emit(chat_sio_socket_t *socket, const char *json_array,
+                         const chat_sio_attachment_t *attachments, size_t attachment_count);
+
+/* Answers the client's ack_id with json_array (the ack's arguments). */
+chat_err_t chat_sio_ack(chat_sio_socket_t *socket, int64_t ack_id, const char *json_array,
+                        const chat_sio_attachment_t *attachments, size_t attachment_count);
+
+/* The socket's id (the "sid" of its CONNECT answer) and namespace. */
+const char *chat_sio_socket_id(const chat_sio_socket_t *socket);
+const char *chat_sio_socket_nsp(const chat_sio_socket_t *socket);
+
+/* Application data attached to a socket. */
+void chat_sio_socket_set_user(chat_sio_socket_t *socket, void *user);
+void *chat_sio_socket_user(const chat_sio_socket_t *socket);
+
+#endif
