@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the local stack and the tests need, skipping whatever is
 # already there, so a warm run takes a second:
-#   - Debian packages: compiler, CMake, the C libraries, kcat, a JRE, Maven;
+#   - Debian packages: compiler, CMake, the C libraries, kcat, a JRE, Maven,
+#     Go and Node.js (each skipped when the machine has its own already);
 #   - the Kafka broker's jars, resolved by Maven from deploy/kafka/pom.xml
 #     (cached in ~/.m2) into $CHAT_DEV_CACHE_DIR/kafka-<version>/lib;
 #   - chat-ferretdb, built by Go from deploy/ferretdb/ (cached in Go's module
@@ -15,7 +16,7 @@ source "$here/lib/stack.sh"
 
 packages=(build-essential cmake pkg-config curl python3 python3-venv
   librdkafka-dev libmongoc-dev libbson-dev libwebsockets-dev libjwt-dev libsodium-dev
-  libcriterion-dev kcat openjdk-17-jre-headless maven golang-go)
+  libcriterion-dev kcat openjdk-17-jre-headless maven golang-go nodejs npm)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
@@ -27,6 +28,7 @@ for package in "${missing[@]}"; do
   case "$package" in
   golang-go) command -v go >/dev/null || filtered+=("$package") ;;
   maven) command -v mvn >/dev/null || filtered+=("$package") ;;
+  nodejs | npm) command -v "${package/nodejs/node}" >/dev/null || filtered+=("$package") ;;
   openjdk-17-jre-headless) command -v java >/dev/null || filtered+=("$package") ;;
   python3 | python3-venv) python3 -c 'import venv' 2>/dev/null || filtered+=("$package") ;;
   *) filtered+=("$package") ;;

@@ -22,6 +22,9 @@ if ! "$python_env/bin/python" -c 'import jsonschema, yaml' 2>/dev/null; then
   python3 -m venv "$python_env"
   "$python_env/bin/pip" install --quiet --disable-pip-version-check jsonschema pyyaml
 fi
+# socket.io-client and friends, at the versions package-lock.json pins.
+(cd "$root/tests/clients" && npm ci --no-audit --no-fund --silent)
+
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Debug -DCHAT_WERROR=ON \
   -DCHAT_SANITIZER="${CHAT_TEST_SANITIZER:-}" -DCHAT_PYTHON="$python_env/bin/python" >/dev/null
 cmake --build "$build" -j"$(nproc)"
