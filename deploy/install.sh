@@ -2,7 +2,8 @@
 # Installs what the local stack and the tests need, skipping whatever is
 # already there, so a warm run takes a second:
 #   - Debian packages: compiler, CMake, the C libraries, kcat, a JRE, Maven,
-#     Go and Node.js (each skipped when the machine has its own already);
+#     Go and Node.js (each skipped when the machine has its own already),
+#     clang with its libFuzzer runtime for the fuzz test;
 #   - the Kafka broker's jars, resolved by Maven from deploy/kafka/pom.xml
 #     (cached in ~/.m2) into $CHAT_DEV_CACHE_DIR/kafka-<version>/lib;
 #   - chat-ferretdb, built by Go from deploy/ferretdb/ (cached in Go's module
@@ -16,7 +17,8 @@ source "$here/lib/stack.sh"
 
 packages=(build-essential cmake pkg-config curl python3 python3-venv
   librdkafka-dev libmongoc-dev libbson-dev libwebsockets-dev libjwt-dev libsodium-dev
-  libcriterion-dev kcat openjdk-17-jre-headless maven golang-go nodejs npm)
+  libcriterion-dev kcat clang libclang-rt-14-dev openjdk-17-jre-headless maven golang-go
+  nodejs npm)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
