@@ -24,6 +24,14 @@ cmake --build "$build" -j"$(nproc)" >/dev/null
 
 CHAT_DEV_STACK_DIR=$state bash "$root/deploy/infra.sh" start
 
+# The gateway signs and checks tokens with CHAT_JWT_SECRET; for a local
+# stack without one, a random secret is made once and kept in the state dir.
+if [ -z "${CHAT_JWT_SECRET:-}" ]; then
+  mkdir -p "$state"
+  [ -s "$state/jwt-secret" ] || (umask 077 && head -c 32 /dev/urandom | base64 | tr -d '\n=' >"$state/jwt-secret")
+  CHAT_JWT_SECRET=$(cat "$state/jwt-secret")
+  export CHAT_JWT_SECRET
+fi
 export CHAT_KAFKA_BROKERS=${CHAT_KAFKA_BROKERS:-127.0.0.1:${KAFKA_PORT:-9092}}
 export CHAT_MONGO_URI=${CHAT_MONGO_URI:-mongodb://127.0.0.1:${FERRETDB_PORT:-27017}/}
 mkdir -p "$state/services"
@@ -56,5 +64,6 @@ for name in "${services[@]}"; do
   done
   echo "$name ready: http://127.0.0.1:$port/readyz"
 done
-echo "chat backend is up. Gateway health: http://127.0.0.1:${health_port[gateway]}/readyz" \
-  "(Socket.IO and REST on port 3000 arrive with the gateway issue). Stop: deploy/down.sh"
+echo "chat backend is up. Socket.IO: http://127.0.0.1:${CHAT_GATEWAY_PORT:-3000}/socket.io/" \
+  "(auth.token: an HS256 JWT signed with the secret in $state/jwt-secret unless CHAT_JWT_SECRET is set)." \
+  "Stop: deploy/down.sh"

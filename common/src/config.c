@@ -104,6 +104,11 @@ static const char *check_instance_id(const char *value, char *why, size_t why_le
   return NULL;
 }
 
+static const char *check_jwt_secret(const char *value, char *why, size_t why_len) {
+  (void)why, (void)why_len;
+  return strlen(value) < 32 ? "is shorter than 32 bytes (use a long random string)" : NULL;
+}
+
 static const char *check_listen_addr(const char *value, char *why, size_t why_len) {
   unsigned char addr[sizeof(struct in6_addr)];
   (void)why, (void)why_len;
@@ -202,6 +207,10 @@ static bool load_LEVEL(const char *name, const char *text, chat_log_level_t *fie
 #define CHECK_FN_STR(field) check_##field
 #define CHECK_FN_INT(field) NULL
 #define CHECK_FN_LEVEL(field) NULL
+/* A STR's min column says "required", but only for the services that read it. */
+#define REQUIRED_STR(min, services, service) ((min) && ((services) & (service)) ? 1 : 0)
+#define REQUIRED_INT(min, services, service) (min)
+#define REQUIRED_LEVEL(min, services, service) (min)
 /* Where each kind of setting is stored: STR fields are arrays. */
 #define FIELD_STR(cfg, field) ((cfg)->field)
 #define FIELD_INT(cfg, field) (&(cfg)->field)
@@ -216,7 +225,8 @@ chat_err_t chat_config_load_from(chat_config_t *cfg, chat_service_t service,
 #define LOAD_VAR_(name, field, kind, dflt, min, max, services, doc)                                \
   {                                                                                                \
     const char *text = lookup(lookup_ctx, #name);                                                  \
-    if (!load_##kind(#name, text ? text : dflt, FIELD_##kind(cfg, field), min, max,                \
+    if (!load_##kind(#name, text ? text : dflt, FIELD_##kind(cfg, field),                            \
+                     REQUIRED_##kind(min, services, service), max,                \
                      CHECK_FN_##kind(field), errbuf, errbuf_len))                                  \
       return CHAT_ERR_CONFIG;                                                                      \
   }

@@ -1,47 +1,144 @@
-/* gateway: terminates Socket.IO and REST for clients, publishes their
- * commands to Kafka and delivers chat.broadcast to its sockets
- * (docs/architecture.md). The Socket.IO server arrives with the gateway
- * issue; this skeleton runs the shared runtime and the broadcast consumer. */
+/* gateway: terminates Socket.IO for clients (services/gateway/socketio/),
+ * authenticates sockets with JWT, and consumes chat.broadcast to deliver
+ * to them (docs/architecture.md). The libwebsockets loop runs on the main
+ * thread; the broadcast consumer on a thread of its own. */
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "chat/log.h"
 #include "chat/runtime.h"
+#include "client_events.h"
+#include "server.h"
+#include "socket_auth.h"
 
 #define GATEWAY_BATCH_MAX 1000 /* broadcast records handed over per batch */
+#define GATEWAY_SERVICE_MS 100 /* longest wait of one loop turn, bounds stop latency */
 
-/* Until the socket layer exists there is no one to deliver to: count what
- * arrives so the consumer path is exercised and visible in debug logs. */
+typedef struct gateway {
+  chat_runtime_t *rt;
+  chat_sio_server_t *sio;
+} gateway_t;
+
+/* What the gateway keeps per authenticated socket. */
+typedef struct gateway_socket {
+  char user_id[CHAT_JWT_SUB_MAX];
+} gateway_socket_t;
+
+static const char *on_connect(void *ctx, chat_sio_socket_t *socket, const bson_t *auth) {
+  gateway_t *gw = ctx;
+  chat_jwt_claims_t claims;
+  const char *refusal = gateway_authenticate(auth, chat_runtime_config(gw->rt)->jwt_secret,
+                                             (int64_t)time(NULL), &claims);
+  if (refusal) {
+    CHAT_LOG(CHAT_LOG_INFO, "socket refused: %s", refusal);
+    return refusal;
+  }
+  gateway_socket_t *state = calloc(1, sizeof *state);
+  if (!state)
+    return "Server busy, try again";
+  memcpy(state->user_id, claims.sub, sizeof state->user_id);
+  chat_sio_socket_set_user(socket, state);
+  return NULL;
+}
+
+static void on_connected(void *ctx, chat_sio_socket_t *socket) {
+  gateway_socket_t *state = chat_sio_socket_user(socket);
+  (void)ctx;
+  CHAT_LOG(CHAT_LOG_DEBUG, "socket %s connected as user %s", chat_sio_socket_id(socket),
+           state->user_id);
+}
+
+static void on_event(void *ctx, chat_sio_socket_t *socket, const chat_sio_packet_t *packet,
+                     const chat_sio_attachment_t *attachments, size_t attachment_count) {
+  (void)ctx, (void)attachments, (void)attachment_count;
+  gateway_handle_client_event(socket, packet);
+}
+
+static void on_disconnect(void *ctx, chat_sio_socket_t *socket, const char *reason) {
+  (void)ctx;
+  CHAT_LOG(CHAT_LOG_DEBUG, "socket %s gone: %s", chat_sio_socket_id(socket), reason);
+  free(chat_sio_socket_user(socket));
+}
+
+/* Until rooms and delivery exist (messaging issue) there is no one to
+ * deliver to: count what arrives so the consumer path is exercised. */
 static chat_err_t deliver_broadcast(void *ctx, const chat_record_t *records, size_t count) {
   (void)ctx;
   for (size_t i = 0; i < count; i++) {
-    const char *event = NULL;
-    size_t event_len = 0;
-    if (!chat_record_header(&records[i], "event", &event, &event_len))
-      event = "", event_len = 0;
-    CHAT_LOG(CHAT_LOG_DEBUG, "broadcast %.*s at %s[%d]@%lld: no sockets to deliver to yet",
-             (int)event_len, event, records[i].topic, records[i].partition,
-             (long long)records[i].offset);
+    CHAT_LOG(CHAT_LOG_DEBUG, "broadcast at %s[%d]@%lld: no delivery yet", records[i].topic,
+             records[i].partition, (long long)records[i].offset);
   }
   return CHAT_OK;
 }
 
-int main(void) {
-  chat_runtime_t *rt = NULL;
-  const chat_runtime_options_t opts = {.service = CHAT_SERVICE_GATEWAY};
-  chat_err_t err = chat_runtime_start(&opts, &rt);
-  if (err != CHAT_OK)
-    return err == CHAT_ERR_STOPPED ? 0 : err == CHAT_ERR_CONFIG ? 2 : 1;
-
-  /* Every gateway reads every broadcast partition: a group of its own, from
-   * the newest record (what happened before it started is not its to send). */
-  const chat_config_t *cfg = chat_runtime_config(rt);
+static void *broadcast_main(void *arg) {
+  gateway_t *gw = arg;
+  /* Every gateway reads every broadcast partition: a group of its own,
+   * from the newest record (what came before it started is not its own). */
+  const chat_config_t *cfg = chat_runtime_config(gw->rt);
   char group[2 * CHAT_CONFIG_STR_MAX + 32];
   snprintf(group, sizeof group, "%schat.gateway.%s", cfg->topic_prefix, cfg->instance_id);
   const chat_topic_t topics[] = {CHAT_TOPIC_BROADCAST};
-  const chat_consumer_options_t consumer_opts = {.from_latest = true};
-  err = chat_runtime_consume(rt, group, topics, 1, &consumer_opts, GATEWAY_BATCH_MAX,
-                             deliver_broadcast, NULL);
-  chat_runtime_destroy(&rt);
+  const chat_consumer_options_t opts = {.from_latest = true};
+  if (chat_runtime_consume(gw->rt, group, topics, 1, &opts, GATEWAY_BATCH_MAX, deliver_broadcast,
+                           gw) != CHAT_OK) {
+    chat_runtime_request_stop(gw->rt);
+    chat_sio_server_wake(gw->sio); /* the loop thread notices the stop now */
+  }
+  return NULL;
+}
+
+int main(void) {
+  gateway_t gw = {0};
+  const chat_runtime_options_t runtime_opts = {.service = CHAT_SERVICE_GATEWAY};
+  chat_err_t err = chat_runtime_start(&runtime_opts, &gw.rt);
+  if (err != CHAT_OK)
+    return err == CHAT_ERR_STOPPED ? 0 : err == CHAT_ERR_CONFIG ? 2 : 1;
+
+  const chat_config_t *cfg = chat_runtime_config(gw.rt);
+  const chat_sio_options_t sio_opts = {
+      .listen_addr = cfg->listen_addr,
+      .port = cfg->gateway_port,
+      .path = "/socket.io/",
+      .ping_interval_ms = cfg->ping_interval_ms,
+      .ping_timeout_ms = cfg->ping_timeout_ms,
+      .max_payload = (size_t)cfg->max_payload_bytes,
+      .connect_timeout_ms = cfg->connect_timeout_ms,
+      .handlers = {on_connect, on_connected, on_event, on_disconnect},
+      .ctx = &gw,
+  };
+  char why[256];
+  int status = 1;
+  pthread_t consumer;
+  bool consumer_started = false;
+  if (chat_sio_server_create(&sio_opts, &gw.sio, why, sizeof why) != CHAT_OK) {
+    CHAT_LOG(CHAT_LOG_ERROR, "%s", why);
+    goto out;
+  }
+  if (pthread_create(&consumer, NULL, broadcast_main, &gw) != 0) {
+    CHAT_LOG(CHAT_LOG_ERROR, "cannot start the broadcast consumer thread");
+    goto out;
+  }
+  consumer_started = true;
+  CHAT_LOG(CHAT_LOG_INFO, "Socket.IO on http://%s:%d/socket.io/", cfg->listen_addr,
+           cfg->gateway_port);
+  while (!chat_runtime_stopping(gw.rt)) {
+    if (!chat_sio_server_service(gw.sio, GATEWAY_SERVICE_MS)) {
+      CHAT_LOG(CHAT_LOG_ERROR, "libwebsockets loop failed");
+      chat_runtime_request_stop(gw.rt);
+      break;
+    }
+  }
+  status = 0;
+out:
+  chat_runtime_request_stop(gw.rt);
+  if (consumer_started)
+    pthread_join(consumer, NULL);
+  chat_sio_server_destroy(&gw.sio);
+  chat_runtime_destroy(&gw.rt);
   CHAT_LOG(CHAT_LOG_INFO, "stopped");
-  return err == CHAT_OK ? 0 : 1;
+  return status;
 }

@@ -93,8 +93,18 @@ static void check_service(const service_case_t *svc) {
   snprintf(env_prefix, sizeof env_prefix, "CHAT_TOPIC_PREFIX=%s", prefix);
   snprintf(env_db, sizeof env_db, "CHAT_MONGO_DB=%s", db);
   snprintf(env_port, sizeof env_port, "CHAT_HEALTH_PORT=%d", port);
-  char *const env[] = {
-      env_brokers, env_mongo, env_prefix, env_db, env_port, "CHAT_TOPIC_PARTITIONS=3", NULL};
+  char env_gateway_port[64];
+  int gateway_port = stack_free_port();
+  snprintf(env_gateway_port, sizeof env_gateway_port, "CHAT_GATEWAY_PORT=%d", gateway_port);
+  char *const env[] = {env_brokers,
+                       env_mongo,
+                       env_prefix,
+                       env_db,
+                       env_port,
+                       "CHAT_TOPIC_PARTITIONS=3",
+                       env_gateway_port,
+                       "CHAT_JWT_SECRET=lifecycle-test-secret-0123456789abcdef",
+                       NULL};
   service_path(svc->name, path, sizeof path);
   char *const argv[] = {path, NULL};
 
@@ -112,6 +122,13 @@ static void check_service(const service_case_t *svc) {
   cr_assert(strstr(body, "\"kafka\":\"ok\"") && strstr(body, "\"mongo\":\"ok\""), "%s", body);
   cr_assert_eq(stack_http_get(port, "/healthz", body, sizeof body), 200);
   cr_assert_eq(stack_http_get(port, "/nope", NULL, 0), 404);
+  if (strcmp(svc->name, "gateway") == 0) {
+    /* Socket.IO answers on its own port: a polling handshake opens a session. */
+    cr_assert_eq(
+        stack_http_get(gateway_port, "/socket.io/?EIO=4&transport=polling", body, sizeof body),
+        200);
+    cr_assert(strncmp(body, "0{\"sid\":", 8) == 0, "handshake was: %s", body);
+  }
   if (svc->collection)
     cr_assert(has_index(&cfg, svc->collection, svc->index), "%s did not create index %s on %s",
               svc->name, svc->index, svc->collection);

@@ -103,6 +103,29 @@ Test(config, bad_values_name_the_variable_and_the_fault) {
   expect_refused("CHAT_SHUTDOWN_TIMEOUT_MS", "5", "from 100 to 600000");
 }
 
+Test(config, the_jwt_secret_is_required_by_the_gateway_only) {
+  const char *none[] = {NULL};
+  const char *short_secret[] = {"CHAT_JWT_SECRET", "too-short", NULL};
+  const char *good[] = {"CHAT_JWT_SECRET", "0123456789abcdef0123456789abcdef", NULL};
+  chat_config_t cfg;
+  char why[256];
+  cr_assert_eq(chat_config_load_from(&cfg, CHAT_SERVICE_GATEWAY, lookup_pairs, (void *)none, why,
+                                     sizeof why),
+               CHAT_ERR_CONFIG);
+  cr_assert(strstr(why, "CHAT_JWT_SECRET is required") != NULL, "%s", why);
+  cr_assert_eq(chat_config_load_from(&cfg, CHAT_SERVICE_GATEWAY, lookup_pairs,
+                                     (void *)short_secret, why, sizeof why),
+               CHAT_ERR_CONFIG);
+  cr_assert(strstr(why, "shorter than 32 bytes") != NULL, "%s", why);
+  cr_assert_eq(chat_config_load_from(&cfg, CHAT_SERVICE_GATEWAY, lookup_pairs, (void *)good, why,
+                                     sizeof why),
+               CHAT_OK, "%s", why);
+  cr_assert_eq(cfg.gateway_port, 3000);
+  cr_assert_eq(chat_config_load_from(&cfg, CHAT_SERVICE_RECEIPTS, lookup_pairs, (void *)none, why,
+                                     sizeof why),
+               CHAT_OK, "%s", why);
+}
+
 Test(config, unknown_chat_variables_are_refused) {
   char *const env[] = {"PATH=/bin", "CHAT_KAFKA_BROKERS=x:1", "CHAT_TEST_KAFKA_BROKERS=y",
                        "CHAT_KAFKA_BROKER=typo:1", NULL};
@@ -127,10 +150,12 @@ Test(config, every_service_has_its_own_health_port) {
                {CHAT_SERVICE_PERSISTENCE, 8081},
                {CHAT_SERVICE_PRESENCE, 8082},
                {CHAT_SERVICE_RECEIPTS, 8083}};
+  const char *gateway_env[] = {"CHAT_JWT_SECRET", "0123456789abcdef0123456789abcdef", NULL};
   for (size_t i = 0; i < 4; i++) {
-    cr_assert_eq(
-        chat_config_load_from(&cfg, cases[i].service, lookup_pairs, (void *)env, why, sizeof why),
-        CHAT_OK);
+    const char *const *pairs = cases[i].service == CHAT_SERVICE_GATEWAY ? gateway_env : env;
+    cr_assert_eq(chat_config_load_from(&cfg, cases[i].service, lookup_pairs, (void *)pairs, why,
+                                       sizeof why),
+                 CHAT_OK, "%s", why);
     cr_assert_eq(cfg.health_port, cases[i].port);
   }
 }

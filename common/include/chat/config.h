@@ -31,8 +31,8 @@ typedef enum chat_service {
 
 /* X(NAME, field, kind, "default", min, max, services, "description")
  * kind: STR (validated by check_<field>() in config.c), INT (min..max),
- * LEVEL (a log level). An empty default for a STR means "required" when the
- * min column is 1, "optional" when it is 0. */
+ * LEVEL (a log level). For a STR the min column is 1 when the setting is
+ * required (must not be empty) by the services in the services column. */
 #define CHAT_CONFIG_VARS(X)                                                                        \
   X(CHAT_KAFKA_BROKERS, kafka_brokers, STR, "127.0.0.1:9092", 1, 0, CHAT_SERVICE_ALL,              \
     "Kafka bootstrap servers, host:port[,host:port...]")                                           \
@@ -61,7 +61,19 @@ typedef enum chat_service {
   X(CHAT_STARTUP_BACKOFF_MAX_MS, startup_backoff_max_ms, INT, "10000", 100, 600000,                \
     CHAT_SERVICE_ALL, "Longest wait between retries while Kafka or MongoDB is unreachable")        \
   X(CHAT_SHUTDOWN_TIMEOUT_MS, shutdown_timeout_ms, INT, "10000", 100, 600000, CHAT_SERVICE_ALL,    \
-    "Time allowed on SIGTERM to finish in-flight work and flush")
+    "Time allowed on SIGTERM to finish in-flight work and flush")                                  \
+  X(CHAT_GATEWAY_PORT, gateway_port, INT, "3000", 1, 65535, CHAT_SERVICE_GATEWAY,                   \
+    "Port of Socket.IO (/socket.io/) for clients")                                                 \
+  X(CHAT_JWT_SECRET, jwt_secret, STR, "", 1, 0, CHAT_SERVICE_GATEWAY,                               \
+    "HS256 key of the tokens; at least 32 bytes; required by the gateway")                         \
+  X(CHAT_PING_INTERVAL_MS, ping_interval_ms, INT, "25000", 100, 600000, CHAT_SERVICE_GATEWAY,       \
+    "Engine.IO pingInterval")                                                                      \
+  X(CHAT_PING_TIMEOUT_MS, ping_timeout_ms, INT, "20000", 100, 600000, CHAT_SERVICE_GATEWAY,         \
+    "Engine.IO pingTimeout")                                                                       \
+  X(CHAT_MAX_PAYLOAD_BYTES, max_payload_bytes, INT, "1000000", 1024, 100000000,                     \
+    CHAT_SERVICE_GATEWAY, "Engine.IO maxPayload: largest message or polling body")                 \
+  X(CHAT_CONNECT_TIMEOUT_MS, connect_timeout_ms, INT, "45000", 100, 600000, CHAT_SERVICE_GATEWAY,   \
+    "Close a connection that sends no namespace CONNECT this long after opening")
 
 typedef struct chat_config {
   char kafka_brokers[CHAT_CONFIG_STR_MAX];
@@ -77,6 +89,12 @@ typedef struct chat_config {
   int health_port;
   int startup_backoff_max_ms;
   int shutdown_timeout_ms;
+  int gateway_port;
+  char jwt_secret[CHAT_CONFIG_STR_MAX];
+  int ping_interval_ms;
+  int ping_timeout_ms;
+  int max_payload_bytes;
+  int connect_timeout_ms;
 } chat_config_t;
 
 /* Looks a variable up; returns NULL when it is not set. */

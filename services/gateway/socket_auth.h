@@ -1,0 +1,18 @@
+/* Socket.IO CONNECT authentication: the token comes in the CONNECT payload
+ * as auth.token (seed 002's production setting); tokens in the query string
+ * are not read. */
+#ifndef GATEWAY_SOCKET_AUTH_H
+#define GATEWAY_SOCKET_AUTH_H
+
+#include <bson/bson.h>
+#include <stdint.h>
+
+#include "chat/jwt.h"
+
+/* Verifies auth.token of auth (may be NULL) with secret at time now.
+ * Returns NULL with *claims filled, or the CONNECT_ERROR message for the
+ * client, e.g. "Authentication failed: token expired" (static). */
+const char *gateway_authenticate(const bson_t *auth, const char *secret, int64_t now,
+                                 chat_jwt_claims_t *claims);
+
+#endif
