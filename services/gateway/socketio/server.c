@@ -481,15 +481,28 @@ static bool on_payload_packet(void *ctx, const chat_eio_packet_t *packet) {
 
 /* ---- lws callback ------------------------------------------------------------ */
 
-/* Copies the value of query argument name ("EIO=") into buf, which must
- * hold the whole "name=value" (lws copies that first). */
+#define QUERY_ARGS_MAX 32 /* query arguments looked at per request */
+
+/* Copies the value of query argument name ("EIO=") into buf. Arguments too
+ * long for buf (a client's own long parameters, such as a token) are
+ * skipped, not taken as the end of the list as lws_get_urlarg_by_name()
+ * would. */
 static bool query_arg(struct lws *wsi, const char *name, char *buf, int len) {
-  const char *value = lws_get_urlarg_by_name(wsi, name, buf, len);
-  if (!value)
-    return false;
-  /* lws leaves "name=value" in buf and points after the '='. */
-  memmove(buf, value, strlen(value) + 1);
-  return true;
+  size_t name_len = strlen(name);
+  for (int i = 0; i < QUERY_ARGS_MAX; i++) {
+    int frag_len = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i);
+    if (frag_len <= 0)
+      return false;
+    if (frag_len >= len)
+      continue;
+    if (lws_hdr_copy_fragment(wsi, buf, len, WSI_TOKEN_HTTP_URI_ARGS, i) < 0)
+      continue;
+    if (strncmp(buf, name, name_len) == 0) {
+      memmove(buf, buf + name_len, strlen(buf + name_len) + 1);
+      return true;
+    }
+  }
+  return false;
 }
 
 /* Checks EIO=4 and transport; copies the sid ("" when none). */
