@@ -5,7 +5,9 @@
 # (unit, contract, deployment and integration), then stops what it started.
 #
 # Settings: CHAT_TEST_BUILD_DIR (default build-test), CHAT_TEST_SANITIZER
-# (address|undefined|thread, default none), CHAT_TEST_KEEP=1 keeps the
+# (address|undefined|thread; default address, so every test, the services
+# it starts included, runs under AddressSanitizer and LeakSanitizer; set it
+# empty for a plain build), CHAT_TEST_KEEP=1 keeps the
 # temporary directory with the broker and FerretDB logs.
 set -euo pipefail
 
@@ -26,7 +28,7 @@ fi
 (cd "$root/tests/clients" && npm ci --no-audit --no-fund --silent)
 
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Debug -DCHAT_WERROR=ON \
-  -DCHAT_SANITIZER="${CHAT_TEST_SANITIZER:-}" -DCHAT_PYTHON="$python_env/bin/python" >/dev/null
+  -DCHAT_SANITIZER="${CHAT_TEST_SANITIZER-address}" -DCHAT_PYTHON="$python_env/bin/python" >/dev/null
 cmake --build "$build" -j"$(nproc)"
 
 work=$(mktemp -d /tmp/chat-test.XXXXXX)

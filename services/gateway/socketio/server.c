@@ -662,13 +662,17 @@ static int write_http_answer(struct lws *wsi) {
   memcpy(body, state->reply ? state->reply->str : "", body_len);
   if (lws_write(wsi, body, body_len, LWS_WRITE_HTTP_FINAL) != (int)body_len)
     goto out;
-  rc = lws_http_transaction_completed(wsi) ? -1 : 0;
+  rc = 0;
 out:
   free(buf);
   if (state->reply)
     bson_string_free(state->reply, true);
   state->reply = NULL;
   state->status = 0;
+  /* Last: completing the transaction may free state (the protocol is
+   * dropped until the next request on this connection). */
+  if (rc == 0 && lws_http_transaction_completed(wsi))
+    rc = -1;
   return rc;
 }
 
