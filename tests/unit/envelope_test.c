@@ -7,28 +7,16 @@
 
 #include "chat/envelope.h"
 #include "chat/json.h"
+#include "fixture_file.h"
 
 #define VECTOR_DIR CHAT_SOURCE_DIR "/proto/vectors/"
 
-static char *read_file(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  cr_assert_not_null(f, "cannot open %s", path);
-  fseek(f, 0, SEEK_END);
-  long size = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *buf = malloc((size_t)size + 1);
-  cr_assert_eq(fread(buf, 1, (size_t)size, f), (size_t)size);
-  buf[size] = '\0';
-  fclose(f);
-  *len = (size_t)size;
-  return buf;
-}
 
 static bool is_enveloped(const char *topic) { return strcmp(topic, "chat.broadcast") != 0; }
 
 Test(envelope, every_proto_vector_roundtrips_byte_for_byte) {
   size_t index_len;
-  char *index_text = read_file(VECTOR_DIR "index.json", &index_len);
+  char *index_text = fixture_read(VECTOR_DIR "index.json", &index_len);
   bson_t index;
   char why[512];
   cr_assert_eq(chat_json_parse(index_text, index_len, 1 << 22, &index, why, sizeof why), CHAT_OK,
@@ -56,7 +44,7 @@ Test(envelope, every_proto_vector_roundtrips_byte_for_byte) {
     char path[512];
     size_t len;
     snprintf(path, sizeof path, VECTOR_DIR "%s", file);
-    char *value = read_file(path, &len);
+    char *value = fixture_read(path, &len);
     cr_assert(len > 0 && value[len - 1] == '\n', "%s must end with one newline", file);
     value[--len] = '\0'; /* the newline is not part of the record value */
 

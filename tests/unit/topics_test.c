@@ -5,21 +5,9 @@
 #include <string.h>
 
 #include "chat/json.h"
+#include "fixture_file.h"
 #include "chat/topics.h"
 
-static char *read_file(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  cr_assert_not_null(f, "cannot open %s", path);
-  fseek(f, 0, SEEK_END);
-  long size = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *buf = malloc((size_t)size + 1);
-  cr_assert_eq(fread(buf, 1, (size_t)size, f), (size_t)size);
-  buf[size] = '\0';
-  fclose(f);
-  *len = (size_t)size;
-  return buf;
-}
 
 Test(topics, names_take_the_prefix) {
   char name[CHAT_TOPIC_NAME_MAX];
@@ -33,7 +21,7 @@ Test(topics, names_take_the_prefix) {
 
 Test(topics, code_matches_proto_topics_json) {
   size_t len;
-  char *text = read_file(CHAT_SOURCE_DIR "/proto/topics.json", &len);
+  char *text = fixture_read(CHAT_SOURCE_DIR "/proto/topics.json", &len);
   bson_t doc;
   char why[256];
   cr_assert_eq(chat_json_parse(text, len, 1 << 20, &doc, why, sizeof why), CHAT_OK, "%s", why);

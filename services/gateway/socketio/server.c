@@ -585,6 +585,17 @@ static int on_http(chat_sio_server_t *server, struct lws *wsi, const char *uri) 
   return 0;
 }
 
+/* Appends a chunk of a request body or WebSocket message being assembled. */
+static bool rx_append(wsi_state_t *state, const void *in, size_t len) {
+  uint8_t *grown = realloc(state->rx, state->rx_len + len);
+  if (!grown)
+    return false;
+  memcpy(grown + state->rx_len, in, len);
+  state->rx = grown;
+  state->rx_len += len;
+  return true;
+}
+
 static int on_http_body(chat_sio_server_t *server, struct lws *wsi, const void *in, size_t len) {
   wsi_state_t *state = state_of(wsi);
   if (state->kind != KIND_POLL_POST || state->status)
@@ -597,13 +608,7 @@ static int on_http_body(chat_sio_server_t *server, struct lws *wsi, const void *
       session_close(session, "1", "payload too large");
     return 0;
   }
-  uint8_t *grown = realloc(state->rx, state->rx_len + len);
-  if (!grown)
-    return -1;
-  memcpy(grown + state->rx_len, in, len);
-  state->rx = grown;
-  state->rx_len += len;
-  return 0;
+  return rx_append(state, in, len) ? 0 : -1;
 }
 
 static int on_http_body_done(struct lws *wsi) {
@@ -799,12 +804,8 @@ static int on_ws_receive(chat_sio_server_t *server, struct lws *wsi, const void 
   }
   if (lws_is_first_fragment(wsi) && lws_is_final_fragment(wsi))
     return on_ws_message(wsi, in, len, lws_frame_is_binary(wsi));
-  uint8_t *grown = realloc(state->rx, state->rx_len + len);
-  if (!grown)
+  if (!rx_append(state, in, len))
     return -1;
-  memcpy(grown + state->rx_len, in, len);
-  state->rx = grown;
-  state->rx_len += len;
   if (!lws_is_final_fragment(wsi))
     return 0;
   int rc = on_ws_message(wsi, state->rx, state->rx_len, lws_frame_is_binary(wsi));
