@@ -3,8 +3,8 @@
  *   GET /readyz  -> 200 or 503 with {"status":"ready"|"unavailable", ...}
  *                   from the caller's readiness check;
  *   anything else -> 404 (405 for another method), one request per
- * connection. It serves services that have no HTTP server of their own;
- * the gateway answers the same paths on its main port. */
+ * connection. Every service, the gateway included, serves it on
+ * CHAT_HEALTH_PORT, apart from client traffic. */
 #ifndef CHAT_HEALTH_H
 #define CHAT_HEALTH_H
 
