@@ -8,19 +8,20 @@
 #include <string.h>
 #include <time.h>
 
+#include "chat/envelope.h"
 #include "chat/log.h"
 #include "chat/runtime.h"
 #include "client_events.h"
+#include "gateway.h"
+#include "rest.h"
 #include "server.h"
 #include "socket_auth.h"
 
-#define GATEWAY_BATCH_MAX 1000 /* broadcast records handed over per batch */
-#define GATEWAY_SERVICE_MS 100 /* longest wait of one loop turn, bounds stop latency */
-
-typedef struct gateway {
-  chat_runtime_t *rt;
-  chat_sio_server_t *sio;
-} gateway_t;
+#define GATEWAY_BATCH_MAX 1000  /* broadcast records handed over per batch */
+#define GATEWAY_SERVICE_MS 100  /* longest wait of one loop turn, bounds stop latency */
+#define GATEWAY_WORKERS 2       /* threads for password hashing and MongoDB reads */
+#define GATEWAY_WORK_QUEUED 256 /* jobs waiting for a worker before 503 */
+#define GATEWAY_SWEEP_MS 1000   /* how often expired registrations are answered */
 
 /* What the gateway keeps per authenticated socket. */
 typedef struct gateway_socket {
@@ -63,15 +64,61 @@ static void on_disconnect(void *ctx, chat_sio_socket_t *socket, const char *reas
   free(chat_sio_socket_user(socket));
 }
 
-/* Until rooms and delivery exist (messaging issue) there is no one to
- * deliver to: count what arrives so the consumer path is exercised. */
+/* A command.result for this gateway, handed from the consumer thread to
+ * the loop thread. */
+typedef struct command_result {
+  gateway_t *gw;
+  char correlation_id[CHAT_ENVELOPE_CORRELATION_MAX];
+  size_t value_len;
+  char value[];
+} command_result_t;
+
+static void deliver_command_result(void *arg) {
+  command_result_t *result = arg;
+  accounts_on_command_result(result->gw, result->correlation_id, result->value, result->value_len);
+  free(result);
+}
+
+static bool header_is(const chat_record_t *record, const char *name, const char *expected) {
+  const char *value;
+  size_t len;
+  return chat_record_header(record, name, &value, &len) && len == strlen(expected) &&
+         memcmp(value, expected, len) == 0;
+}
+
+/* Runs on the consumer thread. Replies to this gateway's own commands go
+ * to the loop; delivery to sockets arrives with the messaging issue. */
 static chat_err_t deliver_broadcast(void *ctx, const chat_record_t *records, size_t count) {
-  (void)ctx;
+  gateway_t *gw = ctx;
+  char own_target[CHAT_CONFIG_STR_MAX + 16];
+  snprintf(own_target, sizeof own_target, "gateway:%s", chat_runtime_config(gw->rt)->instance_id);
   for (size_t i = 0; i < count; i++) {
-    CHAT_LOG(CHAT_LOG_DEBUG, "broadcast at %s[%d]@%lld: no delivery yet", records[i].topic,
-             records[i].partition, (long long)records[i].offset);
+    const chat_record_t *record = &records[i];
+    const char *correlation;
+    size_t correlation_len;
+    if (!header_is(record, "target", own_target) || !header_is(record, "event", "command.result") ||
+        !chat_record_header(record, "correlationId", &correlation, &correlation_len) ||
+        correlation_len >= CHAT_ENVELOPE_CORRELATION_MAX || !record->value)
+      continue;
+    command_result_t *result = calloc(1, sizeof *result + record->value_len + 1);
+    if (!result)
+      return CHAT_ERR_NOMEM; /* the batch is retried */
+    result->gw = gw;
+    memcpy(result->correlation_id, correlation, correlation_len);
+    memcpy(result->value, record->value, record->value_len);
+    result->value_len = record->value_len;
+    if (chat_sio_server_post(gw->sio, deliver_command_result, result) != CHAT_OK) {
+      free(result);
+      return CHAT_ERR_NOMEM;
+    }
   }
   return CHAT_OK;
+}
+
+static void sweep(void *arg) {
+  gateway_t *gw = arg;
+  accounts_expire(gw);
+  chat_sio_server_call_later(gw->sio, GATEWAY_SWEEP_MS, sweep, gw);
 }
 
 static void *broadcast_main(void *arg) {
@@ -107,7 +154,7 @@ int main(void) {
       .ping_timeout_ms = cfg->ping_timeout_ms,
       .max_payload = (size_t)cfg->max_payload_bytes,
       .connect_timeout_ms = cfg->connect_timeout_ms,
-      .handlers = {on_connect, on_connected, on_event, on_disconnect},
+      .handlers = {on_connect, on_connected, on_event, on_disconnect, gateway_handle_http},
       .ctx = &gw,
   };
   char why[256];
@@ -118,6 +165,11 @@ int main(void) {
     CHAT_LOG(CHAT_LOG_ERROR, "%s", why);
     goto out;
   }
+  if (work_queue_create(gw.sio, GATEWAY_WORKERS, GATEWAY_WORK_QUEUED, &gw.work) != CHAT_OK) {
+    CHAT_LOG(CHAT_LOG_ERROR, "cannot start the worker threads");
+    goto out;
+  }
+  chat_sio_server_call_later(gw.sio, GATEWAY_SWEEP_MS, sweep, &gw);
   if (pthread_create(&consumer, NULL, broadcast_main, &gw) != 0) {
     CHAT_LOG(CHAT_LOG_ERROR, "cannot start the broadcast consumer thread");
     goto out;
@@ -135,9 +187,12 @@ int main(void) {
   status = 0;
 out:
   chat_runtime_request_stop(gw.rt);
+  /* The consumer and the workers post to the loop: stop them before it. */
   if (consumer_started)
     pthread_join(consumer, NULL);
-  chat_sio_server_destroy(&gw.sio);
+  work_queue_destroy(&gw.work);
+  chat_sio_server_destroy(&gw.sio); /* runs what they posted last */
+  accounts_discard_pending(&gw);
   chat_runtime_destroy(&gw.rt);
   CHAT_LOG(CHAT_LOG_INFO, "stopped");
   return status;

@@ -2,6 +2,7 @@
  * members and messages collections, and publishes what changed to
  * chat.broadcast and chat.events (docs/architecture.md). */
 #include "chat/runtime.h"
+#include "handle_user_register.h"
 
 /* The indexes this service owns (docs/architecture.md, "Storage"). */
 static const chat_mongo_index_t persistence_indexes[] = {
@@ -14,17 +15,21 @@ static const chat_mongo_index_t persistence_indexes[] = {
     {"messages", "conversation_seq_unique", "{\"conversationId\":1,\"seq\":1}", true},
 };
 
+/* One handler per command type; the messaging and chat-management issues
+ * add theirs. The dispatcher logs and skips the types not listed. */
+static const chat_event_handler_t persistence_handlers[] = {
+    {"user.register", persistence_handle_user_register},
+};
+
 int main(void) {
-  /* Command handlers arrive with the messaging and chat-management issues;
-   * until then the dispatcher logs and skips every command. */
   const chat_service_spec_t spec = {
       .runtime = {.service = CHAT_SERVICE_PERSISTENCE,
                   .indexes = persistence_indexes,
                   .index_count = sizeof persistence_indexes / sizeof persistence_indexes[0]},
       .group_name = "chat.persistence",
       .topic = CHAT_TOPIC_COMMANDS,
-      .handlers = NULL,
-      .handler_count = 0,
+      .handlers = persistence_handlers,
+      .handler_count = sizeof persistence_handlers / sizeof persistence_handlers[0],
       .batch_max = 500,
       .max_record_bytes = 1 << 20,
   };

@@ -2,6 +2,7 @@
 #include "server.h"
 
 #include <libwebsockets.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,7 +57,9 @@ struct eio_session {
   chat_sio_attachment_t attachments[CHAT_SIO_MAX_ATTACHMENTS];
 };
 
-typedef enum wsi_kind { KIND_NONE, KIND_POLL_GET, KIND_POLL_POST, KIND_WS } wsi_kind_t;
+typedef enum wsi_kind { KIND_NONE, KIND_POLL_GET, KIND_POLL_POST, KIND_WS, KIND_API } wsi_kind_t;
+
+#define API_BODY_MAX (64 * 1024) /* largest REST request body */
 
 /* lws per-connection state; one HTTP connection may carry several requests. */
 typedef struct wsi_state {
@@ -68,7 +71,21 @@ typedef struct wsi_state {
   size_t rx_len;
   bool close_requested;
   bool says_close; /* the request asked for "Connection: close" */
+  bool json_reply; /* the answer is application/json whatever its status */
+  /* KIND_API: the request handed to the application. */
+  uint64_t request_id;
+  char method[8];
+  char *path;
+  char *authorization;
+  struct wsi_state *next_pending, *prev_pending;
+  struct lws *wsi;
 } wsi_state_t;
+
+typedef struct posted_call {
+  struct posted_call *next;
+  void (*fn)(void *arg);
+  void *arg;
+} posted_call_t;
 
 typedef struct deferred_call {
   lws_sorted_usec_list_t sul; /* first: the sul callback casts back */
@@ -80,6 +97,10 @@ typedef struct deferred_call {
 
 struct chat_sio_server {
   chat_sio_options_t opts;
+  wsi_state_t *pending_requests; /* REST requests waiting for their answer */
+  uint64_t last_request_id;
+  pthread_mutex_t posted_lock; /* guards posted_head/tail, filled by other threads */
+  posted_call_t *posted_head, *posted_tail;
   deferred_call_t *deferred; /* pending chat_sio_server_call_later() calls */
   char path[128];
   struct lws_context *context;
@@ -533,6 +554,66 @@ static int http_error(struct lws *wsi, int status, int code, const char *message
   return 0;
 }
 
+static void pending_unlink(chat_sio_server_t *server, wsi_state_t *state) {
+  if (!state->request_id)
+    return;
+  if (state->prev_pending)
+    state->prev_pending->next_pending = state->next_pending;
+  else
+    server->pending_requests = state->next_pending;
+  if (state->next_pending)
+    state->next_pending->prev_pending = state->prev_pending;
+  state->request_id = 0;
+}
+
+static void api_dispatch(chat_sio_server_t *server, struct lws *wsi) {
+  wsi_state_t *state = state_of(wsi);
+  chat_http_request_t request = {
+      .id = state->request_id,
+      .method = state->method,
+      .path = state->path,
+      .authorization = state->authorization,
+      .body = state->rx,
+      .body_len = state->rx_len,
+  };
+  server->opts.handlers.on_http(server->opts.ctx, &request);
+}
+
+/* A request outside the Socket.IO path, for the application's REST API. */
+static int on_api_request(chat_sio_server_t *server, struct lws *wsi, const char *uri) {
+  wsi_state_t *state = state_of(wsi);
+  static const struct {
+    enum lws_token_indexes token;
+    const char *name;
+  } methods[] = {{WSI_TOKEN_GET_URI, "GET"},
+                 {WSI_TOKEN_POST_URI, "POST"},
+                 {WSI_TOKEN_PUT_URI, "PUT"},
+                 {WSI_TOKEN_DELETE_URI, "DELETE"}};
+  for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
+    if (lws_hdr_total_length(wsi, methods[i].token) > 0)
+      snprintf(state->method, sizeof state->method, "%s", methods[i].name);
+  }
+  if (!state->method[0])
+    return http_error(wsi, 405, 0, "Method not allowed");
+  int auth_len = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+  state->path = strdup(uri);
+  state->authorization = calloc(1, (size_t)(auth_len > 0 ? auth_len : 0) + 1);
+  if (!state->path || !state->authorization)
+    return -1;
+  if (auth_len > 0)
+    lws_hdr_copy(wsi, state->authorization, auth_len + 1, WSI_TOKEN_HTTP_AUTHORIZATION);
+  state->kind = KIND_API;
+  state->wsi = wsi;
+  state->request_id = ++server->last_request_id;
+  state->next_pending = server->pending_requests;
+  if (server->pending_requests)
+    server->pending_requests->prev_pending = state;
+  server->pending_requests = state;
+  if (strcmp(state->method, "POST") != 0 && strcmp(state->method, "PUT") != 0)
+    api_dispatch(server, wsi);
+  return 0; /* a body follows, or the application answers later */
+}
+
 static int on_http(chat_sio_server_t *server, struct lws *wsi, const char *uri) {
   wsi_state_t *state = state_of(wsi);
   char sid[64];
@@ -540,8 +621,11 @@ static int on_http(chat_sio_server_t *server, struct lws *wsi, const char *uri) 
   char connection[64] = "";
   lws_hdr_copy(wsi, connection, sizeof connection, WSI_TOKEN_CONNECTION);
   state->says_close = strcasestr(connection, "close") != NULL;
-  if (!path_matches(server, wsi, uri))
+  if (!path_matches(server, wsi, uri)) {
+    if (server->opts.handlers.on_http)
+      return on_api_request(server, wsi, uri);
     return http_error(wsi, 404, 0, "Not found");
+  }
   bool is_get = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0;
   bool is_post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
   if (!valid_query(wsi, "polling", sid, sizeof sid))
@@ -598,6 +682,15 @@ static bool rx_append(wsi_state_t *state, const void *in, size_t len) {
 
 static int on_http_body(chat_sio_server_t *server, struct lws *wsi, const void *in, size_t len) {
   wsi_state_t *state = state_of(wsi);
+  if (state->kind == KIND_API) {
+    if (state->status)
+      return 0;
+    if (state->rx_len + len > API_BODY_MAX) {
+      pending_unlink(server, state);
+      return http_error(wsi, 413, 0, "Request body too large");
+    }
+    return rx_append(state, in, len) ? 0 : -1;
+  }
   if (state->kind != KIND_POLL_POST || state->status)
     return 0;
   if (state->rx_len + len > server->opts.max_payload) {
@@ -611,8 +704,13 @@ static int on_http_body(chat_sio_server_t *server, struct lws *wsi, const void *
   return rx_append(state, in, len) ? 0 : -1;
 }
 
-static int on_http_body_done(struct lws *wsi) {
+static int on_http_body_done(chat_sio_server_t *server, struct lws *wsi) {
   wsi_state_t *state = state_of(wsi);
+  if (state->kind == KIND_API) {
+    if (state->request_id && !state->status)
+      api_dispatch(server, wsi);
+    return 0;
+  }
   if (state->kind != KIND_POLL_POST || state->status)
     return 0;
   eio_session_t *session = state->session;
@@ -651,7 +749,8 @@ static int write_http_answer(struct lws *wsi) {
   uint8_t *start = buf + LWS_PRE, *p = start, *end = start + HTTP_HEADER_ROOM - 1;
   int rc = -1;
   if (lws_add_http_common_headers(wsi, (unsigned)state->status,
-                                  state->status == 200 ? "text/plain; charset=UTF-8"
+                                  state->status == 200 && !state->json_reply
+                                      ? "text/plain; charset=UTF-8"
                                                        : "application/json",
                                   body_len, &p, end) ||
       /* lws closes such a connection after the answer; say so, or a client
@@ -815,10 +914,14 @@ static int on_ws_receive(chat_sio_server_t *server, struct lws *wsi, const void 
   return rc;
 }
 
-static void on_wsi_closed(struct lws *wsi) {
+static void on_wsi_closed(chat_sio_server_t *server, struct lws *wsi) {
   wsi_state_t *state = state_of(wsi);
   if (!state)
     return;
+  pending_unlink(server, state);
+  free(state->path);
+  free(state->authorization);
+  state->path = state->authorization = NULL;
   eio_session_t *session = state->session;
   state->session = NULL;
   if (session) {
@@ -841,6 +944,20 @@ static void on_wsi_closed(struct lws *wsi) {
   state->reply = NULL;
 }
 
+/* Runs what other threads posted, on the loop thread. */
+static void run_posted(chat_sio_server_t *server) {
+  pthread_mutex_lock(&server->posted_lock);
+  posted_call_t *call = server->posted_head;
+  server->posted_head = server->posted_tail = NULL;
+  pthread_mutex_unlock(&server->posted_lock);
+  while (call) {
+    posted_call_t *next = call->next;
+    call->fn(call->arg);
+    free(call);
+    call = next;
+  }
+}
+
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                     size_t len) {
   chat_sio_server_t *server = lws_context_user(lws_get_context(wsi));
@@ -860,7 +977,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
   case LWS_CALLBACK_HTTP_BODY:
     return on_http_body(server, wsi, in, len);
   case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-    return on_http_body_done(wsi);
+    return on_http_body_done(server, wsi);
   case LWS_CALLBACK_HTTP_WRITEABLE:
     return write_http_answer(wsi);
   case LWS_CALLBACK_ESTABLISHED:
@@ -872,7 +989,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
   case LWS_CALLBACK_CLOSED:
   case LWS_CALLBACK_CLOSED_HTTP:
   case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
-    on_wsi_closed(wsi);
+    on_wsi_closed(server, wsi);
+    return 0;
+  case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+    run_posted(server);
     return 0;
   default:
     return 0;
@@ -890,6 +1010,7 @@ chat_err_t chat_sio_server_create(const chat_sio_options_t *opts, chat_sio_serve
     return CHAT_ERR_NOMEM;
   }
   server->opts = *opts;
+  pthread_mutex_init(&server->posted_lock, NULL);
   snprintf(server->path, sizeof server->path, "%s", opts->path);
   server->protocols[0] = (struct lws_protocols){
       .name = "socket.io",
@@ -940,6 +1061,36 @@ static void on_deferred_due(lws_sorted_usec_list_t *sul) {
   free(call);
 }
 
+chat_err_t chat_sio_server_post(chat_sio_server_t *server, void (*fn)(void *arg), void *arg) {
+  posted_call_t *call = calloc(1, sizeof *call);
+  if (!call)
+    return CHAT_ERR_NOMEM;
+  call->fn = fn;
+  call->arg = arg;
+  pthread_mutex_lock(&server->posted_lock);
+  if (server->posted_tail)
+    server->posted_tail->next = call;
+  else
+    server->posted_head = call;
+  server->posted_tail = call;
+  pthread_mutex_unlock(&server->posted_lock);
+  lws_cancel_service(server->context); /* LWS_CALLBACK_EVENT_WAIT_CANCELLED runs it */
+  return CHAT_OK;
+}
+
+bool chat_sio_http_respond(chat_sio_server_t *server, uint64_t request_id, int status,
+                           const char *json_body) {
+  for (wsi_state_t *state = server->pending_requests; state; state = state->next_pending) {
+    if (state->request_id != request_id)
+      continue;
+    pending_unlink(server, state);
+    state->json_reply = true;
+    http_answer(state->wsi, status, bson_string_new(json_body));
+    return true;
+  }
+  return false; /* the client went away meanwhile */
+}
+
 chat_err_t chat_sio_server_call_later(chat_sio_server_t *server, int delay_ms,
                                       void (*fn)(void *arg), void *arg) {
   deferred_call_t *call = calloc(1, sizeof *call);
@@ -972,6 +1123,8 @@ void chat_sio_server_destroy(chat_sio_server_t **server_ptr) {
       session_close(server->buckets[i], "1", "server shutting down");
   }
   lws_context_destroy(server->context);
+  run_posted(server); /* frees what was posted and never ran */
+  pthread_mutex_destroy(&server->posted_lock);
   free(server);
   *server_ptr = NULL;
 }

@@ -23,6 +23,16 @@ typedef struct chat_sio_attachment {
   size_t len;
 } chat_sio_attachment_t;
 
+/* A REST request outside the Socket.IO path; a view valid during the call. */
+typedef struct chat_http_request {
+  uint64_t id; /* answer with chat_sio_http_respond(), now or later */
+  const char *method;
+  const char *path; /* without the query string */
+  const char *authorization; /* the Authorization header, "" when absent */
+  const uint8_t *body;
+  size_t body_len;
+} chat_http_request_t;
+
 typedef struct chat_sio_handlers {
   /* A CONNECT to an allowed namespace; auth is the CONNECT data (NULL when
    * none). Return NULL to accept, or a message for CONNECT_ERROR (the socket
@@ -36,6 +46,8 @@ typedef struct chat_sio_handlers {
   /* The socket is gone (client disconnect, transport close, server
    * disconnect); it must not be used after this returns. */
   void (*on_disconnect)(void *ctx, chat_sio_socket_t *socket, const char *reason);
+  /* A request to any other path; NULL answers them 404. */
+  void (*on_http)(void *ctx, const chat_http_request_t *request);
 } chat_sio_handlers_t;
 
 typedef struct chat_sio_options {
@@ -62,6 +74,15 @@ bool chat_sio_server_service(chat_sio_server_t *server, int timeout_ms);
 
 /* Wakes chat_sio_server_service() from another thread (lws_cancel_service). */
 void chat_sio_server_wake(chat_sio_server_t *server);
+
+/* Answers REST request request_id with status and a JSON body (copied).
+ * Returns false when the client has gone meanwhile. Loop thread only. */
+bool chat_sio_http_respond(chat_sio_server_t *server, uint64_t request_id, int status,
+                           const char *json_body);
+
+/* Runs fn(arg) on the loop thread soon; callable from any thread. Returns
+ * CHAT_OK or CHAT_ERR_NOMEM. What is still queued at destroy runs then. */
+chat_err_t chat_sio_server_post(chat_sio_server_t *server, void (*fn)(void *arg), void *arg);
 
 /* Calls fn(arg) on the loop thread after at least delay_ms. Returns
  * CHAT_OK or CHAT_ERR_NOMEM. Pending calls are dropped by destroy. */

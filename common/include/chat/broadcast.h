@@ -1,0 +1,29 @@
+/* Producing to chat.broadcast: the value is the Socket.IO payload exactly as
+ * clients receive it, and the routing goes in record headers
+ * (proto/README.md, "chat.broadcast: routing headers"). */
+#ifndef CHAT_BROADCAST_H
+#define CHAT_BROADCAST_H
+
+#include <stddef.h>
+
+#include "chat/config.h"
+#include "chat/err.h"
+#include "chat/kafka.h"
+
+/* Routing of one broadcast record; a plain value. NULL fields are left out. */
+typedef struct chat_broadcast_route {
+  const char *event;          /* Socket.IO event name; required */
+  const char *target;         /* room:<id>, user:<id>, conn:<gw>/<conn>, gateway:<id>; required */
+  const char *scope;          /* "open", "closed" or NULL */
+  const char *exclude;        /* conn:<gw>/<conn> or NULL */
+  const char *correlation_id; /* on command.result, or NULL */
+} chat_broadcast_route_t;
+
+/* Produces value (JSON, value_len bytes) to the prefixed chat.broadcast,
+ * keyed by the target. Returns what chat_producer_produce() returns, or
+ * CHAT_ERR_INVALID without an event or a target. */
+chat_err_t chat_broadcast_send(chat_producer_t *producer, const chat_config_t *cfg,
+                               const chat_broadcast_route_t *route, const char *value,
+                               size_t value_len, uint64_t request_id);
+
+#endif

@@ -1,0 +1,30 @@
+#include "chat/broadcast.h"
+
+#include <string.h>
+
+#include "chat/topics.h"
+
+chat_err_t chat_broadcast_send(chat_producer_t *producer, const chat_config_t *cfg,
+                               const chat_broadcast_route_t *route, const char *value,
+                               size_t value_len, uint64_t request_id) {
+  chat_kafka_header_t headers[5];
+  size_t count = 0;
+  const struct {
+    const char *name, *value;
+  } fields[] = {{"event", route->event},
+                {"target", route->target},
+                {"scope", route->scope},
+                {"exclude", route->exclude},
+                {"correlationId", route->correlation_id}};
+  char topic[CHAT_TOPIC_NAME_MAX];
+  if (!route->event || !route->target)
+    return CHAT_ERR_INVALID;
+  for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+    if (fields[i].value)
+      headers[count++] =
+          (chat_kafka_header_t){fields[i].name, fields[i].value, strlen(fields[i].value)};
+  }
+  chat_topic_name(cfg->topic_prefix, CHAT_TOPIC_BROADCAST, topic, sizeof topic);
+  return chat_producer_produce(producer, topic, route->target, strlen(route->target), value,
+                               value_len, headers, count, request_id);
+}

@@ -1,0 +1,120 @@
+// Accounts end to end on the real stack: the gateway's REST API
+// (POST /api/auth/register, POST /api/auth/login, GET /api/users) through
+// Kafka to the persistence service and MongoDB (FerretDB), and the token it
+// hands out opens a socket with unmodified socket.io-client.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import net from "node:net";
+import { io } from "socket.io-client";
+
+const { CHAT_TEST_GATEWAY: gatewayBinary, CHAT_TEST_PERSISTENCE: persistenceBinary,
+  CHAT_TEST_KAFKA_BROKERS: brokers, CHAT_TEST_MONGO_URI: mongo } = process.env;
+assert.ok(gatewayBinary && persistenceBinary && brokers && mongo, "run through tests/run.sh (CHAT_TEST_* unset)");
+
+const children = [];
+let base;
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, "127.0.0.1", () => { const { port } = s.address(); s.close(() => resolve(port)); });
+  });
+}
+
+async function startService(binary, env) {
+  const healthPort = await freePort();
+  const child = spawn(binary, [], { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, ...env, CHAT_HEALTH_PORT: String(healthPort) } });
+  children.push(child);
+  const deadline = Date.now() + 60000;
+  for (;;) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${healthPort}/readyz`)).status === 200) return child;
+    } catch { /* not yet */ }
+    assert.ok(Date.now() < deadline, `${binary} not ready within 60 s`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+before(async () => {
+  const common = {
+    CHAT_KAFKA_BROKERS: brokers, CHAT_MONGO_URI: mongo, CHAT_MONGO_DB: `accounts_${process.pid}`,
+    CHAT_TOPIC_PREFIX: `accounts_${process.pid}_`, CHAT_TOPIC_PARTITIONS: "3", CHAT_LOG_LEVEL: "warn",
+  };
+  const port = await freePort();
+  await startService(persistenceBinary, common);
+  await startService(gatewayBinary, { ...common, CHAT_GATEWAY_PORT: String(port), CHAT_JWT_SECRET: "accounts-test-secret-0123456789abcdef" });
+  base = `http://127.0.0.1:${port}`;
+});
+
+after(async () => {
+  for (const child of children.reverse()) {
+    if (child.exitCode !== null) continue;
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGTERM");
+    assert.equal(await exited, 0, "a service did not exit cleanly on SIGTERM");
+  }
+});
+
+async function post(path, body, raw = false) {
+  const res = await fetch(base + path, { method: "POST", headers: { "Content-Type": "application/json" }, body: raw ? body : JSON.stringify(body) });
+  return { status: res.status, body: await res.json() };
+}
+
+test("register, login, list users, and connect a socket with the token", async () => {
+  const name = `alice_${process.pid}`;
+  const registered = await post("/api/auth/register", { username: name, password: "correct horse" });
+  assert.equal(registered.status, 201, JSON.stringify(registered.body));
+  assert.equal(registered.body.success, true);
+  assert.equal(registered.body.data.user.username, name);
+  assert.match(registered.body.data.user.id, /^[0-9a-f]{24}$/);
+  assert.equal(typeof registered.body.data.token, "string");
+
+  const again = await post("/api/auth/register", { username: name, password: "another one" });
+  assert.equal(again.status, 409);
+  assert.deepEqual(again.body, { success: false, error: { code: "DUPLICATE", message: `username '${name}' is taken` } });
+
+  const login = await post("/api/auth/login", { username: name, password: "correct horse" });
+  assert.equal(login.status, 200, JSON.stringify(login.body));
+  assert.equal(login.body.data.user.id, registered.body.data.user.id);
+
+  const wrongPassword = await post("/api/auth/login", { username: name, password: "wrong horse" });
+  const unknownUser = await post("/api/auth/login", { username: `nobody_${process.pid}`, password: "whatever1" });
+  assert.equal(wrongPassword.status, 401);
+  assert.deepEqual(unknownUser, wrongPassword, "the answer must not tell which part was wrong");
+
+  const list = await fetch(`${base}/api/users`, { headers: { Authorization: `Bearer ${login.body.data.token}` } });
+  assert.equal(list.status, 200);
+  const users = (await list.json()).data.users;
+  const me = users.find((u) => u.username === name);
+  assert.deepEqual(me, { id: registered.body.data.user.id, username: name });
+  assert.ok(users.every((u) => !("passwordHash" in u) && !("password" in u)), "hashes leaked");
+
+  const noToken = await fetch(`${base}/api/users`);
+  assert.equal(noToken.status, 401);
+
+  const socket = io(base, { auth: { token: login.body.data.token }, transports: ["websocket"], reconnection: false });
+  await new Promise((resolve, reject) => { socket.once("connect", resolve); socket.once("connect_error", reject); });
+  socket.close();
+});
+
+test("bad bodies get 400 with a precise message", async () => {
+  const cases = [
+    ["not json", "the body must be a JSON object {\"username\", \"password\"}", true],
+    [{}, "username is required and must be a string"],
+    [{ username: "ab", password: "longenough" }, "username must be 3 to 32 letters, digits, '_', '.' or '-'"],
+    [{ username: "bad name!", password: "longenough" }, "username must be 3 to 32 letters, digits, '_', '.' or '-'"],
+    [{ username: "valid_name" }, "password is required and must be a string"],
+    [{ username: "valid_name", password: "short" }, "password must be 8 to 128 bytes long"],
+  ];
+  for (const [body, message, raw] of cases) {
+    const res = await post("/api/auth/register", body, raw);
+    assert.equal(res.status, 400, JSON.stringify(body));
+    assert.equal(res.body.success, false);
+    assert.equal(res.body.error.message, message);
+  }
+  const unknown = await fetch(`${base}/api/nothing-here`);
+  assert.equal(unknown.status, 404);
+  const wrongMethod = await fetch(`${base}/api/auth/register`);
+  assert.equal(wrongMethod.status, 405);
+});
