@@ -3,7 +3,9 @@
 #ifndef GATEWAY_H
 #define GATEWAY_H
 
+#include "chat/jwt.h"
 #include "chat/runtime.h"
+#include "rooms.h"
 #include "server.h"
 #include "work_queue.h"
 
@@ -14,6 +16,27 @@ typedef struct gateway {
   chat_sio_server_t *sio;
   work_queue_t *work;
   pending_registration_t *registrations; /* waiting for persistence's answer */
+  rooms_t *rooms;                        /* members are gateway_socket_t */
 } gateway_t;
+
+/* What the gateway keeps per authenticated socket. Reference-counted: a
+ * worker job that outlives the socket holds a reference, and finds socket
+ * NULL when it comes back. */
+typedef struct gateway_socket {
+  int refs;
+  chat_sio_socket_t *socket; /* NULL once disconnected */
+  char user_id[CHAT_JWT_SUB_MAX];
+  char **rooms; /* the rooms it joined, to leave them all on disconnect */
+  size_t room_count;
+} gateway_socket_t;
+
+/* socket_rooms.c: rooms on connect (seed 000) and on disconnect. */
+void gateway_socket_connected(gateway_t *gw, gateway_socket_t *state);
+void gateway_socket_gone(gateway_t *gw, gateway_socket_t *state);
+void gateway_socket_release(gateway_socket_t *state);
+
+/* broadcast_deliver.c: a chat.broadcast record, on the loop thread. */
+void gateway_deliver(gateway_t *gw, const char *target, const char *event, const char *scope,
+                     const char *value, size_t value_len);
 
 #endif

@@ -23,11 +23,6 @@
 #define GATEWAY_WORK_QUEUED 256 /* jobs waiting for a worker before 503 */
 #define GATEWAY_SWEEP_MS 1000   /* how often expired registrations are answered */
 
-/* What the gateway keeps per authenticated socket. */
-typedef struct gateway_socket {
-  char user_id[CHAT_JWT_SUB_MAX];
-} gateway_socket_t;
-
 static const char *on_connect(void *ctx, chat_sio_socket_t *socket, const bson_t *auth) {
   gateway_t *gw = ctx;
   chat_jwt_claims_t claims;
@@ -40,6 +35,8 @@ static const char *on_connect(void *ctx, chat_sio_socket_t *socket, const bson_t
   gateway_socket_t *state = calloc(1, sizeof *state);
   if (!state)
     return "Server busy, try again";
+  state->refs = 1;
+  state->socket = socket;
   memcpy(state->user_id, claims.sub, sizeof state->user_id);
   chat_sio_socket_set_user(socket, state);
   return NULL;
@@ -47,9 +44,9 @@ static const char *on_connect(void *ctx, chat_sio_socket_t *socket, const bson_t
 
 static void on_connected(void *ctx, chat_sio_socket_t *socket) {
   gateway_socket_t *state = chat_sio_socket_user(socket);
-  (void)ctx;
   CHAT_LOG(CHAT_LOG_DEBUG, "socket %s connected as user %s", chat_sio_socket_id(socket),
            state->user_id);
+  gateway_socket_connected(ctx, state);
 }
 
 static void on_event(void *ctx, chat_sio_socket_t *socket, const chat_sio_packet_t *packet,
@@ -59,56 +56,81 @@ static void on_event(void *ctx, chat_sio_socket_t *socket, const chat_sio_packet
 }
 
 static void on_disconnect(void *ctx, chat_sio_socket_t *socket, const char *reason) {
-  (void)ctx;
+  gateway_socket_t *state = chat_sio_socket_user(socket);
   CHAT_LOG(CHAT_LOG_DEBUG, "socket %s gone: %s", chat_sio_socket_id(socket), reason);
-  free(chat_sio_socket_user(socket));
+  if (!state)
+    return; /* refused at CONNECT */
+  gateway_socket_gone(ctx, state);
+  gateway_socket_release(state);
 }
 
-/* A command.result for this gateway, handed from the consumer thread to
- * the loop thread. */
-typedef struct command_result {
+/* A broadcast record handed from the consumer thread to the loop thread. */
+typedef struct broadcast_copy {
   gateway_t *gw;
-  char correlation_id[CHAT_ENVELOPE_CORRELATION_MAX];
+  char *target, *event, *scope, *correlation_id; /* scope, correlation_id may be NULL */
   size_t value_len;
   char value[];
-} command_result_t;
+} broadcast_copy_t;
 
-static void deliver_command_result(void *arg) {
-  command_result_t *result = arg;
-  accounts_on_command_result(result->gw, result->correlation_id, result->value, result->value_len);
-  free(result);
+static void free_copy(broadcast_copy_t *copy) {
+  free(copy->target);
+  free(copy->event);
+  free(copy->scope);
+  free(copy->correlation_id);
+  free(copy);
 }
 
-static bool header_is(const chat_record_t *record, const char *name, const char *expected) {
-  const char *value;
-  size_t len;
-  return chat_record_header(record, name, &value, &len) && len == strlen(expected) &&
-         memcmp(value, expected, len) == 0;
-}
-
-/* Runs on the consumer thread. Replies to this gateway's own commands go
- * to the loop; delivery to sockets arrives with the messaging issue. */
-static chat_err_t deliver_broadcast(void *ctx, const chat_record_t *records, size_t count) {
-  gateway_t *gw = ctx;
+static void deliver_on_loop(void *arg) {
+  broadcast_copy_t *copy = arg;
+  gateway_t *gw = copy->gw;
   char own_target[CHAT_CONFIG_STR_MAX + 16];
   snprintf(own_target, sizeof own_target, "gateway:%s", chat_runtime_config(gw->rt)->instance_id);
+  if (strcmp(copy->target, own_target) == 0) {
+    if (strcmp(copy->event, "command.result") == 0 && copy->correlation_id)
+      accounts_on_command_result(gw, copy->correlation_id, copy->value, copy->value_len);
+  } else {
+    gateway_deliver(gw, copy->target, copy->event, copy->scope, copy->value, copy->value_len);
+  }
+  free_copy(copy);
+}
+
+/* A header as a new NUL-terminated string (free()); NULL when absent. */
+static char *header_dup(const chat_record_t *record, const char *name) {
+  const char *value;
+  size_t len;
+  if (!chat_record_header(record, name, &value, &len))
+    return NULL;
+  char *copy = malloc(len + 1);
+  if (copy) {
+    memcpy(copy, value, len);
+    copy[len] = '\0';
+  }
+  return copy;
+}
+
+/* Runs on the consumer thread: copies each routable record to the loop. */
+static chat_err_t deliver_broadcast(void *ctx, const chat_record_t *records, size_t count) {
+  gateway_t *gw = ctx;
   for (size_t i = 0; i < count; i++) {
     const chat_record_t *record = &records[i];
-    const char *correlation;
-    size_t correlation_len;
-    if (!header_is(record, "target", own_target) || !header_is(record, "event", "command.result") ||
-        !chat_record_header(record, "correlationId", &correlation, &correlation_len) ||
-        correlation_len >= CHAT_ENVELOPE_CORRELATION_MAX || !record->value)
-      continue;
-    command_result_t *result = calloc(1, sizeof *result + record->value_len + 1);
-    if (!result)
+    broadcast_copy_t *copy = calloc(1, sizeof *copy + record->value_len + 1);
+    if (!copy)
       return CHAT_ERR_NOMEM; /* the batch is retried */
-    result->gw = gw;
-    memcpy(result->correlation_id, correlation, correlation_len);
-    memcpy(result->value, record->value, record->value_len);
-    result->value_len = record->value_len;
-    if (chat_sio_server_post(gw->sio, deliver_command_result, result) != CHAT_OK) {
-      free(result);
+    copy->gw = gw;
+    copy->target = header_dup(record, "target");
+    copy->event = header_dup(record, "event");
+    copy->scope = header_dup(record, "scope");
+    copy->correlation_id = header_dup(record, "correlationId");
+    if (!copy->target || !copy->event || !record->value) {
+      CHAT_LOG(CHAT_LOG_WARN, "broadcast %s[%d]@%lld has no target, event or value; skipped",
+               record->topic, record->partition, (long long)record->offset);
+      free_copy(copy);
+      continue;
+    }
+    memcpy(copy->value, record->value, record->value_len);
+    copy->value_len = record->value_len;
+    if (chat_sio_server_post(gw->sio, deliver_on_loop, copy) != CHAT_OK) {
+      free_copy(copy);
       return CHAT_ERR_NOMEM;
     }
   }
@@ -165,7 +187,9 @@ int main(void) {
     CHAT_LOG(CHAT_LOG_ERROR, "%s", why);
     goto out;
   }
-  if (work_queue_create(gw.sio, GATEWAY_WORKERS, GATEWAY_WORK_QUEUED, &gw.work) != CHAT_OK) {
+  gw.rooms = rooms_create();
+  if (!gw.rooms ||
+      work_queue_create(gw.sio, GATEWAY_WORKERS, GATEWAY_WORK_QUEUED, &gw.work) != CHAT_OK) {
     CHAT_LOG(CHAT_LOG_ERROR, "cannot start the worker threads");
     goto out;
   }
@@ -193,6 +217,7 @@ out:
   work_queue_destroy(&gw.work);
   chat_sio_server_destroy(&gw.sio); /* runs what they posted last */
   accounts_discard_pending(&gw);
+  rooms_destroy(&gw.rooms);
   chat_runtime_destroy(&gw.rt);
   CHAT_LOG(CHAT_LOG_INFO, "stopped");
   return status;

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import net from "node:net";
 import { io } from "socket.io-client";
+import { MongoClient } from "mongodb";
 
 const { CHAT_TEST_GATEWAY: gatewayBinary, CHAT_TEST_PERSISTENCE: persistenceBinary,
   CHAT_TEST_KAFKA_BROKERS: brokers, CHAT_TEST_MONGO_URI: mongo } = process.env;
@@ -14,6 +15,8 @@ assert.ok(gatewayBinary && persistenceBinary && brokers && mongo, "run through t
 
 const children = [];
 let base;
+const prefix = `accounts_${process.pid}_`;
+const database = `accounts_${process.pid}`;
 
 function freePort() {
   return new Promise((resolve) => {
@@ -38,8 +41,8 @@ async function startService(binary, env) {
 
 before(async () => {
   const common = {
-    CHAT_KAFKA_BROKERS: brokers, CHAT_MONGO_URI: mongo, CHAT_MONGO_DB: `accounts_${process.pid}`,
-    CHAT_TOPIC_PREFIX: `accounts_${process.pid}_`, CHAT_TOPIC_PARTITIONS: "3", CHAT_LOG_LEVEL: "warn",
+    CHAT_KAFKA_BROKERS: brokers, CHAT_MONGO_URI: mongo, CHAT_MONGO_DB: database,
+    CHAT_TOPIC_PREFIX: prefix, CHAT_TOPIC_PARTITIONS: "3", CHAT_LOG_LEVEL: "warn",
   };
   const port = await freePort();
   await startService(persistenceBinary, common);
@@ -117,4 +120,57 @@ test("bad bodies get 400 with a precise message", async () => {
   assert.equal(unknown.status, 404);
   const wrongMethod = await fetch(`${base}/api/auth/register`);
   assert.equal(wrongMethod.status, 405);
+});
+
+// Produces one chat.broadcast record with kcat, a Kafka client nobody here wrote.
+function broadcast(target, event, value) {
+  return new Promise((resolve, reject) => {
+    const kcat = spawn("kcat", ["-P", "-b", brokers, "-t", `${prefix}chat.broadcast`, "-k", target,
+      "-H", `event=${event}`, "-H", `target=${target}`], { stdio: ["pipe", "ignore", "inherit"] });
+    kcat.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`kcat exited ${code}`))));
+    kcat.stdin.end(JSON.stringify(value));
+  });
+}
+
+test("on connect a socket joins its user's room and its conversations' rooms (seed 000)", async () => {
+  const name = `bob_${process.pid}`;
+  const registered = await post("/api/auth/register", { username: name, password: "bob password" });
+  assert.equal(registered.status, 201, JSON.stringify(registered.body));
+  const userId = registered.body.data.user.id;
+  const conversationId = "65f1a0d9e4b0a1b2c3d4e6aa";
+  const otherConversation = "65f1a0d9e4b0a1b2c3d4e6bb";
+
+  // Membership as persistence will write it (messaging issue); written here directly.
+  const client = new MongoClient(mongo);
+  await client.connect();
+  await client.db(database).collection("members").insertMany([
+    { conversationId, userId },
+    { conversationId: otherConversation, userId: "65f1a0c2e4b0a1b2c3d4e999" },
+  ]);
+  await client.close();
+
+  const socket = io(base, { auth: { token: registered.body.data.token }, transports: ["websocket"], reconnection: false });
+  await new Promise((resolve, reject) => { socket.once("connect", resolve); socket.once("connect_error", reject); });
+  const received = [];
+  socket.onAny((event, payload) => received.push([event, payload]));
+
+  // The gateway consumes from the newest record: give it its assignment first.
+  const deadline = Date.now() + 30000;
+  let seen = false;
+  while (!seen && Date.now() < deadline) {
+    await broadcast(`user:${userId}`, "probe", { n: 1 });
+    await new Promise((r) => setTimeout(r, 500));
+    seen = received.some(([event]) => event === "probe");
+  }
+  assert.ok(seen, "the personal room never received a broadcast");
+
+  await broadcast(`room:${otherConversation}`, "new_message", { conversationId: otherConversation, content: "not for bob" });
+  await broadcast(`room:${conversationId}`, "new_message", { conversationId, content: "hello bob" });
+  const until = Date.now() + 10000;
+  while (!received.some(([event]) => event === "new_message") && Date.now() < until)
+    await new Promise((r) => setTimeout(r, 100));
+  await new Promise((r) => setTimeout(r, 1000)); // a wrong delivery from another partition would land by now
+  const messages = received.filter(([event]) => event === "new_message").map(([, payload]) => payload);
+  assert.deepEqual(messages, [{ conversationId, content: "hello bob" }], "exactly the own conversation's message");
+  socket.close();
 });

@@ -1,0 +1,111 @@
+/* Rooms on connect and disconnect (seed 000): a socket joins its user's
+ * personal room at once and each of the user's conversations once MongoDB
+ * has said which (read on a worker); it leaves them all when it goes. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chat/log.h"
+#include "gateway.h"
+
+#define ROOMS_PER_USER_MAX 10000 /* conversations joined per socket at most */
+
+static void join(gateway_t *gw, gateway_socket_t *state, const char *room) {
+  char **grown = realloc(state->rooms, (state->room_count + 1) * sizeof *grown);
+  char *copy = strdup(room);
+  if (!grown || !copy || !rooms_join(gw->rooms, room, state)) {
+    free(copy);
+    if (grown)
+      state->rooms = grown;
+    CHAT_LOG(CHAT_LOG_ERROR, "out of memory joining %s", room);
+    return;
+  }
+  state->rooms = grown;
+  state->rooms[state->room_count++] = copy;
+}
+
+typedef struct rooms_job {
+  gateway_t *gw;
+  gateway_socket_t *state;
+  char user_id[CHAT_JWT_SUB_MAX];
+  char **conversations;
+  size_t count;
+} rooms_job_t;
+
+static void find_conversations(void *arg) {
+  rooms_job_t *job = arg;
+  chat_mongo_t *mongo = chat_runtime_mongo(job->gw->rt);
+  mongoc_client_t *client = chat_mongo_acquire(mongo);
+  mongoc_collection_t *members = chat_mongo_collection(mongo, client, "members");
+  bson_t *filter = BCON_NEW("userId", BCON_UTF8(job->user_id));
+  bson_t *opts = BCON_NEW("projection", "{", "conversationId", BCON_INT32(1), "}", "limit",
+                          BCON_INT64(ROOMS_PER_USER_MAX));
+  mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(members, filter, opts, NULL);
+  const bson_t *doc;
+  bson_error_t error;
+  while (mongoc_cursor_next(cursor, &doc)) {
+    bson_iter_t it;
+    char **grown = realloc(job->conversations, (job->count + 1) * sizeof *grown);
+    if (!grown)
+      break;
+    job->conversations = grown;
+    if (bson_iter_init_find(&it, doc, "conversationId") && BSON_ITER_HOLDS_UTF8(&it))
+      job->conversations[job->count++] = strdup(bson_iter_utf8(&it, NULL));
+  }
+  if (mongoc_cursor_error(cursor, &error))
+    CHAT_LOG(CHAT_LOG_WARN, "rooms of user %s: %s", job->user_id, error.message);
+  mongoc_cursor_destroy(cursor);
+  bson_destroy(opts);
+  bson_destroy(filter);
+  mongoc_collection_destroy(members);
+  chat_mongo_release(mongo, client);
+}
+
+static void join_conversations(void *arg) {
+  rooms_job_t *job = arg;
+  for (size_t i = 0; i < job->count; i++) {
+    char room[256];
+    if (job->state->socket && job->conversations[i]) {
+      snprintf(room, sizeof room, "room:%s", job->conversations[i]);
+      join(job->gw, job->state, room);
+    }
+    free(job->conversations[i]);
+  }
+  free(job->conversations);
+  gateway_socket_release(job->state);
+  free(job);
+}
+
+void gateway_socket_connected(gateway_t *gw, gateway_socket_t *state) {
+  char room[CHAT_JWT_SUB_MAX + 8];
+  snprintf(room, sizeof room, "user:%s", state->user_id);
+  join(gw, state, room);
+  rooms_job_t *job = calloc(1, sizeof *job);
+  if (!job)
+    return;
+  job->gw = gw;
+  job->state = state;
+  memcpy(job->user_id, state->user_id, sizeof job->user_id);
+  state->refs++;
+  if (work_queue_submit(gw->work, find_conversations, join_conversations, job) != CHAT_OK) {
+    CHAT_LOG(CHAT_LOG_WARN, "socket of user %s: too busy to look its rooms up", state->user_id);
+    state->refs--;
+    free(job);
+  }
+}
+
+void gateway_socket_gone(gateway_t *gw, gateway_socket_t *state) {
+  for (size_t i = 0; i < state->room_count; i++) {
+    rooms_leave(gw->rooms, state->rooms[i], state);
+    free(state->rooms[i]);
+  }
+  free(state->rooms);
+  state->rooms = NULL;
+  state->room_count = 0;
+  state->socket = NULL;
+}
+
+void gateway_socket_release(gateway_socket_t *state) {
+  if (--state->refs == 0)
+    free(state);
+}
