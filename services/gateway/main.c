@@ -26,8 +26,13 @@
 static const char *on_connect(void *ctx, chat_sio_socket_t *socket, const bson_t *auth) {
   gateway_t *gw = ctx;
   chat_jwt_claims_t claims;
-  const char *refusal = gateway_authenticate(auth, chat_runtime_config(gw->rt)->jwt_secret,
-                                             (int64_t)time(NULL), &claims);
+  const chat_config_t *cfg = chat_runtime_config(gw->rt);
+  char query_token[CHAT_JWT_TOKEN_MAX + 1];
+  bool has_query_token =
+      cfg->allow_query_token &&
+      chat_sio_socket_query_arg(socket, "token", query_token, sizeof query_token);
+  const char *refusal = gateway_authenticate(auth, has_query_token ? query_token : NULL,
+                                             cfg->jwt_secret, (int64_t)time(NULL), &claims);
   if (refusal) {
     CHAT_LOG(CHAT_LOG_INFO, "socket refused: %s", refusal);
     return refusal;

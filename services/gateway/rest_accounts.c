@@ -291,7 +291,9 @@ void accounts_on_command_result(gateway_t *gw, const char *correlation_id, const
   free(pending);
 }
 
-void rest_register(gateway_t *gw, const chat_http_request_t *request) {
+/* Reads the credentials of request and runs work, then done, on them. */
+static void submit_credentials(gateway_t *gw, const chat_http_request_t *request,
+                               void (*work)(void *), void (*done)(void *)) {
   account_job_t *job = new_job(gw, request);
   if (!job)
     return;
@@ -299,7 +301,11 @@ void rest_register(gateway_t *gw, const chat_http_request_t *request) {
     free_job(job);
     return;
   }
-  submit(gw, job, hash_password, send_register_command);
+  submit(gw, job, work, done);
+}
+
+void rest_register(gateway_t *gw, const chat_http_request_t *request) {
+  submit_credentials(gw, request, hash_password, send_register_command);
 }
 
 /* ---- login ---- */
@@ -352,14 +358,7 @@ static void answer_job(void *arg) {
 }
 
 void rest_login(gateway_t *gw, const chat_http_request_t *request) {
-  account_job_t *job = new_job(gw, request);
-  if (!job)
-    return;
-  if (!read_credentials(gw, request, job)) {
-    free_job(job);
-    return;
-  }
-  submit(gw, job, check_login, answer_job);
+  submit_credentials(gw, request, check_login, answer_job);
 }
 
 /* ---- users ---- */

@@ -24,8 +24,8 @@ static const char *refusal(const char *why) {
   return "Authentication failed";
 }
 
-const char *gateway_authenticate(const bson_t *auth, const char *secret, int64_t now,
-                                 chat_jwt_claims_t *claims) {
+const char *gateway_authenticate(const bson_t *auth, const char *query_token, const char *secret,
+                                 int64_t now, chat_jwt_claims_t *claims) {
   bson_iter_t it;
   const char *token = NULL;
   const char *why = NULL;
@@ -34,6 +34,8 @@ const char *gateway_authenticate(const bson_t *auth, const char *secret, int64_t
       return "Authentication failed: auth.token must be a string";
     token = bson_iter_utf8(&it, NULL);
   }
+  if (!token)
+    token = query_token;
   if (chat_jwt_verify(token, secret, now, claims, &why) != CHAT_OK)
     return refusal(why);
   return NULL;

@@ -16,7 +16,7 @@ const mongo = process.env.CHAT_TEST_MONGO_URI;
 assert.ok(gatewayBinary && brokers && mongo, "run through tests/run.sh (CHAT_TEST_* unset)");
 
 const SECRET = "gateway-auth-test-secret-0123456789abcdef";
-let gateway, port, healthPort;
+let port;
 
 function freePort() {
   return new Promise((resolve) => {
@@ -49,34 +49,43 @@ function once(emitter, event) {
   return new Promise((resolve) => emitter.once(event, (...args) => resolve(args)));
 }
 
-before(async () => {
-  port = await freePort();
-  healthPort = await freePort();
-  const prefix = `gwauth_${process.pid}_`;
-  gateway = spawn(gatewayBinary, [], {
+const gateways = [];
+
+// Starts a gateway on free ports and waits for its /readyz; returns its port.
+async function startGateway(extraEnv = {}) {
+  const gatewayPort = await freePort();
+  const health = await freePort();
+  const child = spawn(gatewayBinary, [], {
     stdio: ["ignore", "ignore", "inherit"],
     env: {
       ...process.env,
       CHAT_KAFKA_BROKERS: brokers, CHAT_MONGO_URI: mongo, CHAT_MONGO_DB: `gwauth_${process.pid}`,
-      CHAT_TOPIC_PREFIX: prefix, CHAT_TOPIC_PARTITIONS: "3", CHAT_GATEWAY_PORT: String(port),
-      CHAT_HEALTH_PORT: String(healthPort), CHAT_JWT_SECRET: SECRET, CHAT_LOG_LEVEL: "warn",
+      CHAT_TOPIC_PREFIX: `gwauth_${process.pid}_`, CHAT_TOPIC_PARTITIONS: "3", CHAT_GATEWAY_PORT: String(gatewayPort),
+      CHAT_HEALTH_PORT: String(health), CHAT_JWT_SECRET: SECRET, CHAT_LOG_LEVEL: "warn", ...extraEnv,
     },
   });
+  gateways.push(child);
   const deadline = Date.now() + 60000;
   for (;;) {
     try {
-      const res = await fetch(`http://127.0.0.1:${healthPort}/readyz`);
+      const res = await fetch(`http://127.0.0.1:${health}/readyz`);
       if (res.status === 200) break;
     } catch { /* not listening yet */ }
     assert.ok(Date.now() < deadline, "gateway not ready within 60 s");
     await new Promise((r) => setTimeout(r, 200));
   }
+  return gatewayPort;
+}
+
+before(async () => {
+  port = await startGateway();
 });
 
 after(async () => {
-  if (gateway.exitCode === null) {
-    const exited = once(gateway, "exit");
-    gateway.kill("SIGTERM");
+  for (const child of gateways) {
+    if (child.exitCode !== null) continue;
+    const exited = once(child, "exit");
+    child.kill("SIGTERM");
     const [code] = await within(15000, exited, "gateway exit");
     assert.equal(code, 0, "gateway did not exit cleanly on SIGTERM");
   }
@@ -115,7 +124,19 @@ test("every bad token is refused with a clear CONNECT_ERROR", async () => {
   }
 });
 
-test("a token in the query string is not read", async () => {
+test("a token in the query string is read only when CHAT_ALLOW_QUERY_TOKEN=1", async () => {
+  const allowingPort = await startGateway({ CHAT_ALLOW_QUERY_TOKEN: "1" });
+  const good = token({ sub: USER, exp: now() + 3600 });
+  const socket = io(`http://127.0.0.1:${allowingPort}`, { transports: ["websocket"], reconnection: false, query: { token: good } });
+  await within(5000, once(socket, "connect"), "connect with a query token");
+  socket.close();
+  const bad = io(`http://127.0.0.1:${allowingPort}`, { transports: ["websocket"], reconnection: false, query: { token: token({ sub: USER, exp: now() - 3600 }) } });
+  const [err] = await within(5000, once(bad, "connect_error"), "connect_error");
+  assert.equal(err.message, "Authentication failed: token expired");
+  bad.close();
+});
+
+test("a token in the query string is not read by default", async () => {
   const socket = connect(undefined, { transports: ["websocket"], query: { token: token({ sub: USER, exp: now() + 3600 }) } });
   const [err] = await within(5000, once(socket, "connect_error"), "connect_error");
   assert.match(err.message, /missing token/);

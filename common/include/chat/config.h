@@ -66,6 +66,8 @@ typedef enum chat_service {
     "Port of Socket.IO (/socket.io/) for clients")                                                 \
   X(CHAT_JWT_SECRET, jwt_secret, STR, "", 1, 0, CHAT_SERVICE_GATEWAY,                               \
     "HS256 key of the tokens; at least 32 bytes; required by the gateway")                         \
+  X(CHAT_ALLOW_QUERY_TOKEN, allow_query_token, INT, "0", 0, 1, CHAT_SERVICE_GATEWAY,             \
+    "1 also reads a socket's token from the query string (?token=); off by default")             \
   X(CHAT_PING_INTERVAL_MS, ping_interval_ms, INT, "25000", 100, 600000, CHAT_SERVICE_GATEWAY,       \
     "Engine.IO pingInterval")                                                                      \
   X(CHAT_PING_TIMEOUT_MS, ping_timeout_ms, INT, "20000", 100, 600000, CHAT_SERVICE_GATEWAY,         \
@@ -91,6 +93,7 @@ typedef struct chat_config {
   int shutdown_timeout_ms;
   int gateway_port;
   char jwt_secret[CHAT_CONFIG_STR_MAX];
+  int allow_query_token;
   int ping_interval_ms;
   int ping_timeout_ms;
   int max_payload_bytes;

@@ -12,6 +12,7 @@
 #include "chat/log.h"
 #include "eio_packet.h"
 
+#define QUERY_ARGS_MAX 32    /* query arguments looked at per request */
 #define SESSION_BUCKETS 4096 /* sid hash table size; sessions chain per bucket */
 #define SID_LEN 20           /* random base64url characters in a sid */
 #define WS_RX_BUFFER 4096    /* lws receive buffer per WebSocket */
@@ -47,6 +48,7 @@ struct eio_session {
   struct lws *probe; /* a WebSocket offered as upgrade, not yet confirmed */
   bool upgrading;    /* probe answered; polling answers noop until "5" */
   bool ever_connected;
+  char *handshake_query; /* the opening request's query arguments, "a=1&b=2" */
   out_packet_t *out_head, *out_tail;
   lws_sorted_usec_list_t ping_sul, pong_sul, connect_sul;
   chat_sio_socket_t *sockets;
@@ -250,6 +252,7 @@ static void session_close(eio_session_t *session, const char *poll_answer, const
     free(packet);
   }
   CHAT_LOG(CHAT_LOG_DEBUG, "engine.io session %s closed: %s", session->sid, reason);
+  free(session->handshake_query);
   free(session);
 }
 
@@ -278,12 +281,39 @@ static void on_connect_missing(lws_sorted_usec_list_t *sul) {
     session_close(session, "1", "no namespace connect in time");
 }
 
-static eio_session_t *session_create(chat_sio_server_t *server, transport_t transport) {
+#define HANDSHAKE_QUERY_MAX 4096 /* query arguments kept from the opening request */
+
+/* Joins the request's query arguments with '&' (lws stores them apart). */
+static char *copy_query(struct lws *wsi) {
+  char *out = calloc(1, HANDSHAKE_QUERY_MAX);
+  size_t len = 0;
+  if (!out)
+    return NULL;
+  for (int i = 0; i < QUERY_ARGS_MAX; i++) {
+    int frag_len = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i);
+    if (frag_len <= 0)
+      break;
+    if (len + (size_t)frag_len + 2 >= HANDSHAKE_QUERY_MAX)
+      continue;
+    if (len)
+      out[len++] = '&';
+    int n = lws_hdr_copy_fragment(wsi, out + len, (int)(HANDSHAKE_QUERY_MAX - len),
+                                  WSI_TOKEN_HTTP_URI_ARGS, i);
+    if (n > 0)
+      len += (size_t)n;
+  }
+  out[len] = '\0';
+  return out;
+}
+
+static eio_session_t *session_create(chat_sio_server_t *server, transport_t transport,
+                                     struct lws *wsi) {
   eio_session_t *session = calloc(1, sizeof *session);
   if (!session)
     return NULL;
   session->server = server;
   session->transport = transport;
+  session->handshake_query = copy_query(wsi);
   do
     random_id(session->sid);
   while (session_find(server, session->sid));
@@ -502,8 +532,6 @@ static bool on_payload_packet(void *ctx, const chat_eio_packet_t *packet) {
 
 /* ---- lws callback ------------------------------------------------------------ */
 
-#define QUERY_ARGS_MAX 32 /* query arguments looked at per request */
-
 /* Copies the value of query argument name ("EIO=") into buf. Arguments too
  * long for buf (a client's own long parameters, such as a token) are
  * skipped, not taken as the end of the list as lws_get_urlarg_by_name()
@@ -636,7 +664,7 @@ static int on_http(chat_sio_server_t *server, struct lws *wsi, const char *uri) 
   if (!sid[0]) {
     if (!is_get)
       return http_error(wsi, 400, 2, "Bad handshake method");
-    eio_session_t *session = session_create(server, TRANSPORT_POLLING);
+    eio_session_t *session = session_create(server, TRANSPORT_POLLING, wsi);
     if (!session)
       return http_error(wsi, 503, 3, "Bad request");
     http_answer(wsi, 200, open_packet(session, true));
@@ -751,7 +779,7 @@ static int write_http_answer(struct lws *wsi) {
   if (lws_add_http_common_headers(wsi, (unsigned)state->status,
                                   state->status == 200 && !state->json_reply
                                       ? "text/plain; charset=UTF-8"
-                                                       : "application/json",
+                                      : "application/json",
                                   body_len, &p, end) ||
       /* lws closes such a connection after the answer; say so, or a client
        * that pools connections (Node's agent) sends the next request into
@@ -883,7 +911,7 @@ static int on_ws_established(chat_sio_server_t *server, struct lws *wsi) {
     state->session = session;
     return 0;
   }
-  eio_session_t *session = session_create(server, TRANSPORT_WEBSOCKET);
+  eio_session_t *session = session_create(server, TRANSPORT_WEBSOCKET, wsi);
   if (!session)
     return -1;
   session->ws = wsi;
@@ -1152,6 +1180,26 @@ chat_err_t chat_sio_emit(chat_sio_socket_t *socket, const char *json_array,
 chat_err_t chat_sio_ack(chat_sio_socket_t *socket, int64_t ack_id, const char *json_array,
                         const chat_sio_attachment_t *attachments, size_t attachment_count) {
   return send_packet(socket, CHAT_SIO_ACK, ack_id, json_array, attachments, attachment_count);
+}
+
+bool chat_sio_socket_query_arg(const chat_sio_socket_t *socket, const char *name, char *out,
+                               size_t out_len) {
+  const char *query = socket->session->handshake_query;
+  size_t name_len = strlen(name);
+  for (const char *arg = query; arg && *arg;) {
+    const char *end = strchr(arg, '&');
+    size_t arg_len = end ? (size_t)(end - arg) : strlen(arg);
+    if (arg_len > name_len && arg[name_len] == '=' && strncmp(arg, name, name_len) == 0) {
+      size_t value_len = arg_len - name_len - 1;
+      if (value_len >= out_len)
+        return false;
+      memcpy(out, arg + name_len + 1, value_len);
+      out[value_len] = '\0';
+      return true;
+    }
+    arg = end ? end + 1 : NULL;
+  }
+  return false;
 }
 
 const char *chat_sio_socket_id(const chat_sio_socket_t *socket) { return socket->id; }

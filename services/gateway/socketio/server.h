@@ -27,7 +27,7 @@ typedef struct chat_sio_attachment {
 typedef struct chat_http_request {
   uint64_t id; /* answer with chat_sio_http_respond(), now or later */
   const char *method;
-  const char *path; /* without the query string */
+  const char *path;          /* without the query string */
   const char *authorization; /* the Authorization header, "" when absent */
   const uint8_t *body;
   size_t body_len;
@@ -102,6 +102,12 @@ chat_err_t chat_sio_emit(chat_sio_socket_t *socket, const char *json_array,
 /* Answers the client's ack_id with json_array (the ack's arguments). */
 chat_err_t chat_sio_ack(chat_sio_socket_t *socket, int64_t ack_id, const char *json_array,
                         const chat_sio_attachment_t *attachments, size_t attachment_count);
+
+/* Copies query argument name of the request that opened the socket's
+ * Engine.IO session into out (as lws decoded it). Returns false when it is
+ * absent or does not fit. */
+bool chat_sio_socket_query_arg(const chat_sio_socket_t *socket, const char *name, char *out,
+                               size_t out_len);
 
 /* The socket's id (the "sid" of its CONNECT answer) and namespace. */
 const char *chat_sio_socket_id(const chat_sio_socket_t *socket);
