@@ -105,6 +105,19 @@ test("WebSocket only: events, acks and binary attachments", async () => {
   socket.close();
 });
 
+test("a message over maxPayload closes only that connection", async () => {
+  const big = io(`http://127.0.0.1:${port}`, { transports: ["websocket"], reconnection: false });
+  const other = io(`http://127.0.0.1:${port}`, { transports: ["websocket"], reconnection: false });
+  await within(5000, Promise.all([once(big, "connect"), once(other, "connect")]), "connect");
+  const dropped = once(big, "disconnect");
+  big.emit("message", "x".repeat(1_100_000)); // maxPayload is 1000000 on the conformance server
+  const [reason] = await within(5000, dropped, "disconnect after an oversized message");
+  assert.equal(reason, "transport close");
+  other.emit("message", "still here");
+  assert.deepEqual(await within(5000, once(other, "message-back"), "the other client"), ["still here"]);
+  other.close();
+});
+
 test("namespaces: a configured one connects, an unknown one is refused", async () => {
   const custom = io(`http://127.0.0.1:${port}/custom`, { transports: ["websocket"], reconnection: false });
   const [auth] = await within(5000, once(custom, "auth"), "auth on /custom");
