@@ -1,31 +1,70 @@
 /* Delivery of chat.broadcast records to this gateway's sockets: the record
  * value is the event payload as clients receive it, so the frame is built
- * once, ["<event>",<value>], and sent to every socket of the target room. */
+ * once, ["<event>",<value>], and sent to every socket of the target room
+ * that the scope and exclude headers leave in (proto/README.md). */
+#include <stdio.h>
 #include <string.h>
 
 #include "chat/json.h"
 #include "chat/log.h"
 #include "gateway.h"
 
+typedef struct delivery {
+  const char *frame;
+  const char *conversation_id; /* for scope; NULL when the target is no conversation */
+  int scope;                   /* 0: all, 1: open only, 2: closed only */
+  const char *exclude_socket;  /* a socket id of this gateway, or NULL */
+  size_t sent;
+} delivery_t;
+
+static bool has_open(const gateway_socket_t *state, const char *conversation_id) {
+  for (size_t i = 0; i < state->open_count; i++) {
+    if (strcmp(state->open[i], conversation_id) == 0)
+      return true;
+  }
+  return false;
+}
+
 static void emit_to(void *ctx, void *member) {
+  delivery_t *d = ctx;
   gateway_socket_t *state = member;
-  if (state->socket)
-    chat_sio_emit(state->socket, ctx, NULL, 0);
+  if (!state->socket)
+    return;
+  if (d->exclude_socket && strcmp(chat_sio_socket_id(state->socket), d->exclude_socket) == 0)
+    return;
+  if (d->scope && d->conversation_id) {
+    bool open = has_open(state, d->conversation_id);
+    if ((d->scope == 1) != open)
+      return;
+  }
+  chat_sio_emit(state->socket, d->frame, NULL, 0);
+  d->sent++;
 }
 
 void gateway_deliver(gateway_t *gw, const char *target, const char *event, const char *scope,
-                     const char *value, size_t value_len) {
+                     const char *exclude, const char *value, size_t value_len) {
+  delivery_t d = {0};
   if (scope) {
-    /* "open"/"closed" depend on which sockets opened the conversation
-     * (join_conversation), which arrives with the messaging issue. */
-    CHAT_LOG(CHAT_LOG_DEBUG, "broadcast %s to %s with scope %s: not delivered yet", event, target,
-             scope);
-    return;
+    d.scope = strcmp(scope, "open") == 0 ? 1 : strcmp(scope, "closed") == 0 ? 2 : -1;
+    if (d.scope < 0) {
+      CHAT_LOG(CHAT_LOG_WARN, "broadcast %s to %s: unknown scope '%s'; dropped", event, target,
+               scope);
+      return;
+    }
   }
+  if (strncmp(target, "room:", 5) == 0)
+    d.conversation_id = target + 5;
+  /* exclude names one connection, "conn:<gateway id>/<socket id>": only
+   * this gateway's own connections can match. */
+  char own_prefix[CHAT_CONFIG_STR_MAX + 8];
+  snprintf(own_prefix, sizeof own_prefix, "conn:%s/", chat_runtime_config(gw->rt)->instance_id);
+  if (exclude && strncmp(exclude, own_prefix, strlen(own_prefix)) == 0)
+    d.exclude_socket = exclude + strlen(own_prefix);
   bson_string_t *frame = bson_string_new("[");
   chat_json_append_string(frame, event, strlen(event));
   bson_string_append_printf(frame, ",%.*s]", (int)value_len, value);
-  size_t sent = rooms_each(gw->rooms, target, emit_to, frame->str);
-  CHAT_LOG(CHAT_LOG_DEBUG, "broadcast %s to %s: %zu sockets", event, target, sent);
+  d.frame = frame->str;
+  rooms_each(gw->rooms, target, emit_to, &d);
+  CHAT_LOG(CHAT_LOG_DEBUG, "broadcast %s to %s: %zu sockets", event, target, d.sent);
   bson_string_free(frame, true);
 }

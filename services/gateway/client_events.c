@@ -1,7 +1,16 @@
+/* Client events. Implemented: join_conversation and leave_conversation
+ * (which conversations a socket has open, seed 004's chat window), typing
+ * and stop_typing (ephemeral: gateway -> chat.broadcast, never stored).
+ * A user acts only in conversations it is a member of: the rooms its socket
+ * joined on connect. send_message and the rest come with the messaging
+ * issue and are answered UNKNOWN_EVENT until then. */
 #include "client_events.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "chat/broadcast.h"
 #include "chat/err.h"
 #include "chat/json.h"
 #include "chat/log.h"
@@ -20,13 +29,158 @@ static void ack_error(chat_sio_socket_t *socket, int64_t ack_id, chat_err_t err,
   bson_string_free(out, true);
 }
 
-void gateway_handle_client_event(chat_sio_socket_t *socket, const chat_sio_packet_t *packet) {
+static void ack_ok(chat_sio_socket_t *socket, int64_t ack_id) {
+  if (ack_id >= 0)
+    chat_sio_ack(socket, ack_id, "[{\"ok\":true}]", NULL, 0);
+}
+
+static bool is_object_id(const char *id) {
+  size_t n = 0;
+  for (; id[n]; n++) {
+    if (!((id[n] >= '0' && id[n] <= '9') || (id[n] >= 'a' && id[n] <= 'f')))
+      return false;
+  }
+  return n == 24;
+}
+
+/* Reads {conversationId} from the first argument and checks membership.
+ * Returns the id (borrowed from args) or NULL after answering the ack. */
+static const char *member_conversation(gateway_socket_t *state, bson_iter_t *args, int64_t ack_id) {
+  bson_iter_t payload, field;
+  if (!bson_iter_next(args) || !BSON_ITER_HOLDS_DOCUMENT(args) ||
+      !bson_iter_recurse(args, &payload) || !bson_iter_find(&payload, "conversationId") ||
+      !BSON_ITER_HOLDS_UTF8(&payload)) {
+    ack_error(state->socket, ack_id, CHAT_ERR_INVALID,
+              "expected {conversationId} as the first argument");
+    return NULL;
+  }
+  field = payload;
+  const char *id = bson_iter_utf8(&field, NULL);
+  if (!is_object_id(id)) {
+    ack_error(state->socket, ack_id, CHAT_ERR_INVALID, "conversationId must be 24 hex digits");
+    return NULL;
+  }
+  char room[40];
+  snprintf(room, sizeof room, "room:%s", id);
+  for (size_t i = 0; i < state->room_count; i++) {
+    if (strcmp(state->rooms[i], room) == 0)
+      return id;
+  }
+  ack_error(state->socket, ack_id, CHAT_ERR_FORBIDDEN, "not a member of this conversation");
+  return NULL;
+}
+
+/* Publishes event to the conversation's open sockets, except this one. */
+static chat_err_t broadcast_to_open(gateway_t *gw, gateway_socket_t *state,
+                                    const char *conversation_id, const char *event,
+                                    const char *value) {
+  const chat_config_t *cfg = chat_runtime_config(gw->rt);
+  char target[40], exclude[CHAT_CONFIG_STR_MAX + 40];
+  snprintf(target, sizeof target, "room:%s", conversation_id);
+  snprintf(exclude, sizeof exclude, "conn:%s/%s", cfg->instance_id,
+           chat_sio_socket_id(state->socket));
+  const chat_broadcast_route_t route = {
+      .event = event, .target = target, .scope = "open", .exclude = exclude};
+  return chat_broadcast_send(chat_runtime_producer(gw->rt), cfg, &route, value, strlen(value), 0);
+}
+
+/* {"userId":<id>,"message":"user <id> <what> the conversation"}, escaped. */
+static bson_string_t *membership_value(const gateway_socket_t *state, const char *what) {
+  char message[CHAT_JWT_SUB_MAX + 64];
+  snprintf(message, sizeof message, "user %s %s the conversation", state->user_id, what);
+  bson_string_t *value = bson_string_new("{\"userId\":");
+  chat_json_append_string(value, state->user_id, strlen(state->user_id));
+  bson_string_append(value, ",\"message\":");
+  chat_json_append_string(value, message, strlen(message));
+  bson_string_append_c(value, '}');
+  return value;
+}
+
+static bool is_open(const gateway_socket_t *state, const char *conversation_id) {
+  for (size_t i = 0; i < state->open_count; i++) {
+    if (strcmp(state->open[i], conversation_id) == 0)
+      return true;
+  }
+  return false;
+}
+
+static void join_conversation(gateway_t *gw, gateway_socket_t *state, bson_iter_t *args,
+                              int64_t ack_id) {
+  const char *id = member_conversation(state, args, ack_id);
+  if (!id)
+    return;
+  if (!is_open(state, id)) {
+    char **grown = realloc(state->open, (state->open_count + 1) * sizeof *grown);
+    char *copy = strdup(id);
+    if (!grown || !copy) {
+      free(copy);
+      if (grown)
+        state->open = grown;
+      ack_error(state->socket, ack_id, CHAT_ERR_NOMEM, "server busy, try again");
+      return;
+    }
+    state->open = grown;
+    state->open[state->open_count++] = copy;
+  }
+  bson_string_t *value = membership_value(state, "joined");
+  broadcast_to_open(gw, state, id, "user_joined", value->str);
+  bson_string_free(value, true);
+  ack_ok(state->socket, ack_id);
+}
+
+static void leave_conversation(gateway_t *gw, gateway_socket_t *state, bson_iter_t *args,
+                               int64_t ack_id) {
+  const char *id = member_conversation(state, args, ack_id);
+  if (!id)
+    return;
+  for (size_t i = 0; i < state->open_count; i++) {
+    if (strcmp(state->open[i], id) == 0) {
+      free(state->open[i]);
+      state->open[i] = state->open[--state->open_count];
+      break;
+    }
+  }
+  bson_string_t *value = membership_value(state, "left");
+  broadcast_to_open(gw, state, id, "user_left", value->str);
+  bson_string_free(value, true);
+  ack_ok(state->socket, ack_id);
+}
+
+static void typing(gateway_t *gw, gateway_socket_t *state, bson_iter_t *args, int64_t ack_id,
+                   const char *event) {
+  const char *id = member_conversation(state, args, ack_id);
+  if (!id)
+    return;
+  bson_string_t *value = bson_string_new("{\"userId\":");
+  chat_json_append_string(value, state->user_id, strlen(state->user_id));
+  bson_string_append_printf(value, ",\"conversationId\":\"%s\"}", id);
+  chat_err_t err = broadcast_to_open(gw, state, id, event, value->str);
+  bson_string_free(value, true);
+  if (err != CHAT_OK) {
+    ack_error(state->socket, ack_id, CHAT_ERR_UNAVAILABLE, "cannot reach Kafka now");
+    return;
+  }
+  ack_ok(state->socket, ack_id);
+}
+
+void gateway_handle_client_event(gateway_t *gw, gateway_socket_t *state,
+                                 const chat_sio_packet_t *packet) {
   bson_iter_t args;
   const char *name = chat_sio_event_name(packet, &args);
-  /* The chat events (send_message, join_conversation, typing, ...) arrive
-   * with the messaging issue; until then every event is unknown. */
-  char message[160];
-  bson_snprintf(message, sizeof message, "unknown event '%.100s'", name ? name : "");
-  CHAT_LOG(CHAT_LOG_DEBUG, "socket %s: %s", chat_sio_socket_id(socket), message);
-  ack_error(socket, packet->ack_id, CHAT_ERR_UNKNOWN_EVENT, message);
+  if (!name)
+    return;
+  if (strcmp(name, "join_conversation") == 0) {
+    join_conversation(gw, state, &args, packet->ack_id);
+  } else if (strcmp(name, "leave_conversation") == 0) {
+    leave_conversation(gw, state, &args, packet->ack_id);
+  } else if (strcmp(name, "typing") == 0) {
+    typing(gw, state, &args, packet->ack_id, "user_typing");
+  } else if (strcmp(name, "stop_typing") == 0) {
+    typing(gw, state, &args, packet->ack_id, "user_stopped_typing");
+  } else {
+    char message[160];
+    bson_snprintf(message, sizeof message, "unknown event '%.100s'", name);
+    CHAT_LOG(CHAT_LOG_DEBUG, "socket %s: %s", chat_sio_socket_id(state->socket), message);
+    ack_error(state->socket, packet->ack_id, CHAT_ERR_UNKNOWN_EVENT, message);
+  }
 }

@@ -28,6 +28,8 @@ typedef struct gateway_socket {
   char user_id[CHAT_JWT_SUB_MAX];
   char **rooms; /* the rooms it joined, to leave them all on disconnect */
   size_t room_count;
+  char **open; /* conversation ids it has open (join_conversation) */
+  size_t open_count;
 } gateway_socket_t;
 
 /* socket_rooms.c: rooms on connect (seed 000) and on disconnect. */
@@ -37,6 +39,6 @@ void gateway_socket_release(gateway_socket_t *state);
 
 /* broadcast_deliver.c: a chat.broadcast record, on the loop thread. */
 void gateway_deliver(gateway_t *gw, const char *target, const char *event, const char *scope,
-                     const char *value, size_t value_len);
+                     const char *exclude, const char *value, size_t value_len);
 
 #endif

@@ -56,8 +56,8 @@ static void on_connected(void *ctx, chat_sio_socket_t *socket) {
 
 static void on_event(void *ctx, chat_sio_socket_t *socket, const chat_sio_packet_t *packet,
                      const chat_sio_attachment_t *attachments, size_t attachment_count) {
-  (void)ctx, (void)attachments, (void)attachment_count;
-  gateway_handle_client_event(socket, packet);
+  (void)attachments, (void)attachment_count;
+  gateway_handle_client_event(ctx, chat_sio_socket_user(socket), packet);
 }
 
 static void on_disconnect(void *ctx, chat_sio_socket_t *socket, const char *reason) {
@@ -72,7 +72,7 @@ static void on_disconnect(void *ctx, chat_sio_socket_t *socket, const char *reas
 /* A broadcast record handed from the consumer thread to the loop thread. */
 typedef struct broadcast_copy {
   gateway_t *gw;
-  char *target, *event, *scope, *correlation_id; /* scope, correlation_id may be NULL */
+  char *target, *event, *scope, *exclude, *correlation_id; /* the last three may be NULL */
   size_t value_len;
   char value[];
 } broadcast_copy_t;
@@ -81,6 +81,7 @@ static void free_copy(broadcast_copy_t *copy) {
   free(copy->target);
   free(copy->event);
   free(copy->scope);
+  free(copy->exclude);
   free(copy->correlation_id);
   free(copy);
 }
@@ -94,7 +95,8 @@ static void deliver_on_loop(void *arg) {
     if (strcmp(copy->event, "command.result") == 0 && copy->correlation_id)
       accounts_on_command_result(gw, copy->correlation_id, copy->value, copy->value_len);
   } else {
-    gateway_deliver(gw, copy->target, copy->event, copy->scope, copy->value, copy->value_len);
+    gateway_deliver(gw, copy->target, copy->event, copy->scope, copy->exclude, copy->value,
+                    copy->value_len);
   }
   free_copy(copy);
 }
@@ -125,6 +127,7 @@ static chat_err_t deliver_broadcast(void *ctx, const chat_record_t *records, siz
     copy->target = header_dup(record, "target");
     copy->event = header_dup(record, "event");
     copy->scope = header_dup(record, "scope");
+    copy->exclude = header_dup(record, "exclude");
     copy->correlation_id = header_dup(record, "correlationId");
     if (!copy->target || !copy->event || !record->value) {
       CHAT_LOG(CHAT_LOG_WARN, "broadcast %s[%d]@%lld has no target, event or value; skipped",

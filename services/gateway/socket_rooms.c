@@ -102,6 +102,11 @@ void gateway_socket_gone(gateway_t *gw, gateway_socket_t *state) {
   free(state->rooms);
   state->rooms = NULL;
   state->room_count = 0;
+  for (size_t i = 0; i < state->open_count; i++)
+    free(state->open[i]);
+  free(state->open);
+  state->open = NULL;
+  state->open_count = 0;
   state->socket = NULL;
 }
 

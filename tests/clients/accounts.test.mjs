@@ -174,3 +174,69 @@ test("on connect a socket joins its user's room and its conversations' rooms (se
   assert.deepEqual(messages, [{ conversationId, content: "hello bob" }], "exactly the own conversation's message");
   socket.close();
 });
+
+test("join_conversation, typing and leave_conversation reach exactly the open sockets", async () => {
+  const register = async (name) => {
+    const res = await post("/api/auth/register", { username: `${name}_${process.pid}`, password: `${name} password` });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    return res.body.data;
+  };
+  const carol = await register("carol");
+  const dave = await register("dave");
+  const conversationId = "65f1a0d9e4b0a1b2c3d4e6cc";
+  const client = new MongoClient(mongo);
+  await client.connect();
+  await client.db(database).collection("members").insertMany([
+    { conversationId, userId: carol.user.id }, { conversationId, userId: dave.user.id },
+  ]);
+  await client.close();
+
+  const connectAs = async (who) => {
+    const socket = io(base, { auth: { token: who.token }, transports: ["websocket"], reconnection: false });
+    await new Promise((resolve, reject) => { socket.once("connect", resolve); socket.once("connect_error", reject); });
+    socket.received = [];
+    socket.onAny((event, payload) => socket.received.push([event, payload]));
+    return socket;
+  };
+  const carolSocket = await connectAs(carol);
+  const daveOpen = await connectAs(dave);
+  const daveOther = await connectAs(dave); // a second device without the conversation open
+
+  // Wait for the gateway's broadcast consumer to be assigned.
+  const deadline = Date.now() + 30000;
+  while (!daveOpen.received.some(([e]) => e === "probe") && Date.now() < deadline) {
+    await broadcast(`user:${dave.user.id}`, "probe", {});
+    await new Promise((r) => setTimeout(r, 500));
+  }
+
+  assert.deepEqual(await daveOpen.emitWithAck("join_conversation", { conversationId }), { ok: true });
+  assert.deepEqual(await carolSocket.emitWithAck("join_conversation", { conversationId: "65f1a0d9e4b0a1b2c3d4e6dd" }),
+    { ok: false, error: { code: "FORBIDDEN", message: "not a member of this conversation" } });
+  assert.deepEqual(await carolSocket.emitWithAck("typing", { conversationId: "nope" }),
+    { ok: false, error: { code: "INVALID_ARGUMENT", message: "conversationId must be 24 hex digits" } });
+  assert.deepEqual(await carolSocket.emitWithAck("typing", "not an object"),
+    { ok: false, error: { code: "INVALID_ARGUMENT", message: "expected {conversationId} as the first argument" } });
+
+  assert.deepEqual(await carolSocket.emitWithAck("typing", { conversationId }), { ok: true });
+  const until = Date.now() + 10000;
+  while (!daveOpen.received.some(([e]) => e === "user_typing") && Date.now() < until)
+    await new Promise((r) => setTimeout(r, 100));
+  await new Promise((r) => setTimeout(r, 500));
+  assert.deepEqual(daveOpen.received.filter(([e]) => e === "user_typing"),
+    [["user_typing", { userId: carol.user.id, conversationId }]]);
+  assert.equal(daveOther.received.filter(([e]) => e === "user_typing").length, 0, "scope open: not to a closed socket");
+  assert.equal(carolSocket.received.filter(([e]) => e === "user_typing").length, 0, "exclude: not back to the typist");
+
+  assert.deepEqual(await carolSocket.emitWithAck("join_conversation", { conversationId }), { ok: true });
+  const joinedBy = Date.now() + 10000;
+  while (!daveOpen.received.some(([e]) => e === "user_joined") && Date.now() < joinedBy)
+    await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(daveOpen.received.find(([e]) => e === "user_joined")[1].userId, carol.user.id);
+
+  assert.deepEqual(await daveOpen.emitWithAck("leave_conversation", { conversationId }), { ok: true });
+  await carolSocket.emitWithAck("stop_typing", { conversationId });
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal(daveOpen.received.filter(([e]) => e === "user_stopped_typing").length, 0, "left: no more typing events");
+
+  for (const s of [carolSocket, daveOpen, daveOther]) s.close();
+});
