@@ -22,7 +22,40 @@ struct chat_producer {
 
 struct chat_consumer {
   rd_kafka_t *rk;
+  bool assigned; /* all_partitions_from_end: no group, nothing to commit */
 };
+
+/* Assigns every partition of the subscription's topics at their end. */
+static chat_err_t assign_all_from_end(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *topics,
+                                      char *errbuf, size_t errbuf_len) {
+  rd_kafka_topic_partition_list_t *assignment = rd_kafka_topic_partition_list_new(64);
+  chat_err_t err = CHAT_OK;
+  for (int i = 0; i < topics->cnt && err == CHAT_OK; i++) {
+    const struct rd_kafka_metadata *metadata = NULL;
+    rd_kafka_topic_t *topic = rd_kafka_topic_new(rk, topics->elems[i].topic, NULL);
+    rd_kafka_resp_err_t rerr = rd_kafka_metadata(rk, 0, topic, &metadata, 10000);
+    if (rerr || metadata->topic_cnt != 1 || metadata->topics[0].err ||
+        metadata->topics[0].partition_cnt == 0) {
+      snprintf(errbuf, errbuf_len, "kafka: no partitions of %s: %s", topics->elems[i].topic,
+               rd_kafka_err2str(rerr ? rerr : metadata->topics[0].err));
+      err = CHAT_ERR_KAFKA;
+    } else {
+      for (int p = 0; p < metadata->topics[0].partition_cnt; p++)
+        rd_kafka_topic_partition_list_add(assignment, topics->elems[i].topic,
+                                          metadata->topics[0].partitions[p].id)
+            ->offset = RD_KAFKA_OFFSET_END;
+    }
+    if (metadata)
+      rd_kafka_metadata_destroy(metadata);
+    rd_kafka_topic_destroy(topic);
+  }
+  if (err == CHAT_OK && rd_kafka_assign(rk, assignment) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    snprintf(errbuf, errbuf_len, "kafka: cannot assign the partitions");
+    err = CHAT_ERR_KAFKA;
+  }
+  rd_kafka_topic_partition_list_destroy(assignment);
+  return err;
+}
 
 /* librdkafka's syslog levels to ours. Its errors (a broker connection that
  * failed) come again through the error callback, and whatever matters to
@@ -356,11 +389,18 @@ chat_err_t chat_consumer_create(const chat_config_t *cfg, const char *group_id,
     chat_topic_name(cfg->topic_prefix, topics[i], name, sizeof name);
     rd_kafka_topic_partition_list_add(subscription, name, RD_KAFKA_PARTITION_UA);
   }
-  rd_kafka_resp_err_t rerr = rd_kafka_subscribe(consumer->rk, subscription);
-  if (rerr) {
-    snprintf(errbuf, errbuf_len, "kafka subscribe: %s", rd_kafka_err2str(rerr));
-    err = CHAT_ERR_KAFKA;
-    goto out;
+  if (opts && opts->all_partitions_from_end) {
+    consumer->assigned = true;
+    err = assign_all_from_end(consumer->rk, subscription, errbuf, errbuf_len);
+    if (err != CHAT_OK)
+      goto out;
+  } else {
+    rd_kafka_resp_err_t rerr = rd_kafka_subscribe(consumer->rk, subscription);
+    if (rerr) {
+      snprintf(errbuf, errbuf_len, "kafka subscribe: %s", rd_kafka_err2str(rerr));
+      err = CHAT_ERR_KAFKA;
+      goto out;
+    }
   }
   *out = consumer;
   consumer = NULL; /* handed to the caller */
@@ -425,7 +465,8 @@ void chat_record_release(chat_record_t *record) {
 
 chat_err_t chat_consumer_store(chat_consumer_t *consumer, const chat_record_t *record) {
   const rd_kafka_message_t *msg = record->impl_;
-  (void)consumer;
+  if (consumer->assigned)
+    return CHAT_OK; /* no group: nothing is ever committed */
   /* Stores offset + 1: the next record to read after a restart. */
   rd_kafka_resp_err_t rerr = rd_kafka_offset_store(msg->rkt, msg->partition, msg->offset);
   if (rerr) {
@@ -437,6 +478,8 @@ chat_err_t chat_consumer_store(chat_consumer_t *consumer, const chat_record_t *r
 }
 
 chat_err_t chat_consumer_commit(chat_consumer_t *consumer) {
+  if (consumer->assigned)
+    return CHAT_OK;
   rd_kafka_resp_err_t rerr = rd_kafka_commit(consumer->rk, NULL, 0);
   if (rerr == RD_KAFKA_RESP_ERR_NO_ERROR || rerr == RD_KAFKA_RESP_ERR__NO_OFFSET)
     return CHAT_OK;

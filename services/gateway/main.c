@@ -153,13 +153,14 @@ static void sweep(void *arg) {
 
 static void *broadcast_main(void *arg) {
   gateway_t *gw = arg;
-  /* Every gateway reads every broadcast partition: a group of its own,
-   * from the newest record (what came before it started is not its own). */
+  /* Every gateway reads every broadcast partition from the newest record
+   * (what came before it started is not its own), by direct assignment:
+   * no consumer group. The group name only labels its Kafka client. */
   const chat_config_t *cfg = chat_runtime_config(gw->rt);
   char group[2 * CHAT_CONFIG_STR_MAX + 32];
   snprintf(group, sizeof group, "%schat.gateway.%s", cfg->topic_prefix, cfg->instance_id);
   const chat_topic_t topics[] = {CHAT_TOPIC_BROADCAST};
-  const chat_consumer_options_t opts = {.from_latest = true};
+  const chat_consumer_options_t opts = {.from_latest = true, .all_partitions_from_end = true};
   if (chat_runtime_consume(gw->rt, group, topics, 1, &opts, GATEWAY_BATCH_MAX, deliver_broadcast,
                            gw) != CHAT_OK) {
     chat_runtime_request_stop(gw->rt);

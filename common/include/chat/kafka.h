@@ -89,6 +89,11 @@ typedef struct chat_record {
 
 typedef struct chat_consumer_options {
   bool from_latest; /* with no committed offset: start at the end, not the start */
+  /* Read every partition from its end, outside any consumer group (the
+   * gateway's broadcast reader): no group state piles up on the cluster
+   * and there is no rebalance to wait for. Commits are no-ops. Partitions
+   * added later are not seen until the next start. */
+  bool all_partitions_from_end;
 } chat_consumer_options_t;
 
 /* Creates a consumer in group_id subscribed to the prefixed topics. opts may
