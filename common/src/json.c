@@ -204,9 +204,24 @@ chat_err_t chat_json_parse(const char *text, size_t len, size_t max_len, bson_t 
       snprintf(errbuf, errbuf_len, "expected a JSON object");
     return CHAT_ERR_JSON;
   }
-  if (!bson_init_from_json(out, text, (ssize_t)len, &error)) {
+  /* A reader rather than bson_init_from_json(), which stops after the
+   * first document and ignores whatever follows it: exactly one object,
+   * then only white space. */
+  bson_json_reader_t *reader = bson_json_data_reader_new(true, len + 1);
+  bson_json_data_reader_ingest(reader, (const uint8_t *)text, len);
+  bson_init(out);
+  int first = bson_json_reader_read(reader, out, &error);
+  bson_t rest = BSON_INITIALIZER;
+  bson_error_t rest_error;
+  int second = first == 1 ? bson_json_reader_read(reader, &rest, &rest_error) : 0;
+  bson_destroy(&rest);
+  bson_json_reader_destroy(reader);
+  if (first != 1 || second != 0) {
+    bson_destroy(out);
     if (errbuf)
-      snprintf(errbuf, errbuf_len, "malformed JSON: %s", error.message);
+      snprintf(errbuf, errbuf_len, "malformed JSON: %s",
+               first != 1 ? (first < 0 ? error.message : "no object")
+                          : "data after the JSON object");
     return CHAT_ERR_JSON;
   }
   bson_iter_t it;

@@ -41,7 +41,9 @@ Test(json, unicode_escapes_are_written_raw) {
 }
 
 Test(json, rejects_non_objects_and_garbage) {
-  const char *bad[] = {"", "   ", "[1,2]", "\"x\"", "42", "{", "{\"a\":}", "{\"a\":1,}", "nul"};
+  const char *bad[] = {"",           "   ",       "[1,2]",      "\"x\"", "42",
+                       "{",          "{\"a\":}",  "{\"a\":1,}", "nul",   "{\"a\":1} {\"b\":2}",
+                       "{\"a\":1}x", "{\"a\":1}}"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     bson_t doc;
     char why[256];

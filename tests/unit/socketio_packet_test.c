@@ -189,7 +189,7 @@ Test(socketio, malformed_packets_say_why) {
       {"2abc[\"x\"]", "malformed JSON"},
       {"2[\"x\"", "malformed JSON"},
       {"299999999999[\"x\"]", "ack id out of range"},
-      {"3{}", "ACK data must be an array"},
+      {"31{}", "ACK data must be an array"},
       {"0[1]", "CONNECT data must be an object"},
       {"1[]", "DISCONNECT carries no data"},
       {"4", "CONNECT_ERROR data must be an object"},
@@ -197,6 +197,14 @@ Test(socketio, malformed_packets_say_why) {
       {"5999-[\"x\"]", "bad attachment count"},
       {"2/a b,[\"x\"]", "bad namespace"},
       {"2[\"x\",{\"$oid\":\"507f1f77bcf86cd799439011\"}]", "malformed JSON"},
+      /* Data must be exactly one JSON value: nothing may follow it or
+       * escape the parser's {"d": ...} wrapper. */
+      {"2[\"a\"]} {\"x\":1", "malformed JSON"},
+      {"2[\"a\"],\"e\":1", "malformed JSON"},
+      {"2[\"disconnect\"]", "reserved event name"},
+      {"2[\"connect_error\",1]", "reserved event name"},
+      {"3[]", "ACK without an ack id"},
+      {"01{}", "ack id on a packet that takes none"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     chat_sio_packet_t packet;
@@ -209,6 +217,11 @@ Test(socketio, malformed_packets_say_why) {
   }
   chat_sio_packet_t packet;
   const char *why = NULL;
+  /* A NUL inside the data must not cut it short unnoticed. */
+  static const char with_nul[] = "2[\"a\"]\0garbage";
+  cr_assert_not(chat_sio_decode(with_nul, sizeof with_nul - 1, 1 << 20, &packet, &why));
+  cr_assert_str_eq(why, "NUL byte in packet");
+  chat_sio_packet_cleanup(&packet);
   cr_assert_not(chat_sio_decode("2[\"x\"]", 6, 5, &packet, &why));
   cr_assert_str_eq(why, "packet too large");
   chat_sio_packet_cleanup(&packet);

@@ -29,6 +29,17 @@ static bool data_shape_ok(const chat_sio_packet_t *packet, const char **why) {
     if (!has || !BSON_ITER_HOLDS_ARRAY(&it) || !bson_iter_recurse(&it, &first) ||
         !bson_iter_next(&first) || !BSON_ITER_HOLDS_UTF8(&first))
       return *why = "EVENT data must be an array starting with the event name", false;
+    /* Names the Socket.IO reference implementation keeps for itself. */
+    static const char *const reserved[] = {"connect",       "connect_error", "disconnect",
+                                           "disconnecting", "newListener",   "removeListener"};
+    uint32_t name_len = 0;
+    const char *name = bson_iter_utf8(&first, &name_len);
+    if (strlen(name) != name_len)
+      return *why = "NUL byte in event name", false;
+    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++) {
+      if (strcmp(name, reserved[i]) == 0)
+        return *why = "reserved event name", false;
+    }
     return true;
   }
   case CHAT_SIO_ACK:
@@ -51,6 +62,8 @@ bool chat_sio_decode(const char *text, size_t len, size_t max_len, chat_sio_pack
     return *why = "packet too large", false;
   if (len == 0 || text[0] < '0' || text[0] > '6')
     return *why = "unknown packet type", false;
+  if (memchr(text, '\0', len))
+    return *why = "NUL byte in packet", false;
   packet->type = (chat_sio_type_t)(text[i++] - '0');
 
   if (packet->type == CHAT_SIO_BINARY_EVENT || packet->type == CHAT_SIO_BINARY_ACK) {
@@ -89,7 +102,12 @@ bool chat_sio_decode(const char *text, size_t len, size_t max_len, chat_sio_pack
         return *why = "ack id out of range", false;
     }
     packet->ack_id = id;
+    if (packet->type != CHAT_SIO_EVENT && packet->type != CHAT_SIO_ACK &&
+        packet->type != CHAT_SIO_BINARY_EVENT && packet->type != CHAT_SIO_BINARY_ACK)
+      return *why = "ack id on a packet that takes none", false;
   }
+  if ((packet->type == CHAT_SIO_ACK || packet->type == CHAT_SIO_BINARY_ACK) && packet->ack_id < 0)
+    return *why = "ACK without an ack id", false;
 
   if (i < len) {
     bson_destroy(&packet->data);
@@ -104,6 +122,10 @@ bool chat_sio_decode(const char *text, size_t len, size_t max_len, chat_sio_pack
       bson_init(&packet->data);
       return *why = "malformed JSON data", false;
     }
+    /* The wrapper must hold the data and nothing else: text such as
+     * ["a"],"e":1 would otherwise add keys of its own. */
+    if (bson_count_keys(&packet->data) != 1)
+      return *why = "malformed JSON data", false;
   }
   if (!data_shape_ok(packet, why)) {
     bson_destroy(&packet->data);
