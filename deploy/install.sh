@@ -5,7 +5,9 @@
 #     Go and Node.js (each skipped when the machine has its own already),
 #     clang with its libFuzzer runtime for the fuzz test;
 #   - the Kafka broker's jars, resolved by Maven from deploy/kafka/pom.xml
-#     (cached in ~/.m2) into $CHAT_DEV_CACHE_DIR/kafka-<version>/lib;
+#     (cached in ~/.m2) into $CHAT_DEV_CACHE_DIR/kafka-<version>/lib, and a
+#     class-data archive of the broker's JVM that starts it a second sooner
+#     (remade when the jars or the JDK change);
 #   - chat-ferretdb, built by Go from deploy/ferretdb/ (cached in Go's module
 #     and build caches) into $CHAT_DEV_CACHE_DIR/bin.
 # Settings: CHAT_DEV_CACHE_DIR (default ~/.cache/chat-backend).
@@ -49,12 +51,29 @@ fi
 kafka_lib=$(stack_kafka_lib)
 if [ ! -f "$kafka_lib/.complete" ]; then
   echo "install: resolving Kafka $STACK_KAFKA_VERSION jars with Maven"
-  rm -rf "$kafka_lib"
-  mvn -q -B -Dstyle.color=never -f "$here/kafka/pom.xml" dependency:copy-dependencies \
-    -Dkafka.version="$STACK_KAFKA_VERSION" -DincludeScope=runtime -DoutputDirectory="$kafka_lib"
+  rm -rf "$kafka_lib" "$(stack_kafka_cds)"
+  # Debian's Maven prints colour codes even with -q -B: show its output only
+  # when it fails.
+  if ! mvn_out=$(mvn -q -B -f "$here/kafka/pom.xml" dependency:copy-dependencies \
+    -Dkafka.version="$STACK_KAFKA_VERSION" -DincludeScope=runtime \
+    -DoutputDirectory="$kafka_lib" 2>&1); then
+    echo "$mvn_out" >&2
+    exit 1
+  fi
   touch "$kafka_lib/.complete"
 else
   echo "install: Kafka $STACK_KAFKA_VERSION jars present"
+fi
+
+kafka_cds=$(stack_kafka_cds)
+jdk=$(java -version 2>&1 | tr '\n' ' ')
+if [ ! -s "$kafka_cds" ] || [ "$(cat "$kafka_cds.jdk" 2>/dev/null)" != "$jdk" ]; then
+  echo "install: making the Kafka class-data archive"
+  rm -f "$kafka_cds"
+  stack__kafka_make_cds
+  echo "$jdk" >"$kafka_cds.jdk"
+else
+  echo "install: Kafka class-data archive present"
 fi
 
 ferretdb_bin=$(stack_ferretdb_bin)
