@@ -225,9 +225,9 @@ chat_err_t chat_config_load_from(chat_config_t *cfg, chat_service_t service,
 #define LOAD_VAR_(name, field, kind, dflt, min, max, services, doc)                                \
   {                                                                                                \
     const char *text = lookup(lookup_ctx, #name);                                                  \
-    if (!load_##kind(#name, text ? text : dflt, FIELD_##kind(cfg, field),                            \
-                     REQUIRED_##kind(min, services, service), max,                \
-                     CHECK_FN_##kind(field), errbuf, errbuf_len))                                  \
+    if (!load_##kind(#name, text ? text : dflt, FIELD_##kind(cfg, field),                          \
+                     REQUIRED_##kind(min, services, service), max, CHECK_FN_##kind(field), errbuf, \
+                     errbuf_len))                                                                  \
       return CHAT_ERR_CONFIG;                                                                      \
   }
   CHAT_CONFIG_VARS(LOAD_VAR_)

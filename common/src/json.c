@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 /* Returns the escape sequence for byte c, or NULL when c is written raw.
  * short_buf holds the \u00XX form for the control characters that have no
@@ -140,6 +141,9 @@ static chat_err_t append_value(bson_string_t *out, const bson_iter_t *it) {
   case BSON_TYPE_NULL:
     bson_string_append(out, "null");
     return CHAT_OK;
+  case BSON_TYPE_DATE_TIME:
+    chat_json_append_time(out, bson_iter_date_time(it));
+    return CHAT_OK;
   case BSON_TYPE_DOCUMENT:
   case BSON_TYPE_ARRAY: {
     bson_iter_t child;
@@ -150,6 +154,24 @@ static chat_err_t append_value(bson_string_t *out, const bson_iter_t *it) {
   default:
     return CHAT_ERR_INVALID;
   }
+}
+
+void chat_json_format_time(int64_t ms, char out[CHAT_JSON_TIME_SIZE]) {
+  time_t seconds = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+  int millis = (int)(ms - (int64_t)seconds * 1000);
+  struct tm tm;
+  gmtime_r(&seconds, &tm);
+  char text[64]; /* room for any int the compiler imagines */
+  snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+           tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
+  memcpy(out, text, CHAT_JSON_TIME_SIZE - 1); /* years 0..9999: always 24 characters */
+  out[CHAT_JSON_TIME_SIZE - 1] = '\0';
+}
+
+void chat_json_append_time(bson_string_t *out, int64_t ms) {
+  char text[CHAT_JSON_TIME_SIZE];
+  chat_json_format_time(ms, text);
+  bson_string_append_printf(out, "\"%s\"", text);
 }
 
 chat_err_t chat_json_append(bson_string_t *out, const bson_t *doc, bool is_array) {

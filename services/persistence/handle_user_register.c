@@ -7,19 +7,7 @@
 #include "chat/json.h"
 #include "chat/log.h"
 #include "chat/runtime.h"
-
-/* Sends command.result to the gateway in event's source ("gateway/<id>"). */
-static chat_err_t reply(chat_runtime_t *rt, const chat_envelope_t *event, const char *value) {
-  const char *slash = strchr(event->source, '/');
-  char target[CHAT_ENVELOPE_SOURCE_MAX + 16];
-  if (!slash || strncmp(event->source, "gateway/", 8) != 0 || !event->correlation_id[0])
-    return CHAT_OK; /* nobody waits for this answer */
-  snprintf(target, sizeof target, "gateway:%s", slash + 1);
-  const chat_broadcast_route_t route = {
-      .event = "command.result", .target = target, .correlation_id = event->correlation_id};
-  return chat_broadcast_send(chat_runtime_producer(rt), chat_runtime_config(rt), &route, value,
-                             strlen(value), 0);
-}
+#include "persistence_publish.h"
 
 static const char *payload_string(const chat_envelope_t *event, const char *key) {
   bson_iter_t it;
@@ -52,9 +40,9 @@ chat_err_t persistence_handle_user_register(void *ctx, const chat_envelope_t *ev
   if (!user_id || !username || !hash) {
     CHAT_LOG(CHAT_LOG_WARN, "user.register at %s[%d]@%lld lacks userId, username or passwordHash",
              record->topic, record->partition, (long long)record->offset);
-    return reply(rt, event,
-                 "{\"ok\":false,\"error\":{\"code\":\"BAD_PAYLOAD\",\"message\":"
-                 "\"userId, username and passwordHash are required\"}}");
+    return persistence_reply(rt, event,
+                             "{\"ok\":false,\"error\":{\"code\":\"BAD_PAYLOAD\",\"message\":"
+                             "\"userId, username and passwordHash are required\"}}");
   }
   chat_mongo_t *mongo = chat_runtime_mongo(rt);
   mongoc_client_t *client = chat_mongo_acquire(mongo);
@@ -85,7 +73,7 @@ chat_err_t persistence_handle_user_register(void *ctx, const chat_envelope_t *ev
   mongoc_collection_destroy(users);
   chat_mongo_release(mongo, client);
   if (answer)
-    err = reply(rt, event, answer);
+    err = persistence_reply(rt, event, answer);
   if (ok_answer)
     bson_string_free(ok_answer, true);
   return err;

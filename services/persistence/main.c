@@ -2,12 +2,12 @@
  * members and messages collections, and publishes what changed to
  * chat.broadcast and chat.events (docs/architecture.md). */
 #include "chat/runtime.h"
+#include "handle_message_send.h"
 #include "handle_user_register.h"
 
 /* The indexes this service owns (docs/architecture.md, "Storage"). */
 static const chat_mongo_index_t persistence_indexes[] = {
     {"users", "username_unique", "{\"username\":1}", true},
-    {"conversations", "direct_pair_unique", "{\"directKey\":1}", true},
     {"conversations", "last_message_at", "{\"lastMessageAt\":-1}", false},
     {"members", "conversation_user_unique", "{\"conversationId\":1,\"userId\":1}", true},
     {"members", "user_conversations", "{\"userId\":1,\"conversationId\":1}", false},
@@ -18,7 +18,8 @@ static const chat_mongo_index_t persistence_indexes[] = {
 /* One handler per command type; the messaging and chat-management issues
  * add theirs. The dispatcher logs and skips the types not listed. */
 static const chat_event_handler_t persistence_handlers[] = {
-    {"user.register", persistence_handle_user_register},
+    {"user.register", persistence_handle_user_register, NULL},
+    {"message.send", NULL, persistence_handle_message_sends},
 };
 
 int main(void) {

@@ -90,3 +90,24 @@ Test(json, escape_into_never_splits_a_character) {
   n = chat_json_escape_into(small, sizeof small, "ab\"", 3);
   cr_assert_str_eq(small, "ab");
 }
+
+Test(json, times_are_iso_8601_utc_with_milliseconds) {
+  char text[CHAT_JSON_TIME_SIZE];
+  chat_json_format_time(1768991400000, text);
+  cr_assert_str_eq(text, "2026-01-21T10:30:00.000Z");
+  chat_json_format_time(1768991400007, text);
+  cr_assert_str_eq(text, "2026-01-21T10:30:00.007Z");
+  chat_json_format_time(0, text);
+  cr_assert_str_eq(text, "1970-01-01T00:00:00.000Z");
+  chat_json_format_time(-1, text);
+  cr_assert_str_eq(text, "1969-12-31T23:59:59.999Z");
+}
+
+Test(json, date_times_in_documents_are_written_as_iso_strings) {
+  bson_t *doc = BCON_NEW("at", BCON_DATE_TIME(1768991400123));
+  bson_string_t *out = bson_string_new(NULL);
+  cr_assert_eq(chat_json_append(out, doc, false), CHAT_OK);
+  cr_assert_str_eq(out->str, "{\"at\":\"2026-01-21T10:30:00.123Z\"}");
+  bson_string_free(out, true);
+  bson_destroy(doc);
+}

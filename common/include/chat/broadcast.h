@@ -17,6 +17,8 @@ typedef struct chat_broadcast_route {
   const char *scope;          /* "open", "closed" or NULL */
   const char *exclude;        /* conn:<gw>/<conn> or NULL */
   const char *correlation_id; /* on command.result, or NULL */
+  const char *join;           /* a conversation id: the target's sockets join its room first */
+  const char *leave;          /* a conversation id: the target's sockets leave its room first */
 } chat_broadcast_route_t;
 
 /* Produces value (JSON, value_len bytes) to the prefixed chat.broadcast,

@@ -62,20 +62,26 @@ typedef enum chat_service {
     CHAT_SERVICE_ALL, "Longest wait between retries while Kafka or MongoDB is unreachable")        \
   X(CHAT_SHUTDOWN_TIMEOUT_MS, shutdown_timeout_ms, INT, "10000", 100, 600000, CHAT_SERVICE_ALL,    \
     "Time allowed on SIGTERM to finish in-flight work and flush")                                  \
-  X(CHAT_GATEWAY_PORT, gateway_port, INT, "3000", 1, 65535, CHAT_SERVICE_GATEWAY,                   \
+  X(CHAT_GATEWAY_PORT, gateway_port, INT, "3000", 1, 65535, CHAT_SERVICE_GATEWAY,                  \
     "Port of Socket.IO (/socket.io/) for clients")                                                 \
-  X(CHAT_JWT_SECRET, jwt_secret, STR, "", 1, 0, CHAT_SERVICE_GATEWAY,                               \
+  X(CHAT_JWT_SECRET, jwt_secret, STR, "", 1, 0, CHAT_SERVICE_GATEWAY,                              \
     "HS256 key of the tokens; at least 32 bytes; required by the gateway")                         \
-  X(CHAT_ALLOW_QUERY_TOKEN, allow_query_token, INT, "0", 0, 1, CHAT_SERVICE_GATEWAY,             \
-    "1 also reads a socket's token from the query string (?token=); off by default")             \
-  X(CHAT_PING_INTERVAL_MS, ping_interval_ms, INT, "25000", 100, 600000, CHAT_SERVICE_GATEWAY,       \
+  X(CHAT_ALLOW_QUERY_TOKEN, allow_query_token, INT, "0", 0, 1, CHAT_SERVICE_GATEWAY,               \
+    "1 also reads a socket's token from the query string (?token=); off by default")               \
+  X(CHAT_PING_INTERVAL_MS, ping_interval_ms, INT, "25000", 100, 600000, CHAT_SERVICE_GATEWAY,      \
     "Engine.IO pingInterval")                                                                      \
-  X(CHAT_PING_TIMEOUT_MS, ping_timeout_ms, INT, "20000", 100, 600000, CHAT_SERVICE_GATEWAY,         \
+  X(CHAT_PING_TIMEOUT_MS, ping_timeout_ms, INT, "20000", 100, 600000, CHAT_SERVICE_GATEWAY,        \
     "Engine.IO pingTimeout")                                                                       \
-  X(CHAT_MAX_PAYLOAD_BYTES, max_payload_bytes, INT, "1000000", 1024, 100000000,                     \
+  X(CHAT_MAX_PAYLOAD_BYTES, max_payload_bytes, INT, "1000000", 1024, 100000000,                    \
     CHAT_SERVICE_GATEWAY, "Engine.IO maxPayload: largest message or polling body")                 \
-  X(CHAT_CONNECT_TIMEOUT_MS, connect_timeout_ms, INT, "45000", 100, 600000, CHAT_SERVICE_GATEWAY,   \
-    "Close a connection that sends no namespace CONNECT this long after opening")
+  X(CHAT_CONNECT_TIMEOUT_MS, connect_timeout_ms, INT, "45000", 100, 600000, CHAT_SERVICE_GATEWAY,  \
+    "Close a connection that sends no namespace CONNECT this long after opening")                  \
+  X(CHAT_MAX_CONTENT_BYTES, max_content_bytes, INT, "10000", 1, 65536, CHAT_SERVICE_GATEWAY,       \
+    "Longest message content accepted, in bytes of UTF-8")                                         \
+  X(CHAT_RATE_LIMIT_PER_SEC, rate_limit_per_sec, INT, "20", 1, 100000, CHAT_SERVICE_GATEWAY,       \
+    "Client events one socket may send per second, on average")                                    \
+  X(CHAT_RATE_LIMIT_BURST, rate_limit_burst, INT, "40", 1, 100000, CHAT_SERVICE_GATEWAY,           \
+    "Client events one socket may send at once before the rate limit applies")
 
 typedef struct chat_config {
   char kafka_brokers[CHAT_CONFIG_STR_MAX];
@@ -98,6 +104,9 @@ typedef struct chat_config {
   int ping_timeout_ms;
   int max_payload_bytes;
   int connect_timeout_ms;
+  int max_content_bytes;
+  int rate_limit_per_sec;
+  int rate_limit_burst;
 } chat_config_t;
 
 /* Looks a variable up; returns NULL when it is not set. */

@@ -17,9 +17,17 @@
 typedef chat_err_t (*chat_event_fn)(void *ctx, const chat_envelope_t *event,
                                     const chat_record_t *record);
 
+/* Handles a run of consecutive events of one type together (a batch of
+ * messages is one MongoDB write, not one per message). events[i] came from
+ * *records[i]. Same return contract as chat_event_fn, for the whole run. */
+typedef chat_err_t (*chat_event_run_fn)(void *ctx, const chat_envelope_t *events,
+                                        const chat_record_t *const *records, size_t count);
+
+/* One of handle and handle_run is set. */
 typedef struct chat_event_handler {
   const char *type; /* the envelope type, e.g. "message.send" */
   chat_event_fn handle;
+  chat_event_run_fn handle_run;
 } chat_event_handler_t;
 
 typedef struct chat_dispatch {
@@ -29,8 +37,9 @@ typedef struct chat_dispatch {
   size_t max_record_bytes; /* larger values are skipped as malformed */
 } chat_dispatch_t;
 
-/* A chat_batch_fn: ctx is a chat_dispatch_t. Handles records in order and
- * stops at the first handler error, which it returns. */
+/* A chat_batch_fn: ctx is a chat_dispatch_t. Handles records in order
+ * (consecutive records of a type with handle_run as one run) and stops at
+ * the first handler error, which it returns. */
 chat_err_t chat_dispatch_batch(void *ctx, const chat_record_t *records, size_t count);
 
 #endif

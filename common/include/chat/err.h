@@ -19,6 +19,7 @@
   X(UNKNOWN_EVENT, "UNKNOWN_EVENT", "unknown event type")                                          \
   X(NOT_FOUND, "NOT_FOUND", "not found")                                                           \
   X(DUPLICATE, "DUPLICATE", "already exists")                                                      \
+  X(CONFLICT, "CONFLICT", "changed concurrently; try again")                                       \
   X(UNAUTHORIZED, "UNAUTHORIZED", "not authenticated")                                             \
   X(FORBIDDEN, "FORBIDDEN", "not allowed")                                                         \
   X(RATE_LIMITED, "RATE_LIMITED", "too many requests")                                             \

@@ -26,6 +26,17 @@ chat_err_t chat_json_parse(const char *text, size_t len, size_t max_len, bson_t 
  * has no place in our JSON (binary, regex, ...). */
 chat_err_t chat_json_append(bson_string_t *out, const bson_t *doc, bool is_array);
 
+/* "2026-01-21T10:30:00.000Z" and its NUL. */
+#define CHAT_JSON_TIME_SIZE 25
+
+/* Writes ms (since the epoch) as ISO-8601 UTC with milliseconds, the form
+ * of every timestamp inside payloads (proto/README.md). BSON date-times in
+ * documents given to chat_json_append() are written the same way. */
+void chat_json_format_time(int64_t ms, char out[CHAT_JSON_TIME_SIZE]);
+
+/* Appends ms as a quoted ISO-8601 string. */
+void chat_json_append_time(bson_string_t *out, int64_t ms);
+
 /* Appends str[0..len) as a quoted JSON string. */
 void chat_json_append_string(bson_string_t *out, const char *str, size_t len);
 

@@ -1,0 +1,96 @@
+#include "persistence_publish.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "chat/broadcast.h"
+#include "chat/json.h"
+#include "chat/log.h"
+#include "chat/topics.h"
+
+chat_err_t persistence_reply(chat_runtime_t *rt, const chat_envelope_t *event, const char *value) {
+  const char *slash = strchr(event->source, '/');
+  char target[CHAT_ENVELOPE_SOURCE_MAX + 16];
+  if (!slash || strncmp(event->source, "gateway/", 8) != 0 || !event->correlation_id[0])
+    return CHAT_OK; /* nobody waits for this answer */
+  snprintf(target, sizeof target, "gateway:%s", slash + 1);
+  const chat_broadcast_route_t route = {
+      .event = "command.result", .target = target, .correlation_id = event->correlation_id};
+  return chat_broadcast_send(chat_runtime_producer(rt), chat_runtime_config(rt), &route, value,
+                             strlen(value), 0);
+}
+
+/* Produces env to chat.events keyed by key, and frees its payload. */
+static chat_err_t publish(chat_runtime_t *rt, chat_envelope_t *env, const char *key) {
+  bson_string_t *value = bson_string_new(NULL);
+  char topic[CHAT_TOPIC_NAME_MAX];
+  chat_err_t err = chat_envelope_encode(env, value);
+  chat_envelope_cleanup(env);
+  if (err == CHAT_OK) {
+    chat_topic_name(chat_runtime_config(rt)->topic_prefix, CHAT_TOPIC_EVENTS, topic, sizeof topic);
+    err = chat_producer_produce(chat_runtime_producer(rt), topic, key, strlen(key), value->str,
+                                value->len, NULL, 0, 0);
+  }
+  bson_string_free(value, true);
+  return err;
+}
+
+static void append_time(bson_t *doc, const char *key, int64_t ms) {
+  char text[CHAT_JSON_TIME_SIZE];
+  chat_json_format_time(ms, text);
+  bson_append_utf8(doc, key, -1, text, -1);
+}
+
+static void append_nullable(bson_t *doc, const char *key, const char *value) {
+  if (value)
+    bson_append_utf8(doc, key, -1, value, -1);
+  else
+    bson_append_null(doc, key, -1);
+}
+
+chat_err_t persistence_publish_message_created(chat_runtime_t *rt, const char *message_id,
+                                               const char *conversation_id, const char *sender_id,
+                                               const char *receiver_id, const char *content,
+                                               size_t content_len, const char *attachment_url,
+                                               int64_t seq, int64_t created_at_ms) {
+  chat_envelope_t env;
+  chat_err_t err = chat_envelope_init(&env, "message.created", chat_runtime_source(rt), NULL);
+  if (err != CHAT_OK)
+    return err;
+  bson_t *p = &env.payload;
+  BSON_APPEND_UTF8(p, "messageId", message_id);
+  BSON_APPEND_UTF8(p, "conversationId", conversation_id);
+  BSON_APPEND_UTF8(p, "senderId", sender_id);
+  append_nullable(p, "receiverId", receiver_id);
+  bson_append_utf8(p, "content", -1, content, (int)content_len);
+  append_nullable(p, "attachmentUrl", attachment_url);
+  BSON_APPEND_INT64(p, "seq", seq);
+  append_time(p, "createdAt", created_at_ms);
+  return publish(rt, &env, conversation_id);
+}
+
+chat_err_t persistence_publish_conversation_created(chat_runtime_t *rt, const char *conversation_id,
+                                                    const char *kind, const char *name,
+                                                    const char *owner_id,
+                                                    const char *const *member_ids,
+                                                    size_t member_count, int64_t created_at_ms) {
+  chat_envelope_t env;
+  chat_err_t err = chat_envelope_init(&env, "conversation.created", chat_runtime_source(rt), NULL);
+  if (err != CHAT_OK)
+    return err;
+  bson_t *p = &env.payload, members;
+  BSON_APPEND_UTF8(p, "conversationId", conversation_id);
+  BSON_APPEND_UTF8(p, "kind", kind);
+  append_nullable(p, "name", name);
+  append_nullable(p, "ownerId", owner_id);
+  BSON_APPEND_ARRAY_BEGIN(p, "memberIds", &members);
+  for (size_t i = 0; i < member_count; i++) {
+    char key[16];
+    const char *key_str;
+    bson_uint32_to_string((uint32_t)i, &key_str, key, sizeof key);
+    bson_append_utf8(&members, key_str, -1, member_ids[i], -1);
+  }
+  bson_append_array_end(p, &members);
+  append_time(p, "createdAt", created_at_ms);
+  return publish(rt, &env, conversation_id);
+}

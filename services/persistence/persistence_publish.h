@@ -1,0 +1,33 @@
+/* What persistence publishes besides broadcasts: answers to the gateway
+ * that waits for a command (command.result to gateway:<id>), and the
+ * stable events on chat.events (proto/README.md). */
+#ifndef PERSISTENCE_PUBLISH_H
+#define PERSISTENCE_PUBLISH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "chat/envelope.h"
+#include "chat/runtime.h"
+
+/* Sends value (a command.result JSON) to the gateway in event's source
+ * ("gateway/<id>") with event's correlation id. Nothing when the command
+ * came from elsewhere or has no correlation id. */
+chat_err_t persistence_reply(chat_runtime_t *rt, const chat_envelope_t *event, const char *value);
+
+/* message.created on chat.events, keyed by conversation. receiver_id and
+ * attachment_url may be NULL. */
+chat_err_t persistence_publish_message_created(chat_runtime_t *rt, const char *message_id,
+                                               const char *conversation_id, const char *sender_id,
+                                               const char *receiver_id, const char *content,
+                                               size_t content_len, const char *attachment_url,
+                                               int64_t seq, int64_t created_at_ms);
+
+/* conversation.created on chat.events. name and owner_id may be NULL. */
+chat_err_t persistence_publish_conversation_created(chat_runtime_t *rt, const char *conversation_id,
+                                                    const char *kind, const char *name,
+                                                    const char *owner_id,
+                                                    const char *const *member_ids,
+                                                    size_t member_count, int64_t created_at_ms);
+
+#endif
