@@ -1,8 +1,10 @@
 /* Delivery of chat.broadcast records to this gateway's sockets: the record
  * value is the event payload as clients receive it, so the frame is built
  * once, ["<event>",<value>], and sent to every socket of the target room
- * that the scope and exclude headers leave in (proto/README.md). */
+ * that the scope and exclude headers leave in (proto/README.md). The join
+ * and leave headers change the target's rooms first. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "chat/json.h"
@@ -41,30 +43,62 @@ static void emit_to(void *ctx, void *member) {
   d->sent++;
 }
 
-void gateway_deliver(gateway_t *gw, const char *target, const char *event, const char *scope,
-                     const char *exclude, const char *value, size_t value_len) {
+typedef struct collected {
+  gateway_socket_t **states;
+  size_t count, cap;
+} collected_t;
+
+static void collect(void *ctx, void *member) {
+  collected_t *c = ctx;
+  if (c->count < c->cap)
+    c->states[c->count++] = member;
+}
+
+/* Joins or leaves room:<conversation_id> for every socket in target. */
+static void change_rooms(gateway_t *gw, const char *target, const char *conversation_id,
+                         bool join) {
+  size_t n = rooms_each(gw->rooms, target, NULL, NULL);
+  collected_t c = {calloc(n ? n : 1, sizeof *c.states), 0, n};
+  if (!c.states)
+    return;
+  rooms_each(gw->rooms, target, collect, &c); /* rooms change below, not while iterating */
+  for (size_t i = 0; i < c.count; i++) {
+    if (join)
+      gateway_socket_join_conversation(gw, c.states[i], conversation_id);
+    else
+      gateway_socket_leave_conversation(gw, c.states[i], conversation_id);
+  }
+  free(c.states);
+}
+
+void gateway_deliver(gateway_t *gw, const gateway_route_t *route, const char *value,
+                     size_t value_len) {
   delivery_t d = {0};
-  if (scope) {
-    d.scope = strcmp(scope, "open") == 0 ? 1 : strcmp(scope, "closed") == 0 ? 2 : -1;
+  if (route->scope) {
+    d.scope = strcmp(route->scope, "open") == 0 ? 1 : strcmp(route->scope, "closed") == 0 ? 2 : -1;
     if (d.scope < 0) {
-      CHAT_LOG(CHAT_LOG_WARN, "broadcast %s to %s: unknown scope '%s'; dropped", event, target,
-               scope);
+      CHAT_LOG(CHAT_LOG_WARN, "broadcast %s to %s: unknown scope '%s'; dropped", route->event,
+               route->target, route->scope);
       return;
     }
   }
-  if (strncmp(target, "room:", 5) == 0)
-    d.conversation_id = target + 5;
+  if (route->join)
+    change_rooms(gw, route->target, route->join, true);
+  if (route->leave)
+    change_rooms(gw, route->target, route->leave, false);
+  if (strncmp(route->target, "room:", 5) == 0)
+    d.conversation_id = route->target + 5;
   /* exclude names one connection, "conn:<gateway id>/<socket id>": only
    * this gateway's own connections can match. */
   char own_prefix[CHAT_CONFIG_STR_MAX + 8];
   snprintf(own_prefix, sizeof own_prefix, "conn:%s/", chat_runtime_config(gw->rt)->instance_id);
-  if (exclude && strncmp(exclude, own_prefix, strlen(own_prefix)) == 0)
-    d.exclude_socket = exclude + strlen(own_prefix);
+  if (route->exclude && strncmp(route->exclude, own_prefix, strlen(own_prefix)) == 0)
+    d.exclude_socket = route->exclude + strlen(own_prefix);
   bson_string_t *frame = bson_string_new("[");
-  chat_json_append_string(frame, event, strlen(event));
+  chat_json_append_string(frame, route->event, strlen(route->event));
   bson_string_append_printf(frame, ",%.*s]", (int)value_len, value);
   d.frame = frame->str;
-  rooms_each(gw->rooms, target, emit_to, &d);
-  CHAT_LOG(CHAT_LOG_DEBUG, "broadcast %s to %s: %zu sockets", event, target, d.sent);
+  rooms_each(gw->rooms, route->target, emit_to, &d);
+  CHAT_LOG(CHAT_LOG_DEBUG, "broadcast %s to %s: %zu sockets", route->event, route->target, d.sent);
   bson_string_free(frame, true);
 }

@@ -1,23 +1,25 @@
-/* Client events. Implemented: join_conversation and leave_conversation
- * (which conversations a socket has open, seed 004's chat window), typing
- * and stop_typing (ephemeral: gateway -> chat.broadcast, never stored).
- * A user acts only in conversations it is a member of: the rooms its socket
- * joined on connect. send_message and the rest come with the messaging
- * issue and are answered UNKNOWN_EVENT until then. */
+/* Client events (seed 004's names): join_conversation and
+ * leave_conversation (which conversations a socket has open, seed 004's
+ * chat window), typing and stop_typing (ephemeral: gateway ->
+ * chat.broadcast, never stored), join_personal_room (every socket is in
+ * its user's room from the start), and send_message (send_message.c).
+ * A user acts only in conversations it is a member of: the rooms its
+ * socket is in. Every event passes the socket's rate limit first. */
 #include "client_events.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "chat/broadcast.h"
 #include "chat/err.h"
 #include "chat/json.h"
 #include "chat/log.h"
+#include "send_message.h"
 
-/* Answers the event's ack (when it asked for one) with an error. */
-static void ack_error(chat_sio_socket_t *socket, int64_t ack_id, chat_err_t err,
-                      const char *message) {
+void gateway_ack_error(chat_sio_socket_t *socket, int64_t ack_id, chat_err_t err,
+                       const char *message) {
   if (ack_id < 0)
     return;
   bson_string_t *out = bson_string_new("[{\"ok\":false,\"error\":{\"code\":\"");
@@ -29,18 +31,45 @@ static void ack_error(chat_sio_socket_t *socket, int64_t ack_id, chat_err_t err,
   bson_string_free(out, true);
 }
 
-static void ack_ok(chat_sio_socket_t *socket, int64_t ack_id) {
-  if (ack_id >= 0)
+void gateway_ack_ok(chat_sio_socket_t *socket, int64_t ack_id, const char *fields_json) {
+  if (ack_id < 0)
+    return;
+  if (!fields_json) {
     chat_sio_ack(socket, ack_id, "[{\"ok\":true}]", NULL, 0);
+    return;
+  }
+  bson_string_t *out = bson_string_new("[{\"ok\":true,");
+  bson_string_append(out, fields_json);
+  bson_string_append(out, "}]");
+  chat_sio_ack(socket, ack_id, out->str, NULL, 0);
+  bson_string_free(out, true);
 }
 
-static bool is_object_id(const char *id) {
-  size_t n = 0;
-  for (; id[n]; n++) {
-    if (!((id[n] >= '0' && id[n] <= '9') || (id[n] >= 'a' && id[n] <= 'f')))
-      return false;
-  }
-  return n == 24;
+static void ack_error(chat_sio_socket_t *socket, int64_t ack_id, chat_err_t err,
+                      const char *message) {
+  gateway_ack_error(socket, ack_id, err, message);
+}
+
+static void ack_ok(chat_sio_socket_t *socket, int64_t ack_id) {
+  gateway_ack_ok(socket, ack_id, NULL);
+}
+
+bool gateway_rate_allow(gateway_t *gw, gateway_socket_t *state) {
+  const chat_config_t *cfg = chat_runtime_config(gw->rt);
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+  if (state->tokens_at_ms == 0)
+    state->tokens = cfg->rate_limit_burst;
+  else
+    state->tokens += (double)(now - state->tokens_at_ms) * cfg->rate_limit_per_sec / 1000.0;
+  if (state->tokens > cfg->rate_limit_burst)
+    state->tokens = cfg->rate_limit_burst;
+  state->tokens_at_ms = now;
+  if (state->tokens < 1.0)
+    return false;
+  state->tokens -= 1.0;
+  return true;
 }
 
 /* Reads {conversationId} from the first argument and checks membership.
@@ -56,16 +85,14 @@ static const char *member_conversation(gateway_socket_t *state, bson_iter_t *arg
   }
   field = payload;
   const char *id = bson_iter_utf8(&field, NULL);
-  if (!is_object_id(id)) {
+  if (!chat_is_id(id)) {
     ack_error(state->socket, ack_id, CHAT_ERR_INVALID, "conversationId must be 24 hex digits");
     return NULL;
   }
   char room[40];
   snprintf(room, sizeof room, "room:%s", id);
-  for (size_t i = 0; i < state->room_count; i++) {
-    if (strcmp(state->rooms[i], room) == 0)
-      return id;
-  }
+  if (gateway_socket_in_room(state, room))
+    return id;
   ack_error(state->socket, ack_id, CHAT_ERR_FORBIDDEN, "not a member of this conversation");
   return NULL;
 }
@@ -169,7 +196,18 @@ void gateway_handle_client_event(gateway_t *gw, gateway_socket_t *state,
   const char *name = chat_sio_event_name(packet, &args);
   if (!name)
     return;
-  if (strcmp(name, "join_conversation") == 0) {
+  if (!gateway_rate_allow(gw, state)) {
+    CHAT_LOG(CHAT_LOG_DEBUG, "socket %s: '%.64s' over the rate limit",
+             chat_sio_socket_id(state->socket), name);
+    ack_error(state->socket, packet->ack_id, CHAT_ERR_RATE_LIMITED,
+              "too many events; slow down (see CHAT_RATE_LIMIT_PER_SEC)");
+    return;
+  }
+  if (strcmp(name, "send_message") == 0) {
+    gateway_send_message(gw, state, &args, packet->ack_id);
+  } else if (strcmp(name, "join_personal_room") == 0) {
+    ack_ok(state->socket, packet->ack_id); /* joined on connect */
+  } else if (strcmp(name, "join_conversation") == 0) {
     join_conversation(gw, state, &args, packet->ack_id);
   } else if (strcmp(name, "leave_conversation") == 0) {
     leave_conversation(gw, state, &args, packet->ack_id);

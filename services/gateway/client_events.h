@@ -9,4 +9,16 @@
 void gateway_handle_client_event(gateway_t *gw, gateway_socket_t *state,
                                  const chat_sio_packet_t *packet);
 
+/* Answers an event's ack (when it asked for one, ack_id >= 0) with
+ * [{"ok":false,"error":{"code","message"}}]. */
+void gateway_ack_error(chat_sio_socket_t *socket, int64_t ack_id, chat_err_t err,
+                       const char *message);
+
+/* Answers [{"ok":true}], or [{"ok":true,<fields_json>}] with fields_json
+ * like "\"a\":1" when it is not NULL. */
+void gateway_ack_ok(chat_sio_socket_t *socket, int64_t ack_id, const char *fields_json);
+
+/* Takes one token of the socket's rate limit; false when it is spent. */
+bool gateway_rate_allow(gateway_t *gw, gateway_socket_t *state);
+
 #endif

@@ -3,20 +3,26 @@
 #ifndef GATEWAY_H
 #define GATEWAY_H
 
+#include "chat/ids.h"
 #include "chat/jwt.h"
 #include "chat/runtime.h"
+#include "id_table.h"
 #include "rooms.h"
 #include "server.h"
 #include "work_queue.h"
 
 typedef struct pending_registration pending_registration_t;
+typedef struct rest_pending rest_pending_t;
 
 typedef struct gateway {
   chat_runtime_t *rt; /* thread-safe */
   chat_sio_server_t *sio;
   work_queue_t *work;
   pending_registration_t *registrations; /* waiting for persistence's answer */
+  rest_pending_t *pending;               /* REST calls waiting for a command.result */
   rooms_t *rooms;                        /* members are gateway_socket_t */
+  id_table_t *sends;                     /* message.send waiting for Kafka, by request id */
+  uint64_t next_request_id;
 } gateway_t;
 
 /* What the gateway keeps per authenticated socket. Reference-counted: a
@@ -30,6 +36,8 @@ typedef struct gateway_socket {
   size_t room_count;
   char **open; /* conversation ids it has open (join_conversation) */
   size_t open_count;
+  double tokens; /* the rate limit's bucket */
+  int64_t tokens_at_ms;
 } gateway_socket_t;
 
 /* socket_rooms.c: rooms on connect (seed 000) and on disconnect. */
@@ -37,8 +45,21 @@ void gateway_socket_connected(gateway_t *gw, gateway_socket_t *state);
 void gateway_socket_gone(gateway_t *gw, gateway_socket_t *state);
 void gateway_socket_release(gateway_socket_t *state);
 
+/* True when the socket is in room (e.g. "room:<conversationId>"). */
+bool gateway_socket_in_room(const gateway_socket_t *state, const char *room);
+
+/* Joins or leaves room:<conversation_id> for a socket already connected. */
+void gateway_socket_join_conversation(gateway_t *gw, gateway_socket_t *state,
+                                      const char *conversation_id);
+void gateway_socket_leave_conversation(gateway_t *gw, gateway_socket_t *state,
+                                       const char *conversation_id);
+
 /* broadcast_deliver.c: a chat.broadcast record, on the loop thread. */
-void gateway_deliver(gateway_t *gw, const char *target, const char *event, const char *scope,
-                     const char *exclude, const char *value, size_t value_len);
+typedef struct gateway_route {
+  const char *target, *event;                 /* required */
+  const char *scope, *exclude, *join, *leave; /* NULL when absent */
+} gateway_route_t;
+void gateway_deliver(gateway_t *gw, const gateway_route_t *route, const char *value,
+                     size_t value_len);
 
 #endif

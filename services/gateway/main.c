@@ -14,6 +14,8 @@
 #include "client_events.h"
 #include "gateway.h"
 #include "rest.h"
+#include "rest_pending.h"
+#include "send_message.h"
 #include "server.h"
 #include "socket_auth.h"
 
@@ -72,7 +74,8 @@ static void on_disconnect(void *ctx, chat_sio_socket_t *socket, const char *reas
 /* A broadcast record handed from the consumer thread to the loop thread. */
 typedef struct broadcast_copy {
   gateway_t *gw;
-  char *target, *event, *scope, *exclude, *correlation_id; /* the last three may be NULL */
+  char *target, *event;                                  /* never NULL */
+  char *scope, *exclude, *correlation_id, *join, *leave; /* NULL when absent */
   size_t value_len;
   char value[];
 } broadcast_copy_t;
@@ -83,6 +86,8 @@ static void free_copy(broadcast_copy_t *copy) {
   free(copy->scope);
   free(copy->exclude);
   free(copy->correlation_id);
+  free(copy->join);
+  free(copy->leave);
   free(copy);
 }
 
@@ -92,11 +97,17 @@ static void deliver_on_loop(void *arg) {
   char own_target[CHAT_CONFIG_STR_MAX + 16];
   snprintf(own_target, sizeof own_target, "gateway:%s", chat_runtime_config(gw->rt)->instance_id);
   if (strcmp(copy->target, own_target) == 0) {
-    if (strcmp(copy->event, "command.result") == 0 && copy->correlation_id)
+    if (strcmp(copy->event, "command.result") == 0 && copy->correlation_id &&
+        !rest_pending_resolve(gw, copy->correlation_id, copy->value, copy->value_len))
       accounts_on_command_result(gw, copy->correlation_id, copy->value, copy->value_len);
   } else {
-    gateway_deliver(gw, copy->target, copy->event, copy->scope, copy->exclude, copy->value,
-                    copy->value_len);
+    const gateway_route_t route = {.target = copy->target,
+                                   .event = copy->event,
+                                   .scope = copy->scope,
+                                   .exclude = copy->exclude,
+                                   .join = copy->join,
+                                   .leave = copy->leave};
+    gateway_deliver(gw, &route, copy->value, copy->value_len);
   }
   free_copy(copy);
 }
@@ -129,6 +140,8 @@ static chat_err_t deliver_broadcast(void *ctx, const chat_record_t *records, siz
     copy->scope = header_dup(record, "scope");
     copy->exclude = header_dup(record, "exclude");
     copy->correlation_id = header_dup(record, "correlationId");
+    copy->join = header_dup(record, "join");
+    copy->leave = header_dup(record, "leave");
     if (!copy->target || !copy->event || !record->value) {
       CHAT_LOG(CHAT_LOG_WARN, "broadcast %s[%d]@%lld has no target, event or value; skipped",
                record->topic, record->partition, (long long)record->offset);
@@ -148,6 +161,7 @@ static chat_err_t deliver_broadcast(void *ctx, const chat_record_t *records, siz
 static void sweep(void *arg) {
   gateway_t *gw = arg;
   accounts_expire(gw);
+  rest_pending_expire(gw);
   chat_sio_server_call_later(gw->sio, GATEWAY_SWEEP_MS, sweep, gw);
 }
 
@@ -171,7 +185,8 @@ static void *broadcast_main(void *arg) {
 
 int main(void) {
   gateway_t gw = {0};
-  const chat_runtime_options_t runtime_opts = {.service = CHAT_SERVICE_GATEWAY};
+  const chat_runtime_options_t runtime_opts = {
+      .service = CHAT_SERVICE_GATEWAY, .on_delivery = gateway_on_delivery, .delivery_ctx = &gw};
   chat_err_t err = chat_runtime_start(&runtime_opts, &gw.rt);
   if (err != CHAT_OK)
     return err == CHAT_ERR_STOPPED ? 0 : err == CHAT_ERR_CONFIG ? 2 : 1;
@@ -197,7 +212,8 @@ int main(void) {
     goto out;
   }
   gw.rooms = rooms_create();
-  if (!gw.rooms ||
+  gw.sends = id_table_create();
+  if (!gw.rooms || !gw.sends ||
       work_queue_create(gw.sio, GATEWAY_WORKERS, GATEWAY_WORK_QUEUED, &gw.work) != CHAT_OK) {
     CHAT_LOG(CHAT_LOG_ERROR, "cannot start the worker threads");
     goto out;
@@ -224,8 +240,13 @@ out:
   if (consumer_started)
     pthread_join(consumer, NULL);
   work_queue_destroy(&gw.work);
+  /* Delivery reports of what is still in flight reach the loop before it
+   * goes; none come after the flush. */
+  chat_producer_flush(chat_runtime_producer(gw.rt), cfg->shutdown_timeout_ms);
   chat_sio_server_destroy(&gw.sio); /* runs what they posted last */
+  rest_pending_discard(&gw);
   accounts_discard_pending(&gw);
+  gateway_sends_discard(&gw);
   rooms_destroy(&gw.rooms);
   chat_runtime_destroy(&gw.rt);
   CHAT_LOG(CHAT_LOG_INFO, "stopped");

@@ -102,7 +102,7 @@ size_t rooms_each(const rooms_t *rooms, const char *name, void (*fn)(void *ctx, 
   room_t *room = *find((rooms_t *)rooms, name);
   if (!room)
     return 0;
-  for (size_t i = 0; i < room->count; i++)
+  for (size_t i = 0; fn && i < room->count; i++)
     fn(ctx, room->members[i]);
   return room->count;
 }

@@ -23,8 +23,8 @@ bool rooms_join(rooms_t *rooms, const char *room, void *member);
 /* Takes member out of room; a room left empty is freed. */
 void rooms_leave(rooms_t *rooms, const char *room, void *member);
 
-/* Calls fn(ctx, member) for each member of room; returns how many. fn must
- * not join or leave rooms. */
+/* Calls fn(ctx, member) for each member of room (fn may be NULL: just
+ * count); returns how many. fn must not join or leave rooms. */
 size_t rooms_each(const rooms_t *rooms, const char *room, void (*fn)(void *ctx, void *member),
                   void *ctx);
 

@@ -64,11 +64,8 @@ static void find_conversations(void *arg) {
 static void join_conversations(void *arg) {
   rooms_job_t *job = arg;
   for (size_t i = 0; i < job->count; i++) {
-    char room[256];
-    if (job->state->socket && job->conversations[i]) {
-      snprintf(room, sizeof room, "room:%s", job->conversations[i]);
-      join(job->gw, job->state, room);
-    }
+    if (job->conversations[i])
+      gateway_socket_join_conversation(job->gw, job->state, job->conversations[i]);
     free(job->conversations[i]);
   }
   free(job->conversations);
@@ -76,9 +73,52 @@ static void join_conversations(void *arg) {
   free(job);
 }
 
+bool gateway_socket_in_room(const gateway_socket_t *state, const char *room) {
+  for (size_t i = 0; i < state->room_count; i++) {
+    if (strcmp(state->rooms[i], room) == 0)
+      return true;
+  }
+  return false;
+}
+
+void gateway_socket_join_conversation(gateway_t *gw, gateway_socket_t *state,
+                                      const char *conversation_id) {
+  char room[CHAT_ID_SIZE + 8];
+  if (!state->socket || !chat_is_id(conversation_id))
+    return;
+  snprintf(room, sizeof room, "room:%s", conversation_id);
+  if (!gateway_socket_in_room(state, room))
+    join(gw, state, room);
+}
+
+void gateway_socket_leave_conversation(gateway_t *gw, gateway_socket_t *state,
+                                       const char *conversation_id) {
+  char room[CHAT_ID_SIZE + 8];
+  snprintf(room, sizeof room, "room:%s", conversation_id);
+  for (size_t i = 0; i < state->room_count; i++) {
+    if (strcmp(state->rooms[i], room) == 0) {
+      rooms_leave(gw->rooms, room, state);
+      free(state->rooms[i]);
+      state->rooms[i] = state->rooms[--state->room_count];
+      break;
+    }
+  }
+  for (size_t i = 0; i < state->open_count; i++) {
+    if (strcmp(state->open[i], conversation_id) == 0) {
+      free(state->open[i]);
+      state->open[i] = state->open[--state->open_count];
+      break;
+    }
+  }
+}
+
 void gateway_socket_connected(gateway_t *gw, gateway_socket_t *state) {
-  char room[CHAT_JWT_SUB_MAX + 8];
+  char room[CHAT_CONFIG_STR_MAX + 64];
   snprintf(room, sizeof room, "user:%s", state->user_id);
+  join(gw, state, room);
+  /* Its own room, for what is sent to this connection alone (acks). */
+  snprintf(room, sizeof room, "conn:%s/%s", chat_runtime_config(gw->rt)->instance_id,
+           chat_sio_socket_id(state->socket));
   join(gw, state, room);
   rooms_job_t *job = calloc(1, sizeof *job);
   if (!job)
