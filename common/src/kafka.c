@@ -69,6 +69,11 @@ static chat_log_level_t level_from_syslog(int level) {
 }
 
 static void on_rdkafka_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
+  /* CHAT_KAFKA_CONFIG goes to producers and consumers alike: a property
+   * of the other kind is expected there, and ignored. */
+  if (strcmp(fac, "CONFWARN") == 0 &&
+      (strstr(buf, "is a consumer property") || strstr(buf, "is a producer property")))
+    level = 7;
   CHAT_LOG(level_from_syslog(level), "librdkafka %s %s: %s", rd_kafka_name(rk), fac, buf);
 }
 

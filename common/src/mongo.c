@@ -21,6 +21,10 @@ static pthread_once_t mongoc_once = PTHREAD_ONCE_INIT;
 static void on_mongoc_log(mongoc_log_level_t level, const char *domain, const char *message,
                           void *ctx) {
   (void)ctx;
+  /* FerretDB has no endSessions; the driver says so once per pool at
+   * shutdown and carries on: nothing an operator can act on. */
+  if (strstr(message, "\"endSessions\""))
+    level = MONGOC_LOG_LEVEL_DEBUG;
   if (level <= MONGOC_LOG_LEVEL_WARNING)
     CHAT_LOG(level <= MONGOC_LOG_LEVEL_CRITICAL ? CHAT_LOG_ERROR : CHAT_LOG_WARN,
              "libmongoc %s: %s", domain, message);

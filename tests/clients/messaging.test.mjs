@@ -4,22 +4,26 @@
 // on gateway A and the receiver on gateway B.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { MongoClient } from "mongodb";
-import { Stack, connect, http, register, request, waitFor, sleep, mongoUri } from "./lib/stack.mjs";
+import { Stack, connect, http, register, request, waitFor, sleep, mongoUri, brokers } from "./lib/stack.mjs";
 
 // Short group timeouts: a killed persistence process's partitions move in seconds.
 const stack = new Stack("messaging", {
   CHAT_KAFKA_CONFIG: "session.timeout.ms=6000,heartbeat.interval.ms=500",
 });
-let gwA, gwB, mongo, db;
+let gwA, gwB, gwLimited, mongo, db;
+const persistence = {};
 const sockets = [];
 const pid = process.pid;
 
 before(async () => {
-  await stack.startPersistence({ CHAT_INSTANCE_ID: "persistence-1" });
-  await stack.startPersistence({ CHAT_INSTANCE_ID: "persistence-2" });
-  gwA = await stack.startGateway("gw-a");
-  gwB = await stack.startGateway("gw-b");
+  persistence["persistence-1"] = await stack.startPersistence({ CHAT_INSTANCE_ID: "persistence-1" });
+  persistence["persistence-2"] = await stack.startPersistence({ CHAT_INSTANCE_ID: "persistence-2" });
+  const fast = { CHAT_RATE_LIMIT_PER_SEC: "2000", CHAT_RATE_LIMIT_BURST: "2000" };
+  gwA = await stack.startGateway("gw-a", fast);
+  gwB = await stack.startGateway("gw-b", fast);
+  gwLimited = await stack.startGateway("gw-limited"); /* the default rate limit */
   mongo = new MongoClient(mongoUri);
   db = mongo.db(stack.database);
 });
@@ -185,7 +189,7 @@ test("bad input gets a precise ack error and nobody else notices", async () => {
 
 test("flooding hits the per-connection rate limit with RATE_LIMITED, then recovers", async () => {
   const ivan = await register(gwA, `ivan_${pid}`);
-  const socket = await open(gwA, ivan);
+  const socket = await open(gwLimited, ivan);
   const answers = await Promise.all(Array.from({ length: 60 }, () => request(socket, "join_personal_room", {})));
   const limited = answers.filter((a) => !a.ok);
   assert.ok(limited.length >= 60 - 40 - 5, `only ${limited.length} of 60 limited (burst 40)`);
@@ -193,4 +197,52 @@ test("flooding hits the per-connection rate limit with RATE_LIMITED, then recove
   await sleep(1000);
   assert.deepEqual(await request(socket, "join_personal_room", {}), { ok: true });
   assert.ok(socket.connected);
+});
+
+// The persistence instance that stored messages of a conversation, read
+// from the source of message.created on chat.events with kcat.
+function writerOf(conversationId) {
+  const out = execFileSync("kcat", ["-C", "-b", brokers, "-t", `${stack.prefix}chat.events`, "-o", "beginning", "-e", "-q", "-f", "%k %s\\n"], { encoding: "utf8" });
+  const line = out.split("\n").find((l) => l.startsWith(conversationId + " ") && l.includes('"type":"message.created"'));
+  assert.ok(line, `no message.created for ${conversationId} on chat.events`);
+  return JSON.parse(line.slice(conversationId.length + 1)).source.split("/")[1];
+}
+
+test("SIGKILL of the persistence process that owns a conversation: every accepted message is stored exactly once and delivered", async () => {
+  const jack = await register(gwA, `jack_${pid}`);
+  const kate = await register(gwB, `kate_${pid}`);
+  const jackSocket = await open(gwA, jack);
+  const kateSocket = await open(gwB, kate);
+  const opened = await request(jackSocket, "send_message", { receiverId: kate.id, content: "m-0", clientMsgId: "k-0" });
+  const conversationId = opened.conversationId;
+  await waitFor(jackSocket, "message_ack", (a) => a.clientMsgId === "k-0" && a.status === "persisted");
+  await waitFor(kateSocket, "conversation_created");
+  assert.deepEqual(await request(kateSocket, "join_conversation", { conversationId }), { ok: true });
+  const owner = writerOf(conversationId);
+
+  const total = 300;
+  const accepted = [];
+  for (let i = 1; i <= total; i++) {
+    if (i === 100) persistence[owner].kill("SIGKILL"); /* mid-stream, with records in flight */
+    const ack = await request(jackSocket, "send_message", { conversationId, content: `m-${i}`, clientMsgId: `k-${i}` });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    accepted.push(`k-${i}`);
+  }
+  // The survivor takes the partition over after the group's session timeout.
+  const deadline = Date.now() + 90000;
+  const persistedIds = () => new Set(jackSocket.seen.filter((e) => e.event === "message_ack" && e.data.status === "persisted").map((e) => e.data.clientMsgId));
+  while (persistedIds().size < total + 1) {
+    assert.ok(Date.now() < deadline, `only ${persistedIds().size} of ${total + 1} persisted after the kill`);
+    await sleep(200);
+  }
+  const stored = await db.collection("messages").find({ conversationId }).toArray();
+  assert.equal(stored.length, total + 1, "stored twice or lost");
+  assert.deepEqual(stored.map((m) => m.seq).sort((a, b) => a - b), Array.from({ length: total + 1 }, (_, i) => i + 1));
+  assert.equal(new Set(stored.map((m) => m.clientMsgId)).size, total + 1);
+  // Delivered: every message reached the receiver (at least once; clients drop repeats by id).
+  const delivered = new Set(kateSocket.seen.filter((e) => e.event === "new_message").map((e) => e.data.content));
+  for (let i = 1; i <= total; i++) assert.ok(delivered.has(`m-${i}`), `m-${i} not delivered`);
+  // Seqs follow the order the sender sent in.
+  const bySeq = stored.sort((a, b) => a.seq - b.seq).map((m) => m.content);
+  assert.deepEqual(bySeq, Array.from({ length: total + 1 }, (_, i) => `m-${i}`));
 });
