@@ -1,6 +1,10 @@
 #include "rest.h"
 
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "chat/json.h"
 
@@ -23,23 +27,99 @@ void rest_reply_data(gateway_t *gw, uint64_t request_id, int status, const char 
   bson_string_free(out, true);
 }
 
+bool rest_authenticate(gateway_t *gw, const chat_http_request_t *request,
+                       chat_jwt_claims_t *claims) {
+  const char *why = "missing token";
+  const char *auth = request->authorization;
+  if (strncmp(auth, "Bearer ", 7) == 0 &&
+      chat_jwt_verify(auth + 7, chat_runtime_config(gw->rt)->jwt_secret, (int64_t)time(NULL),
+                      claims, &why) == CHAT_OK)
+    return true;
+  char message[128];
+  snprintf(message, sizeof message, "%s (send Authorization: Bearer <token>)", why);
+  rest_reply_error(gw, request->id, 401, CHAT_ERR_UNAUTHORIZED, message);
+  return false;
+}
+
+bool rest_query_int(gateway_t *gw, const chat_http_request_t *request, const char *name,
+                    int64_t fallback, int64_t min, int64_t max, int64_t *out) {
+  char text[32], *end = NULL, ignored[2];
+  const char *query = request->query ? request->query : "";
+  *out = fallback;
+  if (!chat_sio_query_arg(query, name, text, sizeof text)) {
+    /* Absent, or present and too long for any number we take. */
+    char probe[64];
+    snprintf(probe, sizeof probe, "%s=", name);
+    bool present = strncmp(query, probe, strlen(probe)) == 0 ||
+                   (snprintf(probe, sizeof probe, "&%s=", name), strstr(query, probe) != NULL);
+    if (!present || chat_sio_query_arg(query, name, ignored, 1))
+      return true; /* absent, or "name=" with nothing: the default */
+    snprintf(text, sizeof text, "x");
+  }
+  if (!text[0])
+    return true;
+  errno = 0;
+  long long value = strtoll(text, &end, 10);
+  if (errno || end == text || *end || value < min || value > max) {
+    char message[160];
+    snprintf(message, sizeof message, "%s must be an integer from %lld to %lld", name,
+             (long long)min, (long long)max);
+    rest_reply_error(gw, request->id, 400, CHAT_ERR_INVALID, message);
+    return false;
+  }
+  *out = value;
+  return true;
+}
+
+typedef void (*rest_handler_fn)(gateway_t *gw, const chat_http_request_t *request,
+                                const rest_params_t *params);
+
+/* Matches path against pattern, whose ":name" segments match one
+ * non-empty segment each (copied into params). */
+static bool path_match(const char *pattern, const char *path, rest_params_t *params) {
+  size_t param = 0;
+  memset(params, 0, sizeof *params);
+  while (*pattern && *path) {
+    if (*pattern == ':') {
+      const char *end = strchr(path, '/');
+      size_t len = end ? (size_t)(end - path) : strlen(path);
+      if (len == 0 || len >= REST_PARAM_MAX || param >= REST_PARAMS_MAX)
+        return false;
+      memcpy(params->values[param++], path, len);
+      path += len;
+      while (*pattern && *pattern != '/')
+        pattern++;
+      continue;
+    }
+    if (*pattern++ != *path++)
+      return false;
+  }
+  return !*pattern && !*path;
+}
+
 void gateway_handle_http(void *ctx, const chat_http_request_t *request) {
   gateway_t *gw = ctx;
   static const struct {
     const char *method, *path;
-    void (*handle)(gateway_t *gw, const chat_http_request_t *request);
+    rest_handler_fn handle;
   } routes[] = {
       {"POST", "/api/auth/register", rest_register},
       {"POST", "/api/auth/login", rest_login},
       {"GET", "/api/users", rest_list_users},
+      {"POST", "/api/chat/send", rest_send_message},
+      {"GET", "/api/chat/conversations", rest_list_conversations},
+      {"GET", "/api/chat/conversations/:id/messages", rest_list_messages},
+      {"POST", "/api/v1/chat/convo/one-to-one", rest_direct_details},
+      {"GET", "/api/v1/chat/convo/one-to-one/message", rest_direct_messages},
   };
   bool path_known = false;
+  rest_params_t params;
   for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-    if (strcmp(routes[i].path, request->path) != 0)
+    if (!path_match(routes[i].path, request->path, &params))
       continue;
     path_known = true;
     if (strcmp(routes[i].method, request->method) == 0) {
-      routes[i].handle(gw, request);
+      routes[i].handle(gw, request, &params);
       return;
     }
   }

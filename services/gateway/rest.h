@@ -17,10 +17,41 @@ void rest_reply_error(gateway_t *gw, uint64_t request_id, int status, chat_err_t
 /* Answers {"success":true,"data":<data_json>}. */
 void rest_reply_data(gateway_t *gw, uint64_t request_id, int status, const char *data_json);
 
+/* The :name segments of a route's path, in order ("" past the last). */
+#define REST_PARAMS_MAX 2
+#define REST_PARAM_MAX 64
+typedef struct rest_params {
+  char values[REST_PARAMS_MAX][REST_PARAM_MAX];
+} rest_params_t;
+
+/* Checks "Authorization: Bearer <token>". Returns true with *claims set,
+ * or false after answering 401. */
+bool rest_authenticate(gateway_t *gw, const chat_http_request_t *request,
+                       chat_jwt_claims_t *claims);
+
+/* Reads integer query argument name into *out: *out = fallback when
+ * absent; false (after answering 400) when it is not an integer in
+ * [min, max]. */
+bool rest_query_int(gateway_t *gw, const chat_http_request_t *request, const char *name,
+                    int64_t fallback, int64_t min, int64_t max, int64_t *out);
+
 /* Account routes (rest_accounts.c). */
-void rest_register(gateway_t *gw, const chat_http_request_t *request);
-void rest_login(gateway_t *gw, const chat_http_request_t *request);
-void rest_list_users(gateway_t *gw, const chat_http_request_t *request);
+void rest_register(gateway_t *gw, const chat_http_request_t *request, const rest_params_t *params);
+void rest_login(gateway_t *gw, const chat_http_request_t *request, const rest_params_t *params);
+void rest_list_users(gateway_t *gw, const chat_http_request_t *request,
+                     const rest_params_t *params);
+
+/* Chat routes (rest_chat.c), seed 004 and seed 002. */
+void rest_send_message(gateway_t *gw, const chat_http_request_t *request,
+                       const rest_params_t *params);
+void rest_list_conversations(gateway_t *gw, const chat_http_request_t *request,
+                             const rest_params_t *params);
+void rest_list_messages(gateway_t *gw, const chat_http_request_t *request,
+                        const rest_params_t *params);
+void rest_direct_details(gateway_t *gw, const chat_http_request_t *request,
+                         const rest_params_t *params);
+void rest_direct_messages(gateway_t *gw, const chat_http_request_t *request,
+                          const rest_params_t *params);
 
 /* persistence's answer to a user.register (a command.result for this
  * gateway); value is its JSON. Loop thread. */

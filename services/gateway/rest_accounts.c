@@ -304,7 +304,8 @@ static void submit_credentials(gateway_t *gw, const chat_http_request_t *request
   submit(gw, job, work, done);
 }
 
-void rest_register(gateway_t *gw, const chat_http_request_t *request) {
+void rest_register(gateway_t *gw, const chat_http_request_t *request, const rest_params_t *params) {
+  (void)params;
   submit_credentials(gw, request, hash_password, send_register_command);
 }
 
@@ -357,7 +358,8 @@ static void answer_job(void *arg) {
   free_job(job);
 }
 
-void rest_login(gateway_t *gw, const chat_http_request_t *request) {
+void rest_login(gateway_t *gw, const chat_http_request_t *request, const rest_params_t *params) {
+  (void)params;
   submit_credentials(gw, request, check_login, answer_job);
 }
 
@@ -407,18 +409,12 @@ static void list_users(void *arg) {
   chat_mongo_release(mongo, client);
 }
 
-void rest_list_users(gateway_t *gw, const chat_http_request_t *request) {
+void rest_list_users(gateway_t *gw, const chat_http_request_t *request,
+                     const rest_params_t *params) {
+  (void)params;
   chat_jwt_claims_t claims;
-  const char *why = "missing token";
-  const char *auth = request->authorization;
-  if (strncmp(auth, "Bearer ", 7) != 0 ||
-      chat_jwt_verify(auth + 7, chat_runtime_config(gw->rt)->jwt_secret, (int64_t)time(NULL),
-                      &claims, &why) != CHAT_OK) {
-    char message[128];
-    snprintf(message, sizeof message, "%s (send Authorization: Bearer <token>)", why);
-    rest_reply_error(gw, request->id, 401, CHAT_ERR_UNAUTHORIZED, message);
+  if (!rest_authenticate(gw, request, &claims))
     return;
-  }
   account_job_t *job = new_job(gw, request);
   if (job)
     submit(gw, job, list_users, answer_job);

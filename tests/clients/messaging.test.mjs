@@ -246,3 +246,111 @@ test("SIGKILL of the persistence process that owns a conversation: every accepte
   const bySeq = stored.sort((a, b) => a.seq - b.seq).map((m) => m.content);
   assert.deepEqual(bySeq, Array.from({ length: total + 1 }, (_, i) => `m-${i}`));
 });
+
+test("REST (seed 004): send answers once stored; conversations newest first; history by page and by seq cursor", async () => {
+  const lena = await register(gwA, `lena_${pid}`);
+  const mike = await register(gwB, `mike_${pid}`);
+  const nora = await register(gwB, `nora_${pid}`);
+  const mikeSocket = await open(gwB, mike);
+
+  const sent = await http(gwA, "POST", "/api/chat/send", { token: lena.token, body: { receiverId: mike.id, content: "via REST", attachmentUrl: "https://example.com/x.png" } });
+  assert.equal(sent.status, 201, JSON.stringify(sent.body));
+  assert.equal(sent.body.success, true);
+  assert.equal(sent.body.message, "Message sent");
+  const m = sent.body.data;
+  assert.equal(m.sender_id, lena.id);
+  assert.equal(m.receiver_id, mike.id);
+  assert.equal(m.content, "via REST");
+  assert.equal(m.attachment_url, "https://example.com/x.png");
+  assert.equal(m.is_read, false);
+  assert.equal(m.seq, 1);
+  assert.deepEqual(m.sender, { id: lena.id, username: lena.username });
+  const conversationId = m.conversation_id;
+  await waitFor(mikeSocket, "message_notification", (n) => n.content === "via REST");
+
+  for (let i = 2; i <= 12; i++) {
+    const r = await http(gwB, "POST", "/api/chat/send", { token: mike.token, body: { conversationId, content: `n${i}`, clientMsgId: `rest-${i}` } });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    assert.equal(r.body.data.seq, i);
+  }
+  // A newer conversation of lena's, with nora: listed first.
+  assert.equal((await http(gwA, "POST", "/api/chat/send", { token: nora.token, body: { receiverId: lena.id, content: "newest" } })).status, 201);
+
+  const list = await http(gwA, "GET", "/api/chat/conversations?page=1&limit=20", { token: lena.token });
+  assert.equal(list.status, 200, JSON.stringify(list.body));
+  assert.equal(list.body.data.total, 2);
+  assert.equal(list.body.data.page, 1);
+  assert.equal(list.body.data.totalPages, 1);
+  const [newest, older] = list.body.data.conversations;
+  assert.equal(newest.last_message, "newest");
+  assert.equal(older.id, conversationId);
+  assert.equal(older.last_message, "n12");
+  assert.equal(older.lastSeq, 12);
+  assert.deepEqual(older.participants.map((p) => p.username).sort(), [lena.username, mike.username].sort());
+  assert.ok([older.participant_1_id, older.participant_2_id].includes(mike.id));
+  const secondPage = await http(gwA, "GET", "/api/chat/conversations?page=2&limit=1", { token: lena.token });
+  assert.equal(secondPage.body.data.conversations[0].id, conversationId);
+  assert.equal(secondPage.body.data.totalPages, 2);
+
+  // Pages: the newest page first, oldest first within it.
+  const page1 = await http(gwA, "GET", `/api/chat/conversations/${conversationId}/messages?page=1&limit=5`, { token: lena.token });
+  assert.equal(page1.status, 200, JSON.stringify(page1.body));
+  assert.deepEqual(page1.body.data.messages.map((x) => x.seq), [8, 9, 10, 11, 12]);
+  assert.equal(page1.body.data.total, 12);
+  assert.equal(page1.body.data.totalPages, 3);
+  assert.equal(page1.body.data.hasMore, true);
+  const page3 = await http(gwA, "GET", `/api/chat/conversations/${conversationId}/messages?page=3&limit=5`, { token: lena.token });
+  assert.deepEqual(page3.body.data.messages.map((x) => x.seq), [1, 2]);
+  // Cursors: before (infinite scroll up) and after (catching up).
+  const before = await http(gwA, "GET", `/api/chat/conversations/${conversationId}/messages?before=8&limit=3`, { token: lena.token });
+  assert.deepEqual(before.body.data.messages.map((x) => x.seq), [5, 6, 7]);
+  const after = await http(gwA, "GET", `/api/chat/conversations/${conversationId}/messages?after=9&limit=50`, { token: lena.token });
+  assert.deepEqual(after.body.data.messages.map((x) => x.seq), [10, 11, 12]);
+  assert.equal(after.body.data.hasMore, false);
+
+  // Seed 002: the 1-1 details and messages by the other user's id.
+  const details = await http(gwA, "POST", `/api/v1/chat/convo/one-to-one?otherUserId=${mike.id}`, { token: lena.token });
+  assert.equal(details.status, 200, JSON.stringify(details.body));
+  assert.equal(details.body.data.conversation.id, conversationId);
+  assert.equal(details.body.data.conversation.exists, true);
+  assert.deepEqual(details.body.data.otherUser, { id: mike.id, username: mike.username });
+  const recent = await http(gwA, "GET", `/api/v1/chat/convo/one-to-one/message?otherUserId=${mike.id}`, { token: lena.token });
+  assert.deepEqual(recent.body.data.messages.map((x) => x.seq), [3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+  const earlier = await http(gwA, "GET", `/api/v1/chat/convo/one-to-one/message?otherUserId=${mike.id}&from=3&limit=10`, { token: lena.token });
+  assert.deepEqual(earlier.body.data.messages.map((x) => x.seq), [1, 2]);
+  const notYet = await http(gwA, "POST", `/api/v1/chat/convo/one-to-one?otherUserId=${nora.id}`, { token: mike.token });
+  assert.equal(notYet.body.data.conversation.exists, false);
+});
+
+test("REST refuses what the user may not see or do, with precise errors", async () => {
+  const olga = await register(gwA, `olga_${pid}`);
+  const pete = await register(gwA, `pete_${pid}`);
+  const quin = await register(gwA, `quin_${pid}`);
+  const opened = await http(gwA, "POST", "/api/chat/send", { token: olga.token, body: { receiverId: pete.id, content: "private" } });
+  const conversationId = opened.body.data.conversation_id;
+  const cases = [
+    [quin.token, "GET", `/api/chat/conversations/${conversationId}/messages`, undefined, 403, "FORBIDDEN"],
+    [quin.token, "POST", "/api/chat/send", { conversationId, content: "let me in" }, 403, "FORBIDDEN"],
+    [olga.token, "GET", "/api/chat/conversations/not-an-id/messages", undefined, 400, "INVALID_ARGUMENT"],
+    [olga.token, "GET", `/api/chat/conversations/${conversationId}/messages?limit=1000`, undefined, 400, "INVALID_ARGUMENT"],
+    [olga.token, "GET", `/api/chat/conversations/${conversationId}/messages?page=abc`, undefined, 400, "INVALID_ARGUMENT"],
+    [olga.token, "GET", "/api/chat/conversations/65f1a0d9e4b0a1b2c3d4e6ff/messages", undefined, 403, "FORBIDDEN"],
+    [olga.token, "POST", "/api/chat/send", { content: "to nobody" }, 400, "INVALID_ARGUMENT"],
+    [olga.token, "POST", "/api/chat/send", { receiverId: pete.id, content: "x".repeat(10001) }, 413, "TOO_LARGE"],
+    [olga.token, "POST", "/api/chat/send", { receiverId: "65f1a0c2e4b0a1b2c3d4e5aa", content: "ghost" }, 404, "NOT_FOUND"],
+    [olga.token, "POST", "/api/v1/chat/convo/one-to-one?otherUserId=65f1a0c2e4b0a1b2c3d4e5aa", undefined, 404, "NOT_FOUND"],
+    [olga.token, "POST", `/api/v1/chat/convo/one-to-one?otherUserId=${olga.id}`, undefined, 400, "INVALID_ARGUMENT"],
+    [olga.token, "GET", "/api/v1/chat/convo/one-to-one/message", undefined, 400, "INVALID_ARGUMENT"],
+    [undefined, "GET", "/api/chat/conversations", undefined, 401, "UNAUTHORIZED"],
+    ["not.a.token", "POST", "/api/chat/send", { receiverId: pete.id, content: "x" }, 401, "UNAUTHORIZED"],
+  ];
+  for (const [token, method, path, body, status, code] of cases) {
+    const res = await http(gwA, method, path, { token, body });
+    assert.equal(res.status, status, `${method} ${path}: ${JSON.stringify(res.body)}`);
+    assert.equal(res.body.success, false);
+    assert.equal(res.body.error.code, code, `${method} ${path}`);
+  }
+  const bad = await http(gwA, "POST", "/api/chat/send", { token: olga.token, body: "{nope", raw: true });
+  assert.equal(bad.status, 400);
+  assert.equal(bad.body.error.code, "BAD_JSON");
+});

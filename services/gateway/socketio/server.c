@@ -78,6 +78,7 @@ typedef struct wsi_state {
   uint64_t request_id;
   char method[8];
   char *path;
+  char *query; /* "a=1&b=2", decoded by lws */
   char *authorization;
   struct wsi_state *next_pending, *prev_pending;
   struct lws *wsi;
@@ -600,6 +601,7 @@ static void api_dispatch(chat_sio_server_t *server, struct lws *wsi) {
       .id = state->request_id,
       .method = state->method,
       .path = state->path,
+      .query = state->query,
       .authorization = state->authorization,
       .body = state->rx,
       .body_len = state->rx_len,
@@ -625,8 +627,9 @@ static int on_api_request(chat_sio_server_t *server, struct lws *wsi, const char
     return http_error(wsi, 405, 0, "Method not allowed");
   int auth_len = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
   state->path = strdup(uri);
+  state->query = copy_query(wsi);
   state->authorization = calloc(1, (size_t)(auth_len > 0 ? auth_len : 0) + 1);
-  if (!state->path || !state->authorization)
+  if (!state->path || !state->query || !state->authorization)
     return -1;
   if (auth_len > 0)
     lws_hdr_copy(wsi, state->authorization, auth_len + 1, WSI_TOKEN_HTTP_AUTHORIZATION);
@@ -948,8 +951,9 @@ static void on_wsi_closed(chat_sio_server_t *server, struct lws *wsi) {
     return;
   pending_unlink(server, state);
   free(state->path);
+  free(state->query);
   free(state->authorization);
-  state->path = state->authorization = NULL;
+  state->path = state->query = state->authorization = NULL;
   eio_session_t *session = state->session;
   state->session = NULL;
   if (session) {
@@ -1182,9 +1186,7 @@ chat_err_t chat_sio_ack(chat_sio_socket_t *socket, int64_t ack_id, const char *j
   return send_packet(socket, CHAT_SIO_ACK, ack_id, json_array, attachments, attachment_count);
 }
 
-bool chat_sio_socket_query_arg(const chat_sio_socket_t *socket, const char *name, char *out,
-                               size_t out_len) {
-  const char *query = socket->session->handshake_query;
+bool chat_sio_query_arg(const char *query, const char *name, char *out, size_t out_len) {
   size_t name_len = strlen(name);
   for (const char *arg = query; arg && *arg;) {
     const char *end = strchr(arg, '&');
@@ -1200,6 +1202,11 @@ bool chat_sio_socket_query_arg(const chat_sio_socket_t *socket, const char *name
     arg = end ? end + 1 : NULL;
   }
   return false;
+}
+
+bool chat_sio_socket_query_arg(const chat_sio_socket_t *socket, const char *name, char *out,
+                               size_t out_len) {
+  return chat_sio_query_arg(socket->session->handshake_query, name, out, out_len);
 }
 
 const char *chat_sio_socket_id(const chat_sio_socket_t *socket) { return socket->id; }

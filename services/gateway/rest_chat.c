@@ -1,0 +1,771 @@
+/* The chat REST API of seed 004 (/api/chat/...) and seed 002
+ * (/api/v1/chat/convo/one-to-one...), in seed 004's envelope.
+ *
+ * Reads go to MongoDB on a worker thread; a send goes through Kafka like a
+ * socket's send_message and is answered once persistence has stored it.
+ * Messages are rendered in seed 004's REST shape (snake_case), with seq
+ * added; socket events keep seed 004's camelCase. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chat/json.h"
+#include "chat/log.h"
+#include "rest.h"
+#include "rest_pending.h"
+#include "send_message.h"
+
+#define SEND_TIMEOUT_MS 10000 /* persistence must store a REST send within this */
+#define PAGE_LIMIT_MAX 100    /* items per page at most */
+#define MEMBERSHIPS_MAX 10000 /* conversations listed per user at most */
+#define PARTICIPANTS_SHOWN 50 /* participant details per conversation */
+
+typedef struct chat_job {
+  gateway_t *gw;
+  uint64_t request_id;
+  char user_id[CHAT_JWT_SUB_MAX];
+  char conversation_id[CHAT_ID_SIZE];
+  char other_id[CHAT_ID_SIZE];
+  int64_t page, limit, before, after, from;
+  /* the answer */
+  int status;
+  chat_err_t err;
+  char message[160];
+  bson_string_t *data;
+} chat_job_t;
+
+/* ---- small helpers over MongoDB ---- */
+
+static void fail(chat_job_t *job, int status, chat_err_t err, const char *message) {
+  job->status = status;
+  job->err = err;
+  snprintf(job->message, sizeof job->message, "%s", message);
+}
+
+static void fail_store(chat_job_t *job, const bson_error_t *error) {
+  CHAT_LOG(CHAT_LOG_WARN, "REST read: %s", error->message);
+  fail(job, 503, CHAT_ERR_UNAVAILABLE, "cannot reach the message store now, try again");
+}
+
+static const char *doc_string(const bson_t *doc, const char *key) {
+  bson_iter_t it;
+  if (bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_UTF8(&it))
+    return bson_iter_utf8(&it, NULL);
+  return NULL;
+}
+
+/* Appends doc[key] as JSON (null when absent). */
+static void append_field(bson_string_t *out, const bson_t *doc, const char *key) {
+  bson_iter_t it;
+  bson_t single = BSON_INITIALIZER;
+  if (!bson_iter_init_find(&it, doc, key) || !bson_append_iter(&single, "v", 1, &it)) {
+    bson_string_append(out, "null");
+    bson_destroy(&single);
+    return;
+  }
+  bson_string_t *wrapped = bson_string_new(NULL);
+  if (chat_json_append(wrapped, &single, false) == CHAT_OK && wrapped->len > 6)
+    bson_string_append_printf(out, "%.*s", (int)(wrapped->len - 6), wrapped->str + 5);
+  else
+    bson_string_append(out, "null");
+  bson_string_free(wrapped, true);
+  bson_destroy(&single);
+}
+
+/* Usernames of ids, read in one query: a NULL-terminated list of pairs. */
+typedef struct names {
+  char (*ids)[CHAT_ID_SIZE];
+  char **usernames;
+  size_t count, cap;
+} names_t;
+
+static void names_want(names_t *names, const char *id) {
+  if (!id || !chat_is_id(id))
+    return;
+  for (size_t i = 0; i < names->count; i++) {
+    if (strcmp(names->ids[i], id) == 0)
+      return;
+  }
+  if (names->count == names->cap) {
+    size_t cap = names->cap ? names->cap * 2 : 16;
+    void *ids = realloc(names->ids, cap * sizeof *names->ids);
+    if (!ids)
+      return;
+    names->ids = ids;
+    void *usernames = realloc(names->usernames, cap * sizeof *names->usernames);
+    if (!usernames)
+      return;
+    names->usernames = usernames;
+    names->cap = cap;
+  }
+  memcpy(names->ids[names->count], id, CHAT_ID_SIZE);
+  names->usernames[names->count++] = NULL;
+}
+
+static bool names_load(names_t *names, mongoc_collection_t *users, bson_error_t *error) {
+  if (names->count == 0)
+    return true;
+  bson_t filter = BSON_INITIALIZER, in, list;
+  BSON_APPEND_DOCUMENT_BEGIN(&filter, "_id", &in);
+  BSON_APPEND_ARRAY_BEGIN(&in, "$in", &list);
+  for (size_t i = 0; i < names->count; i++) {
+    char key[16];
+    const char *key_str;
+    bson_uint32_to_string((uint32_t)i, &key_str, key, sizeof key);
+    bson_append_utf8(&list, key_str, -1, names->ids[i], -1);
+  }
+  bson_append_array_end(&in, &list);
+  bson_append_document_end(&filter, &in);
+  bson_t *opts = BCON_NEW("projection", "{", "username", BCON_INT32(1), "}");
+  mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(users, &filter, opts, NULL);
+  const bson_t *doc;
+  while (mongoc_cursor_next(cursor, &doc)) {
+    const char *id = doc_string(doc, "_id"), *username = doc_string(doc, "username");
+    for (size_t i = 0; id && username && i < names->count; i++) {
+      if (strcmp(names->ids[i], id) == 0 && !names->usernames[i])
+        names->usernames[i] = strdup(username);
+    }
+  }
+  bool ok = !mongoc_cursor_error(cursor, error);
+  mongoc_cursor_destroy(cursor);
+  bson_destroy(opts);
+  bson_destroy(&filter);
+  return ok;
+}
+
+static void names_free(names_t *names) {
+  for (size_t i = 0; i < names->count; i++)
+    free(names->usernames[i]);
+  free(names->ids);
+  free(names->usernames);
+}
+
+/* {"id":...,"username":...}, or null for no id. */
+static void append_user(bson_string_t *out, const names_t *names, const char *id) {
+  if (!id) {
+    bson_string_append(out, "null");
+    return;
+  }
+  const char *username = NULL;
+  for (size_t i = 0; i < names->count; i++) {
+    if (strcmp(names->ids[i], id) == 0)
+      username = names->usernames[i];
+  }
+  bson_string_append(out, "{\"id\":");
+  chat_json_append_string(out, id, strlen(id));
+  bson_string_append(out, ",\"username\":");
+  if (username)
+    chat_json_append_string(out, username, strlen(username));
+  else
+    bson_string_append(out, "null");
+  bson_string_append_c(out, '}');
+}
+
+/* A stored message in seed 004's REST shape. */
+static void append_message(bson_string_t *out, const bson_t *doc, const names_t *names) {
+  const char *sender = doc_string(doc, "senderId"), *receiver = doc_string(doc, "receiverId");
+  bson_string_append(out, "{\"id\":");
+  append_field(out, doc, "_id");
+  bson_string_append(out, ",\"sender_id\":");
+  append_field(out, doc, "senderId");
+  bson_string_append(out, ",\"receiver_id\":");
+  append_field(out, doc, "receiverId");
+  bson_string_append(out, ",\"conversation_id\":");
+  append_field(out, doc, "conversationId");
+  bson_string_append(out, ",\"content\":");
+  append_field(out, doc, "content");
+  bson_string_append(out, ",\"attachment_url\":");
+  append_field(out, doc, "attachmentUrl");
+  /* Read state comes from the receipts service's watermarks (issue 6). */
+  bson_string_append(out, ",\"is_read\":false,\"read_at\":null,\"createdAt\":");
+  append_field(out, doc, "createdAt");
+  bson_string_append(out, ",\"sender\":");
+  append_user(out, names, sender);
+  bson_string_append(out, ",\"receiver\":");
+  append_user(out, names, receiver);
+  bson_string_append(out, ",\"seq\":");
+  append_field(out, doc, "seq");
+  bson_string_append_c(out, '}');
+}
+
+/* True when user_id is a member of conversation_id and it is not deleted;
+ * else fills the job's answer (403, 404 or 503). */
+static bool check_member(chat_job_t *job, mongoc_client_t *client) {
+  chat_mongo_t *mongo = chat_runtime_mongo(job->gw->rt);
+  mongoc_collection_t *members = chat_mongo_collection(mongo, client, "members");
+  mongoc_collection_t *conversations = chat_mongo_collection(mongo, client, "conversations");
+  bson_error_t error;
+  bson_t *filter = BCON_NEW("conversationId", BCON_UTF8(job->conversation_id), "userId",
+                            BCON_UTF8(job->user_id));
+  int64_t is_member = mongoc_collection_count_documents(members, filter, NULL, NULL, NULL, &error);
+  bson_destroy(filter);
+  bool ok = false;
+  if (is_member < 0) {
+    fail_store(job, &error);
+  } else if (is_member == 0) {
+    fail(job, 403, CHAT_ERR_FORBIDDEN, "not a member of this conversation");
+  } else {
+    filter = BCON_NEW("_id", BCON_UTF8(job->conversation_id), "deletedAt", BCON_NULL);
+    int64_t live =
+        mongoc_collection_count_documents(conversations, filter, NULL, NULL, NULL, &error);
+    bson_destroy(filter);
+    if (live < 0)
+      fail_store(job, &error);
+    else if (live == 0)
+      fail(job, 404, CHAT_ERR_NOT_FOUND, "no such conversation");
+    else
+      ok = true;
+  }
+  mongoc_collection_destroy(conversations);
+  mongoc_collection_destroy(members);
+  return ok;
+}
+
+/* Reads a page of the conversation's messages (not deleted) into
+ * job->data: by page (newest page first) or by a seq cursor (before /
+ * after, exclusive), always oldest first within the answer. */
+static void read_messages(chat_job_t *job, mongoc_client_t *client, bool with_page_totals) {
+  chat_mongo_t *mongo = chat_runtime_mongo(job->gw->rt);
+  mongoc_collection_t *messages = chat_mongo_collection(mongo, client, "messages");
+  mongoc_collection_t *users = chat_mongo_collection(mongo, client, "users");
+  bson_error_t error;
+  bson_t filter = BSON_INITIALIZER, range;
+  BSON_APPEND_UTF8(&filter, "conversationId", job->conversation_id);
+  BSON_APPEND_NULL(&filter, "deletedAt");
+  bool newest_first = job->after <= 0;
+  if (job->before > 0 || job->after > 0) {
+    BSON_APPEND_DOCUMENT_BEGIN(&filter, "seq", &range);
+    if (job->before > 0)
+      BSON_APPEND_INT64(&range, "$lt", job->before);
+    if (job->after > 0)
+      BSON_APPEND_INT64(&range, "$gt", job->after);
+    bson_append_document_end(&filter, &range);
+  }
+  int64_t total = 0;
+  if (with_page_totals) {
+    bson_t all = BSON_INITIALIZER;
+    BSON_APPEND_UTF8(&all, "conversationId", job->conversation_id);
+    BSON_APPEND_NULL(&all, "deletedAt");
+    total = mongoc_collection_count_documents(messages, &all, NULL, NULL, NULL, &error);
+    bson_destroy(&all);
+    if (total < 0) {
+      fail_store(job, &error);
+      goto out;
+    }
+  }
+  int64_t skip = (job->before > 0 || job->after > 0) ? 0 : (job->page - 1) * job->limit;
+  bson_t *opts = BCON_NEW("sort", "{", "seq", BCON_INT32(newest_first ? -1 : 1), "}", "skip",
+                          BCON_INT64(skip), "limit", BCON_INT64(job->limit + 1));
+  mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(messages, &filter, opts, NULL);
+  bson_t **docs = calloc((size_t)job->limit + 1, sizeof *docs);
+  size_t n = 0;
+  const bson_t *doc;
+  names_t names = {0};
+  while (docs && n < (size_t)job->limit + 1 && mongoc_cursor_next(cursor, &doc))
+    docs[n++] = bson_copy(doc);
+  bool failed = mongoc_cursor_error(cursor, &error);
+  mongoc_cursor_destroy(cursor);
+  bson_destroy(opts);
+  bool has_more = n > (size_t)job->limit;
+  if (has_more)
+    bson_destroy(docs[--n]);
+  for (size_t i = 0; i < n; i++) {
+    names_want(&names, doc_string(docs[i], "senderId"));
+    names_want(&names, doc_string(docs[i], "receiverId"));
+  }
+  if (failed || !docs || !names_load(&names, users, &error)) {
+    fail_store(job, &error);
+  } else {
+    job->data = bson_string_new("{\"conversationId\":");
+    chat_json_append_string(job->data, job->conversation_id, strlen(job->conversation_id));
+    bson_string_append(job->data, ",\"messages\":[");
+    for (size_t k = 0; k < n; k++) {
+      size_t i = newest_first ? n - 1 - k : k; /* oldest first, as a chat shows them */
+      if (k)
+        bson_string_append_c(job->data, ',');
+      append_message(job->data, docs[i], &names);
+    }
+    bson_string_append_printf(job->data, "],\"hasMore\":%s", has_more ? "true" : "false");
+    if (with_page_totals)
+      bson_string_append_printf(job->data, ",\"total\":%lld,\"page\":%lld,\"totalPages\":%lld",
+                                (long long)total, (long long)job->page,
+                                (long long)((total + job->limit - 1) / job->limit));
+    job->status = 200;
+  }
+  for (size_t i = 0; i < n; i++)
+    bson_destroy(docs[i]);
+  free(docs);
+  names_free(&names);
+out:
+  bson_destroy(&filter);
+  mongoc_collection_destroy(users);
+  mongoc_collection_destroy(messages);
+}
+
+/* ---- jobs ---- */
+
+static chat_job_t *new_job(gateway_t *gw, const chat_http_request_t *request,
+                           const chat_jwt_claims_t *claims) {
+  chat_job_t *job = calloc(1, sizeof *job);
+  if (!job) {
+    rest_reply_error(gw, request->id, 503, CHAT_ERR_NOMEM, "server busy, try again");
+    return NULL;
+  }
+  job->gw = gw;
+  job->request_id = request->id;
+  memcpy(job->user_id, claims->sub, sizeof job->user_id);
+  job->status = 500;
+  job->err = CHAT_ERR_INTERNAL;
+  return job;
+}
+
+static void answer_job(void *arg) {
+  chat_job_t *job = arg;
+  if (job->data && job->status < 300) {
+    bson_string_append_c(job->data, '}');
+    rest_reply_data(job->gw, job->request_id, job->status, job->data->str);
+  } else {
+    rest_reply_error(job->gw, job->request_id, job->status, job->err,
+                     job->message[0] ? job->message : "internal error");
+  }
+  if (job->data)
+    bson_string_free(job->data, true);
+  free(job);
+}
+
+static void submit(gateway_t *gw, chat_job_t *job, void (*work)(void *)) {
+  if (work_queue_submit(gw->work, work, answer_job, job) != CHAT_OK) {
+    rest_reply_error(gw, job->request_id, 503, CHAT_ERR_RATE_LIMITED,
+                     "too many requests at once, try again");
+    free(job);
+  }
+}
+
+/* Reads page and limit (seed 004's defaults: page 1, limit 20 or 50). */
+static bool read_paging(gateway_t *gw, const chat_http_request_t *request, chat_job_t *job,
+                        int64_t default_limit) {
+  return rest_query_int(gw, request, "page", 1, 1, 1000000, &job->page) &&
+         rest_query_int(gw, request, "limit", default_limit, 1, PAGE_LIMIT_MAX, &job->limit);
+}
+
+/* ---- GET /api/chat/conversations ---- */
+
+static void list_conversations(void *arg) {
+  chat_job_t *job = arg;
+  chat_mongo_t *mongo = chat_runtime_mongo(job->gw->rt);
+  mongoc_client_t *client = chat_mongo_acquire(mongo);
+  mongoc_collection_t *members = chat_mongo_collection(mongo, client, "members");
+  mongoc_collection_t *conversations = chat_mongo_collection(mongo, client, "conversations");
+  mongoc_collection_t *users = chat_mongo_collection(mongo, client, "users");
+  bson_error_t error;
+  names_t names = {0};
+  bson_t **docs = NULL;
+  size_t n = 0;
+
+  /* The user's conversations, from the members collection. */
+  bson_t *filter = BCON_NEW("userId", BCON_UTF8(job->user_id));
+  bson_t *opts = BCON_NEW("projection", "{", "conversationId", BCON_INT32(1), "}", "limit",
+                          BCON_INT64(MEMBERSHIPS_MAX));
+  mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(members, filter, opts, NULL);
+  bson_t mine = BSON_INITIALIZER, in, list;
+  BSON_APPEND_DOCUMENT_BEGIN(&mine, "_id", &in);
+  BSON_APPEND_ARRAY_BEGIN(&in, "$in", &list);
+  const bson_t *doc;
+  uint32_t count = 0;
+  while (mongoc_cursor_next(cursor, &doc)) {
+    const char *id = doc_string(doc, "conversationId");
+    char key[16];
+    const char *key_str;
+    if (!id)
+      continue;
+    bson_uint32_to_string(count++, &key_str, key, sizeof key);
+    bson_append_utf8(&list, key_str, -1, id, -1);
+  }
+  bson_append_array_end(&in, &list);
+  bson_append_document_end(&mine, &in);
+  BSON_APPEND_NULL(&mine, "deletedAt");
+  bool failed = mongoc_cursor_error(cursor, &error);
+  mongoc_cursor_destroy(cursor);
+  bson_destroy(opts);
+  bson_destroy(filter);
+  if (failed) {
+    fail_store(job, &error);
+    goto out;
+  }
+  int64_t total = mongoc_collection_count_documents(conversations, &mine, NULL, NULL, NULL, &error);
+  if (total < 0) {
+    fail_store(job, &error);
+    goto out;
+  }
+  /* Newest activity first; a conversation with no message yet by its creation. */
+  opts =
+      BCON_NEW("sort", "{", "lastMessageAt", BCON_INT32(-1), "createdAt", BCON_INT32(-1), "}",
+               "skip", BCON_INT64((job->page - 1) * job->limit), "limit", BCON_INT64(job->limit));
+  cursor = mongoc_collection_find_with_opts(conversations, &mine, opts, NULL);
+  docs = calloc((size_t)job->limit, sizeof *docs);
+  while (docs && n < (size_t)job->limit && mongoc_cursor_next(cursor, &doc))
+    docs[n++] = bson_copy(doc);
+  failed = mongoc_cursor_error(cursor, &error);
+  mongoc_cursor_destroy(cursor);
+  bson_destroy(opts);
+  for (size_t i = 0; i < n; i++) {
+    bson_iter_t it, people;
+    size_t shown = 0;
+    if (bson_iter_init_find(&it, docs[i], "participants") && BSON_ITER_HOLDS_ARRAY(&it) &&
+        bson_iter_recurse(&it, &people)) {
+      while (shown++ < PARTICIPANTS_SHOWN && bson_iter_next(&people))
+        if (BSON_ITER_HOLDS_UTF8(&people))
+          names_want(&names, bson_iter_utf8(&people, NULL));
+    }
+  }
+  if (failed || !docs || !names_load(&names, users, &error)) {
+    fail_store(job, &error);
+    goto out;
+  }
+  job->data = bson_string_new("{\"conversations\":[");
+  for (size_t i = 0; i < n; i++) {
+    const bson_t *c = docs[i];
+    bson_iter_t it, people;
+    const char *participant[2] = {NULL, NULL};
+    bson_string_append(job->data, i ? ",{\"id\":" : "{\"id\":");
+    append_field(job->data, c, "_id");
+    bson_string_append(job->data, ",\"kind\":");
+    append_field(job->data, c, "kind");
+    bson_string_append(job->data, ",\"name\":");
+    append_field(job->data, c, "name");
+    bson_string_append(job->data, ",\"ownerId\":");
+    append_field(job->data, c, "ownerId");
+    bson_string_append(job->data, ",\"participants\":[");
+    size_t shown = 0;
+    if (bson_iter_init_find(&it, c, "participants") && BSON_ITER_HOLDS_ARRAY(&it) &&
+        bson_iter_recurse(&it, &people)) {
+      while (shown < PARTICIPANTS_SHOWN && bson_iter_next(&people)) {
+        if (!BSON_ITER_HOLDS_UTF8(&people))
+          continue;
+        const char *id = bson_iter_utf8(&people, NULL);
+        if (shown < 2)
+          participant[shown] = id;
+        if (shown++)
+          bson_string_append_c(job->data, ',');
+        append_user(job->data, &names, id);
+      }
+    }
+    /* Seed 004's two-participant fields, for 1-1 conversations. */
+    bson_string_append(job->data, "],\"participant_1_id\":");
+    for (int p = 0; p < 2; p++) {
+      if (p)
+        bson_string_append(job->data, ",\"participant_2_id\":");
+      if (participant[p])
+        chat_json_append_string(job->data, participant[p], strlen(participant[p]));
+      else
+        bson_string_append(job->data, "null");
+    }
+    bson_string_append(job->data, ",\"participant1\":");
+    append_user(job->data, &names, participant[0]);
+    bson_string_append(job->data, ",\"participant2\":");
+    append_user(job->data, &names, participant[1]);
+    bson_string_append(job->data, ",\"last_message\":");
+    append_field(job->data, c, "lastMessage");
+    bson_string_append(job->data, ",\"last_message_at\":");
+    append_field(job->data, c, "lastMessageAt");
+    bson_string_append(job->data, ",\"lastSeq\":");
+    append_field(job->data, c, "lastSeq");
+    bson_string_append(job->data, ",\"createdAt\":");
+    append_field(job->data, c, "createdAt");
+    bson_string_append_c(job->data, '}');
+  }
+  bson_string_append_printf(job->data, "],\"total\":%lld,\"page\":%lld,\"totalPages\":%lld",
+                            (long long)total, (long long)job->page,
+                            (long long)((total + job->limit - 1) / job->limit));
+  job->status = 200;
+out:
+  for (size_t i = 0; i < n; i++)
+    bson_destroy(docs[i]);
+  free(docs);
+  names_free(&names);
+  bson_destroy(&mine);
+  mongoc_collection_destroy(users);
+  mongoc_collection_destroy(conversations);
+  mongoc_collection_destroy(members);
+  chat_mongo_release(mongo, client);
+}
+
+void rest_list_conversations(gateway_t *gw, const chat_http_request_t *request,
+                             const rest_params_t *params) {
+  (void)params;
+  chat_jwt_claims_t claims;
+  if (!rest_authenticate(gw, request, &claims))
+    return;
+  chat_job_t *job = new_job(gw, request, &claims);
+  if (!job)
+    return;
+  if (!read_paging(gw, request, job, 20)) {
+    free(job);
+    return;
+  }
+  submit(gw, job, list_conversations);
+}
+
+/* ---- GET /api/chat/conversations/:id/messages ---- */
+
+static void list_messages(void *arg) {
+  chat_job_t *job = arg;
+  chat_mongo_t *mongo = chat_runtime_mongo(job->gw->rt);
+  mongoc_client_t *client = chat_mongo_acquire(mongo);
+  if (check_member(job, client))
+    read_messages(job, client, true);
+  chat_mongo_release(mongo, client);
+}
+
+void rest_list_messages(gateway_t *gw, const chat_http_request_t *request,
+                        const rest_params_t *params) {
+  chat_jwt_claims_t claims;
+  if (!rest_authenticate(gw, request, &claims))
+    return;
+  if (!chat_is_id(params->values[0])) {
+    rest_reply_error(gw, request->id, 400, CHAT_ERR_INVALID,
+                     "the conversation id must be 24 hex digits");
+    return;
+  }
+  chat_job_t *job = new_job(gw, request, &claims);
+  if (!job)
+    return;
+  memcpy(job->conversation_id, params->values[0], CHAT_ID_SIZE);
+  if (!read_paging(gw, request, job, 50) ||
+      !rest_query_int(gw, request, "before", 0, 1, INT64_MAX, &job->before) ||
+      !rest_query_int(gw, request, "after", 0, 0, INT64_MAX, &job->after)) {
+    free(job);
+    return;
+  }
+  submit(gw, job, list_messages);
+}
+
+/* ---- seed 002: /api/v1/chat/convo/one-to-one ---- */
+
+/* Reads otherUserId and derives the pair's conversation id into job. */
+static bool read_other_user(gateway_t *gw, const chat_http_request_t *request, chat_job_t *job) {
+  char other[64];
+  if (!chat_sio_query_arg(request->query ? request->query : "", "otherUserId", other,
+                          sizeof other) ||
+      !chat_is_id(other)) {
+    rest_reply_error(gw, request->id, 400, CHAT_ERR_INVALID,
+                     "otherUserId is required and must be 24 hex digits");
+    return false;
+  }
+  if (!chat_direct_conversation_id(job->user_id, other, job->conversation_id)) {
+    rest_reply_error(gw, request->id, 400, CHAT_ERR_INVALID,
+                     "otherUserId must be another user than yourself");
+    return false;
+  }
+  memcpy(job->other_id, other, CHAT_ID_SIZE);
+  return true;
+}
+
+static void direct_details(void *arg) {
+  chat_job_t *job = arg;
+  chat_mongo_t *mongo = chat_runtime_mongo(job->gw->rt);
+  mongoc_client_t *client = chat_mongo_acquire(mongo);
+  mongoc_collection_t *conversations = chat_mongo_collection(mongo, client, "conversations");
+  mongoc_collection_t *users = chat_mongo_collection(mongo, client, "users");
+  bson_error_t error;
+  bson_t empty = BSON_INITIALIZER;
+  names_t names = {0};
+  names_want(&names, job->user_id);
+  names_want(&names, job->other_id);
+  bson_t *filter = BCON_NEW("_id", BCON_UTF8(job->conversation_id));
+  mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(conversations, filter, NULL, NULL);
+  const bson_t *found = NULL;
+  bool exists = mongoc_cursor_next(cursor, &found);
+  if (mongoc_cursor_error(cursor, &error) || !names_load(&names, users, &error)) {
+    fail_store(job, &error);
+  } else if (!names.usernames[1]) {
+    fail(job, 404, CHAT_ERR_NOT_FOUND, "no user with this otherUserId");
+  } else {
+    /* Before the first message the conversation does not exist yet; its id
+     * is already known, and the first send_message to it creates it. */
+    job->data = bson_string_new("{\"conversation\":{\"id\":");
+    chat_json_append_string(job->data, job->conversation_id, CHAT_ID_LEN);
+    bson_string_append_printf(job->data, ",\"kind\":\"direct\",\"exists\":%s,\"participants\":[",
+                              exists ? "true" : "false");
+    append_user(job->data, &names, job->user_id);
+    bson_string_append_c(job->data, ',');
+    append_user(job->data, &names, job->other_id);
+    bson_string_append(job->data, "],\"last_message\":");
+    append_field(job->data, exists ? found : &empty, "lastMessage");
+    bson_string_append(job->data, ",\"last_message_at\":");
+    append_field(job->data, exists ? found : &empty, "lastMessageAt");
+    bson_string_append(job->data, ",\"lastSeq\":");
+    if (exists)
+      append_field(job->data, found, "lastSeq");
+    else
+      bson_string_append(job->data, "0");
+    bson_string_append(job->data, ",\"createdAt\":");
+    append_field(job->data, exists ? found : &empty, "createdAt");
+    bson_string_append(job->data, "},\"otherUser\":");
+    append_user(job->data, &names, job->other_id);
+    job->status = 200;
+  }
+  mongoc_cursor_destroy(cursor);
+  bson_destroy(filter);
+  names_free(&names);
+  mongoc_collection_destroy(users);
+  mongoc_collection_destroy(conversations);
+  chat_mongo_release(mongo, client);
+}
+
+void rest_direct_details(gateway_t *gw, const chat_http_request_t *request,
+                         const rest_params_t *params) {
+  (void)params;
+  chat_jwt_claims_t claims;
+  if (!rest_authenticate(gw, request, &claims))
+    return;
+  chat_job_t *job = new_job(gw, request, &claims);
+  if (!job)
+    return;
+  if (!read_other_user(gw, request, job)) {
+    free(job);
+    return;
+  }
+  submit(gw, job, direct_details);
+}
+
+static void direct_messages(void *arg) {
+  chat_job_t *job = arg;
+  chat_mongo_t *mongo = chat_runtime_mongo(job->gw->rt);
+  mongoc_client_t *client = chat_mongo_acquire(mongo);
+  /* The pair's conversation: the caller is a member by construction. */
+  job->before = job->from;
+  job->page = 1;
+  read_messages(job, client, false);
+  chat_mongo_release(mongo, client);
+}
+
+void rest_direct_messages(gateway_t *gw, const chat_http_request_t *request,
+                          const rest_params_t *params) {
+  (void)params;
+  chat_jwt_claims_t claims;
+  if (!rest_authenticate(gw, request, &claims))
+    return;
+  chat_job_t *job = new_job(gw, request, &claims);
+  if (!job)
+    return;
+  if (!read_other_user(gw, request, job) ||
+      !rest_query_int(gw, request, "from", 0, 1, INT64_MAX, &job->from) ||
+      !rest_query_int(gw, request, "limit", 10, 1, PAGE_LIMIT_MAX, &job->limit)) {
+    free(job);
+    return;
+  }
+  submit(gw, job, direct_messages);
+}
+
+/* ---- POST /api/chat/send ---- */
+
+typedef struct send_call {
+  uint64_t request_id;
+} send_call_t;
+
+static int status_of(const char *code) {
+  static const struct {
+    const char *code;
+    int status;
+  } map[] = {{"FORBIDDEN", 403}, {"NOT_FOUND", 404},        {"BAD_PAYLOAD", 400},
+             {"TOO_LARGE", 413}, {"INVALID_ARGUMENT", 400}, {"RATE_LIMITED", 429}};
+  for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
+    if (strcmp(map[i].code, code) == 0)
+      return map[i].status;
+  }
+  return 500;
+}
+
+static void on_send_result(gateway_t *gw, void *ctx, const char *value, size_t value_len,
+                           bool stopping) {
+  send_call_t *call = ctx;
+  bson_t result;
+  bson_iter_t it, data, code, message;
+  if (stopping) {
+    rest_reply_error(gw, call->request_id, 503, CHAT_ERR_STOPPED,
+                     "the gateway is shutting down; the message may have been stored");
+  } else if (!value) {
+    rest_reply_error(gw, call->request_id, 504, CHAT_ERR_TIMEOUT,
+                     "accepted but not yet stored; send it again with the same clientMsgId");
+  } else if (chat_json_parse(value, value_len, 1 << 20, &result, NULL, 0) != CHAT_OK) {
+    rest_reply_error(gw, call->request_id, 500, CHAT_ERR_INTERNAL, "unreadable result");
+  } else {
+    if (bson_iter_init_find(&it, &result, "ok") && BSON_ITER_HOLDS_BOOL(&it) &&
+        bson_iter_bool(&it) && bson_iter_init_find(&data, &result, "data") &&
+        BSON_ITER_HOLDS_DOCUMENT(&data)) {
+      bson_t doc;
+      const uint8_t *buf;
+      uint32_t len;
+      bson_iter_document(&data, &len, &buf);
+      bson_string_t *out =
+          bson_string_new("{\"success\":true,\"message\":\"Message sent\",\"data\":");
+      if (bson_init_static(&doc, buf, len) && chat_json_append(out, &doc, false) == CHAT_OK) {
+        bson_string_append_c(out, '}');
+        chat_sio_http_respond(gw->sio, call->request_id, 201, out->str);
+      } else {
+        rest_reply_error(gw, call->request_id, 500, CHAT_ERR_INTERNAL, "unreadable result");
+      }
+      bson_string_free(out, true);
+    } else if (bson_iter_init(&it, &result) &&
+               bson_iter_find_descendant(&it, "error.code", &code) && BSON_ITER_HOLDS_UTF8(&code) &&
+               bson_iter_init(&it, &result) &&
+               bson_iter_find_descendant(&it, "error.message", &message) &&
+               BSON_ITER_HOLDS_UTF8(&message)) {
+      const char *code_str = bson_iter_utf8(&code, NULL);
+      bson_string_t *out = bson_string_new("{\"success\":false,\"error\":{\"code\":");
+      chat_json_append_string(out, code_str, strlen(code_str));
+      bson_string_append(out, ",\"message\":");
+      const char *message_str = bson_iter_utf8(&message, NULL);
+      chat_json_append_string(out, message_str, strlen(message_str));
+      bson_string_append(out, "}}");
+      chat_sio_http_respond(gw->sio, call->request_id, status_of(code_str), out->str);
+      bson_string_free(out, true);
+    } else {
+      rest_reply_error(gw, call->request_id, 500, CHAT_ERR_INTERNAL, "unreadable result");
+    }
+    bson_destroy(&result);
+  }
+  free(call);
+}
+
+void rest_send_message(gateway_t *gw, const chat_http_request_t *request,
+                       const rest_params_t *params) {
+  (void)params;
+  chat_jwt_claims_t claims;
+  if (!rest_authenticate(gw, request, &claims))
+    return;
+  const chat_config_t *cfg = chat_runtime_config(gw->rt);
+  bson_t body;
+  if (chat_json_parse((const char *)request->body, request->body_len,
+                      (size_t)cfg->max_payload_bytes, &body, NULL, 0) != CHAT_OK) {
+    rest_reply_error(gw, request->id, 400, CHAT_ERR_JSON,
+                     "the body must be a JSON object {receiverId | conversationId, content}");
+    return;
+  }
+  send_request_t req;
+  chat_err_t err;
+  const char *problem = send_request_read(&body, claims.sub, cfg->max_content_bytes, &req, &err);
+  if (problem) {
+    rest_reply_error(gw, request->id, err == CHAT_ERR_TOO_LARGE ? 413 : 400, err, problem);
+    bson_destroy(&body);
+    return;
+  }
+  /* Membership is checked by persistence, which answers FORBIDDEN. */
+  bson_oid_t oid;
+  char correlation_id[25];
+  bson_oid_init(&oid, NULL);
+  bson_oid_to_string(&oid, correlation_id);
+  send_call_t *call = calloc(1, sizeof *call);
+  err = call ? send_request_produce(gw, &req, claims.sub, NULL, correlation_id, 0) : CHAT_ERR_NOMEM;
+  bson_destroy(&body);
+  if (err == CHAT_OK) {
+    call->request_id = request->id;
+    err = rest_pending_add(gw, correlation_id, SEND_TIMEOUT_MS, on_send_result, call);
+  }
+  if (err != CHAT_OK) {
+    free(call);
+    rest_reply_error(gw, request->id, 503, CHAT_ERR_UNAVAILABLE,
+                     "cannot reach Kafka now, try again");
+  }
+}
