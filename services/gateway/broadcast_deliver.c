@@ -16,6 +16,7 @@ typedef struct delivery {
   const char *conversation_id; /* for scope; NULL when the target is no conversation */
   int scope;                   /* 0: all, 1: open only, 2: closed only */
   const char *exclude_socket;  /* a socket id of this gateway, or NULL */
+  const char *seq;             /* the message's seq header, or NULL */
   size_t sent;
 } delivery_t;
 
@@ -39,6 +40,9 @@ static void emit_to(void *ctx, void *member) {
     if ((d->scope == 1) != open)
       return;
   }
+  if (state->resume && d->conversation_id &&
+      gateway_resume_hold(state, d->conversation_id, d->seq, d->frame))
+    return; /* sent after what the client missed */
   chat_sio_emit(state->socket, d->frame, NULL, 0);
   d->sent++;
 }
@@ -73,7 +77,7 @@ static void change_rooms(gateway_t *gw, const char *target, const char *conversa
 
 void gateway_deliver(gateway_t *gw, const gateway_route_t *route, const char *value,
                      size_t value_len) {
-  delivery_t d = {0};
+  delivery_t d = {.seq = route->seq};
   if (route->scope) {
     d.scope = strcmp(route->scope, "open") == 0 ? 1 : strcmp(route->scope, "closed") == 0 ? 2 : -1;
     if (d.scope < 0) {

@@ -13,6 +13,7 @@
 
 typedef struct pending_registration pending_registration_t;
 typedef struct rest_pending rest_pending_t;
+typedef struct resume resume_t;
 
 typedef struct gateway {
   chat_runtime_t *rt; /* thread-safe */
@@ -36,7 +37,8 @@ typedef struct gateway_socket {
   size_t room_count;
   char **open; /* conversation ids it has open (join_conversation) */
   size_t open_count;
-  double tokens; /* the rate limit's bucket */
+  resume_t *resume; /* what the client missed, while it is replayed (socket_resume.c) */
+  double tokens;    /* the rate limit's bucket */
   int64_t tokens_at_ms;
 } gateway_socket_t;
 
@@ -54,10 +56,20 @@ void gateway_socket_join_conversation(gateway_t *gw, gateway_socket_t *state,
 void gateway_socket_leave_conversation(gateway_t *gw, gateway_socket_t *state,
                                        const char *conversation_id);
 
+/* socket_resume.c: a client that reconnects with auth.lastSeqs
+ * ({conversationId: last seq seen}) first gets what it missed, in order,
+ * as new_message, then the live messages held meanwhile, without
+ * repeats, then a "resumed" event. */
+const char *gateway_resume_read(gateway_socket_t *state, const bson_t *auth);
+void gateway_resume_start(gateway_t *gw, gateway_socket_t *state);
+bool gateway_resume_hold(gateway_socket_t *state, const char *conversation_id, const char *seq,
+                         const char *frame);
+void gateway_resume_free(gateway_socket_t *state);
+
 /* broadcast_deliver.c: a chat.broadcast record, on the loop thread. */
 typedef struct gateway_route {
-  const char *target, *event;                 /* required */
-  const char *scope, *exclude, *join, *leave; /* NULL when absent */
+  const char *target, *event;                       /* required */
+  const char *scope, *exclude, *join, *leave, *seq; /* NULL when absent */
 } gateway_route_t;
 void gateway_deliver(gateway_t *gw, const gateway_route_t *route, const char *value,
                      size_t value_len);

@@ -45,6 +45,11 @@ static const char *on_connect(void *ctx, chat_sio_socket_t *socket, const bson_t
   state->refs = 1;
   state->socket = socket;
   memcpy(state->user_id, claims.sub, sizeof state->user_id);
+  const char *bad_resume = gateway_resume_read(state, auth);
+  if (bad_resume) {
+    free(state);
+    return bad_resume;
+  }
   chat_sio_socket_set_user(socket, state);
   return NULL;
 }
@@ -74,8 +79,8 @@ static void on_disconnect(void *ctx, chat_sio_socket_t *socket, const char *reas
 /* A broadcast record handed from the consumer thread to the loop thread. */
 typedef struct broadcast_copy {
   gateway_t *gw;
-  char *target, *event;                                  /* never NULL */
-  char *scope, *exclude, *correlation_id, *join, *leave; /* NULL when absent */
+  char *target, *event;                                        /* never NULL */
+  char *scope, *exclude, *correlation_id, *join, *leave, *seq; /* NULL when absent */
   size_t value_len;
   char value[];
 } broadcast_copy_t;
@@ -88,6 +93,7 @@ static void free_copy(broadcast_copy_t *copy) {
   free(copy->correlation_id);
   free(copy->join);
   free(copy->leave);
+  free(copy->seq);
   free(copy);
 }
 
@@ -106,7 +112,8 @@ static void deliver_on_loop(void *arg) {
                                    .scope = copy->scope,
                                    .exclude = copy->exclude,
                                    .join = copy->join,
-                                   .leave = copy->leave};
+                                   .leave = copy->leave,
+                                   .seq = copy->seq};
     gateway_deliver(gw, &route, copy->value, copy->value_len);
   }
   free_copy(copy);
@@ -142,6 +149,7 @@ static chat_err_t deliver_broadcast(void *ctx, const chat_record_t *records, siz
     copy->correlation_id = header_dup(record, "correlationId");
     copy->join = header_dup(record, "join");
     copy->leave = header_dup(record, "leave");
+    copy->seq = header_dup(record, "seq");
     if (!copy->target || !copy->event || !record->value) {
       CHAT_LOG(CHAT_LOG_WARN, "broadcast %s[%d]@%lld has no target, event or value; skipped",
                record->topic, record->partition, (long long)record->offset);

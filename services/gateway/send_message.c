@@ -17,6 +17,7 @@ typedef struct pending_send {
   int64_t ack_id;
   char client_msg_id[SEND_CLIENT_MSG_ID_MAX + 1];
   char conversation_id[CHAT_ID_SIZE];
+  bool to_receiver; /* a 1-1 send by receiverId: may open the conversation */
 } pending_send_t;
 
 /* A delivery report on its way from the producer's thread to the loop. */
@@ -177,6 +178,7 @@ void gateway_send_message(gateway_t *gw, gateway_socket_t *state, bson_iter_t *a
   pending->ack_id = ack_id;
   memcpy(pending->client_msg_id, req.client_msg_id, sizeof pending->client_msg_id);
   memcpy(pending->conversation_id, req.conversation_id, sizeof pending->conversation_id);
+  pending->to_receiver = req.receiver_id[0] != '\0';
   state->refs++;
   char connection_id[CHAT_CONFIG_STR_MAX + 64];
   snprintf(connection_id, sizeof connection_id, "%s/%s", cfg->instance_id,
@@ -200,6 +202,11 @@ static void report_on_loop(void *arg) {
   if (pending && pending->state->socket && !chat_runtime_stopping(gw->rt)) {
     chat_sio_socket_t *socket = pending->state->socket;
     if (report->err == CHAT_OK) {
+      /* The sending socket may go on by conversationId at once, before
+       * conversation_created comes back: persistence still checks every
+       * message, so this grants nothing it would refuse. */
+      if (pending->to_receiver)
+        gateway_socket_join_conversation(gw, pending->state, pending->conversation_id);
       bson_string_t *fields = bson_string_new("\"clientMsgId\":");
       chat_json_append_string(fields, pending->client_msg_id, strlen(pending->client_msg_id));
       bson_string_append_printf(fields, ",\"status\":\"accepted\",\"conversationId\":\"%s\"",

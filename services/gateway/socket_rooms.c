@@ -69,6 +69,8 @@ static void join_conversations(void *arg) {
     free(job->conversations[i]);
   }
   free(job->conversations);
+  if (job->state->socket && job->state->resume)
+    gateway_resume_start(job->gw, job->state); /* rooms first: nothing live slips between */
   gateway_socket_release(job->state);
   free(job);
 }
@@ -147,6 +149,7 @@ void gateway_socket_gone(gateway_t *gw, gateway_socket_t *state) {
   free(state->open);
   state->open = NULL;
   state->open_count = 0;
+  gateway_resume_free(state);
   state->socket = NULL;
 }
 

@@ -30,6 +30,7 @@
 #include "chat/ids.h"
 #include "chat/json.h"
 #include "chat/log.h"
+#include "chat/message_json.h"
 #include "chat/runtime.h"
 #include "chat/topics.h"
 #include "persistence_publish.h"
@@ -630,20 +631,21 @@ static void append_nullable(bson_string_t *out, const char *str) {
 
 /* new_message, as seed 004's clients receive it. */
 static bson_string_t *new_message_json(const run_t *run, const send_t *send) {
-  const char *receiver = receiver_of(send);
+  const user_t *sender = find_user(run, send->sender_id);
+  const chat_message_view_t view = {
+      .id = send->message_id,
+      .sender_id = send->sender_id,
+      .receiver_id = receiver_of(send),
+      .conversation_id = send->conversation->id,
+      .content = send->content,
+      .content_len = send->content_len,
+      .attachment_url = send->attachment_url,
+      .created_at_ms = send->created_at,
+      .sender_username = sender ? sender->username : NULL,
+      .seq = send->seq,
+  };
   bson_string_t *out = bson_string_new(NULL);
-  bson_string_append_printf(
-      out, "{\"id\":\"%s\",\"senderId\":\"%s\",\"receiverId\":", send->message_id, send->sender_id);
-  append_nullable(out, receiver);
-  bson_string_append_printf(out, ",\"conversationId\":\"%s\",\"content\":", send->conversation->id);
-  chat_json_append_string(out, send->content, send->content_len);
-  bson_string_append(out, ",\"attachmentUrl\":");
-  append_nullable(out, send->attachment_url);
-  bson_string_append(out, ",\"isRead\":false,\"createdAt\":");
-  chat_json_append_time(out, send->created_at);
-  bson_string_append(out, ",\"sender\":");
-  append_user(out, run, send->sender_id);
-  bson_string_append_printf(out, ",\"seq\":%lld}", (long long)send->seq);
+  chat_new_message_json(out, &view);
   return out;
 }
 
@@ -654,7 +656,8 @@ static bson_string_t *notification_json(const run_t *run, const send_t *send) {
   chat_json_append_string(out, send->content, send->content_len);
   bson_string_append(out, ",\"timestamp\":");
   chat_json_append_time(out, send->created_at);
-  bson_string_append_c(out, '}');
+  bson_string_append_printf(out, ",\"messageId\":\"%s\",\"seq\":%lld}", send->message_id,
+                            (long long)send->seq);
   return out;
 }
 
@@ -732,8 +735,9 @@ static bool connection_target(const send_t *send, char *out, size_t cap) {
 
 static chat_err_t publish_message(run_t *run, const send_t *send) {
   const conversation_t *c = send->conversation;
-  char room[CHAT_ID_SIZE + 8], conn[CHAT_ENVELOPE_SOURCE_MAX + 64];
+  char room[CHAT_ID_SIZE + 8], conn[CHAT_ENVELOPE_SOURCE_MAX + 64], seq[24];
   bool has_conn = connection_target(send, conn, sizeof conn);
+  snprintf(seq, sizeof seq, "%lld", (long long)send->seq);
   chat_err_t err = CHAT_OK;
   bson_string_t *notification = notification_json(run, send);
   if (c->direct && send->seq == 1) {
@@ -752,11 +756,13 @@ static chat_err_t publish_message(run_t *run, const send_t *send) {
   } else {
     snprintf(room, sizeof room, "room:%s", c->id);
     bson_string_t *message = new_message_json(run, send);
-    const chat_broadcast_route_t open = {.event = "new_message", .target = room, .scope = "open"};
+    const chat_broadcast_route_t open = {
+        .event = "new_message", .target = room, .scope = "open", .seq = seq};
     const chat_broadcast_route_t closed = {.event = "message_notification",
                                            .target = room,
                                            .scope = "closed",
-                                           .exclude = has_conn ? conn : NULL};
+                                           .exclude = has_conn ? conn : NULL,
+                                           .seq = seq};
     err = broadcast(run, &open, message);
     if (err == CHAT_OK)
       err = broadcast(run, &closed, notification);

@@ -354,3 +354,67 @@ test("REST refuses what the user may not see or do, with precise errors", async 
   assert.equal(bad.status, 400);
   assert.equal(bad.body.error.code, "BAD_JSON");
 });
+
+test("resume: reconnecting to the other gateway with lastSeqs replays what was missed, in order, then live, with no repeats", async () => {
+  const rosa = await register(gwA, `rosa_${pid}`);
+  const sam = await register(gwB, `sam_${pid}`);
+  const rosaSocket = await open(gwA, rosa);
+  const opened = await request(rosaSocket, "send_message", { receiverId: sam.id, content: "r-1", clientMsgId: "r-1" });
+  const conversationId = opened.conversationId;
+  // Straight on by conversationId, before conversation_created has come back.
+  for (let i = 2; i <= 3; i++) {
+    const ack = await request(rosaSocket, "send_message", { conversationId, content: `r-${i}`, clientMsgId: `r-${i}` });
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+  }
+  await waitFor(rosaSocket, "message_ack", (a) => a.clientMsgId === "r-3" && a.status === "persisted");
+  // sam saw up to seq 3, then went away; 7 more arrive meanwhile.
+  for (let i = 4; i <= 10; i++) await request(rosaSocket, "send_message", { conversationId, content: `r-${i}`, clientMsgId: `r-${i}` });
+  await waitFor(rosaSocket, "message_ack", (a) => a.clientMsgId === "r-10" && a.status === "persisted");
+
+  // rosa keeps sending while sam reconnects, to gateway A this time.
+  let sending = true;
+  let next = 11;
+  const sender = (async () => {
+    while (sending) {
+      await request(rosaSocket, "send_message", { conversationId, content: `r-${next}`, clientMsgId: `r-${next}` });
+      next++;
+      await sleep(15);
+    }
+  })();
+  await sleep(50);
+  const stranger = "65f1a0d9e4b0a1b2c3d4e6ee";
+  const samSocket = await open(gwA, sam, { lastSeqs: { [conversationId]: 3, [stranger]: 0 } });
+  const resumed = await waitFor(samSocket, "resumed");
+  await sleep(300);
+  sending = false;
+  await sender;
+  const last = next - 1;
+  await waitFor(rosaSocket, "message_ack", (a) => a.clientMsgId === `r-${last}` && a.status === "persisted");
+  await waitFor(samSocket, "message_notification", (n) => n.seq === last).catch(() => waitFor(samSocket, "new_message", (m) => m.seq === last));
+
+  const got = samSocket.seen
+    .filter((e) => (e.event === "new_message" || e.event === "message_notification") && e.data.conversationId === conversationId)
+    .map((e) => e.data.seq);
+  assert.deepEqual(got, Array.from({ length: last - 3 }, (_, i) => i + 4), "missed, in order, no repeats, no gaps");
+  // The replay came before "resumed"; what it covered is reported.
+  const point = resumed.conversations.find((c) => c.conversationId === conversationId);
+  assert.equal(point.member, true);
+  assert.equal(point.fromSeq, 3);
+  assert.ok(point.replayed >= 7, JSON.stringify(point));
+  assert.equal(point.hasMore, false);
+  const foreign = resumed.conversations.find((c) => c.conversationId === stranger);
+  assert.deepEqual([foreign.member, foreign.replayed], [false, 0], "a conversation of others must not be replayed");
+  const firstResumed = samSocket.seen.findIndex((e) => e.event === "resumed");
+  const replayedBefore = samSocket.seen.slice(0, firstResumed).filter((e) => e.event === "new_message").map((e) => e.data.seq);
+  assert.deepEqual(replayedBefore.slice(0, 7), [4, 5, 6, 7, 8, 9, 10]);
+});
+
+test("resume: a malformed lastSeqs is refused with CONNECT_ERROR", async () => {
+  const tess = await register(gwA, `tess_${pid}`);
+  for (const lastSeqs of [["not", "an", "object"], { "not-an-id": 1 }, { "65f1a0d9e4b0a1b2c3d4e601": -1 }, { "65f1a0d9e4b0a1b2c3d4e601": "7" }]) {
+    await assert.rejects(connect(gwA, tess.token, { lastSeqs }), (err) => {
+      assert.equal(err.message, "lastSeqs must map conversation ids to the last seq seen (at most 1000 of them)");
+      return true;
+    });
+  }
+});

@@ -19,6 +19,7 @@ typedef struct chat_broadcast_route {
   const char *correlation_id; /* on command.result, or NULL */
   const char *join;           /* a conversation id: the target's sockets join its room first */
   const char *leave;          /* a conversation id: the target's sockets leave its room first */
+  const char *seq;            /* on new_message and message_notification: the message's seq */
 } chat_broadcast_route_t;
 
 /* Produces value (JSON, value_len bytes) to the prefixed chat.broadcast,

@@ -1,0 +1,306 @@
+/* Resume after a reconnect, to any gateway (docs/architecture.md,
+ * "Resume"). The client passes the last seq it saw per conversation in
+ * its CONNECT auth: {token, lastSeqs: {"<conversationId>": <seq>, ...}}.
+ *
+ * Order of work, so that nothing is missed and nothing comes twice: the
+ * socket joins its rooms first (socket_rooms.c); from then on live
+ * messages of the resumed conversations are held here instead of being
+ * sent; a worker reads what the client missed from MongoDB; back on the
+ * loop the missed messages go out in seq order as new_message, then the
+ * held live ones whose seq is past what was replayed, then "resumed"
+ * says where each conversation stands. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chat/json.h"
+#include "chat/log.h"
+#include "chat/message_json.h"
+#include "gateway.h"
+
+#define RESUME_CONVERSATIONS_MAX 1000 /* lastSeqs entries taken at most */
+#define RESUME_PER_CONVERSATION 200   /* replayed per conversation; the rest via REST history */
+#define RESUME_HELD_MAX 10000         /* live frames held per socket during a replay */
+
+typedef struct resume_point {
+  char conversation_id[CHAT_ID_SIZE];
+  int64_t seq;            /* the last seq the client saw */
+  int64_t replayed;       /* the last seq replayed (or seq) */
+  bool member;            /* the socket is in its room: replayed */
+  bool has_more;          /* more than RESUME_PER_CONVERSATION were missed */
+  bson_string_t **frames; /* the missed messages, ["new_message",{...}], in seq order */
+  int64_t *seqs;
+  size_t frame_count;
+} resume_point_t;
+
+typedef struct held_frame {
+  struct held_frame *next;
+  char conversation_id[CHAT_ID_SIZE];
+  int64_t seq; /* 0 when the record had no seq */
+  char frame[];
+} held_frame_t;
+
+struct resume {
+  resume_point_t *points;
+  size_t count;
+  bool active; /* rooms joined: live frames are held */
+  held_frame_t *held, *held_tail;
+  size_t held_count;
+};
+
+typedef struct resume_job {
+  gateway_t *gw;
+  gateway_socket_t *state;
+  resume_t *resume;
+} resume_job_t;
+
+static void free_points(resume_t *resume) {
+  for (size_t i = 0; i < resume->count; i++) {
+    for (size_t j = 0; j < resume->points[i].frame_count; j++)
+      bson_string_free(resume->points[i].frames[j], true);
+    free(resume->points[i].frames);
+    free(resume->points[i].seqs);
+  }
+  free(resume->points);
+}
+
+static void free_resume(resume_t *resume) {
+  if (!resume)
+    return;
+  free_points(resume);
+  for (held_frame_t *h = resume->held, *next; h; h = next) {
+    next = h->next;
+    free(h);
+  }
+  free(resume);
+}
+
+const char *gateway_resume_read(gateway_socket_t *state, const bson_t *auth) {
+  static const char *const bad = "lastSeqs must map conversation ids to the last seq seen "
+                                 "(at most 1000 of them)";
+  bson_iter_t it, entries;
+  if (!auth || !bson_iter_init_find(&it, auth, "lastSeqs") || BSON_ITER_HOLDS_NULL(&it))
+    return NULL;
+  if (!BSON_ITER_HOLDS_DOCUMENT(&it) || !bson_iter_recurse(&it, &entries))
+    return bad;
+  resume_t *resume = calloc(1, sizeof *resume);
+  if (!resume)
+    return "Server busy, try again";
+  while (bson_iter_next(&entries)) {
+    const char *id = bson_iter_key(&entries);
+    if (resume->count == RESUME_CONVERSATIONS_MAX || !chat_is_id(id) ||
+        !(BSON_ITER_HOLDS_INT32(&entries) || BSON_ITER_HOLDS_INT64(&entries) ||
+          BSON_ITER_HOLDS_DOUBLE(&entries)) ||
+        bson_iter_as_int64(&entries) < 0) {
+      free_resume(resume);
+      return bad;
+    }
+    resume_point_t *grown = realloc(resume->points, (resume->count + 1) * sizeof *grown);
+    if (!grown) {
+      free_resume(resume);
+      return "Server busy, try again";
+    }
+    resume->points = grown;
+    resume_point_t *point = &resume->points[resume->count++];
+    memset(point, 0, sizeof *point);
+    memcpy(point->conversation_id, id, CHAT_ID_SIZE);
+    point->seq = point->replayed = bson_iter_as_int64(&entries);
+  }
+  if (resume->count == 0) {
+    free_resume(resume);
+    return NULL;
+  }
+  state->resume = resume;
+  return NULL;
+}
+
+static resume_point_t *find_point(resume_t *resume, const char *conversation_id) {
+  for (size_t i = 0; i < resume->count; i++) {
+    if (resume->points[i].member && strcmp(resume->points[i].conversation_id, conversation_id) == 0)
+      return &resume->points[i];
+  }
+  return NULL;
+}
+
+bool gateway_resume_hold(gateway_socket_t *state, const char *conversation_id, const char *seq,
+                         const char *frame) {
+  resume_t *resume = state->resume;
+  if (!resume->active || !find_point(resume, conversation_id))
+    return false;
+  if (resume->held_count == RESUME_HELD_MAX) {
+    CHAT_LOG(CHAT_LOG_WARN,
+             "socket %s: %d live messages held during its resume; later ones "
+             "dropped (the client catches up from history)",
+             chat_sio_socket_id(state->socket), RESUME_HELD_MAX);
+    return true;
+  }
+  size_t len = strlen(frame);
+  held_frame_t *held = malloc(sizeof *held + len + 1);
+  if (!held)
+    return false; /* sent now rather than lost */
+  held->next = NULL;
+  memcpy(held->conversation_id, conversation_id, CHAT_ID_SIZE);
+  held->seq = seq ? strtoll(seq, NULL, 10) : 0;
+  memcpy(held->frame, frame, len + 1);
+  if (resume->held_tail)
+    resume->held_tail->next = held;
+  else
+    resume->held = held;
+  resume->held_tail = held;
+  resume->held_count++;
+  return true;
+}
+
+/* Worker: reads the missed messages of each point the socket may see. */
+static void read_missed(void *arg) {
+  resume_job_t *job = arg;
+  chat_mongo_t *mongo = chat_runtime_mongo(job->gw->rt);
+  mongoc_client_t *client = chat_mongo_acquire(mongo);
+  mongoc_collection_t *messages = chat_mongo_collection(mongo, client, "messages");
+  mongoc_collection_t *users = chat_mongo_collection(mongo, client, "users");
+  for (size_t i = 0; i < job->resume->count; i++) {
+    resume_point_t *point = &job->resume->points[i];
+    if (!point->member)
+      continue;
+    bson_t *filter = BCON_NEW("conversationId", BCON_UTF8(point->conversation_id), "deletedAt",
+                              BCON_NULL, "seq", "{", "$gt", BCON_INT64(point->seq), "}");
+    bson_t *opts = BCON_NEW("sort", "{", "seq", BCON_INT32(1), "}", "limit",
+                            BCON_INT64(RESUME_PER_CONVERSATION + 1));
+    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(messages, filter, opts, NULL);
+    point->frames = calloc(RESUME_PER_CONVERSATION, sizeof *point->frames);
+    point->seqs = calloc(RESUME_PER_CONVERSATION, sizeof *point->seqs);
+    const bson_t *doc;
+    bson_error_t error;
+    while (point->frames && point->seqs && mongoc_cursor_next(cursor, &doc)) {
+      if (point->frame_count == RESUME_PER_CONVERSATION) {
+        point->has_more = true;
+        break;
+      }
+      bson_iter_t it;
+      const char *fields[5] = {"_id", "senderId", "receiverId", "content", "attachmentUrl"};
+      const char *values[5] = {NULL};
+      uint32_t content_len = 0;
+      for (int f = 0; f < 5; f++) {
+        if (bson_iter_init_find(&it, doc, fields[f]) && BSON_ITER_HOLDS_UTF8(&it))
+          values[f] = bson_iter_utf8(&it, f == 3 ? &content_len : NULL);
+      }
+      int64_t created = bson_iter_init_find(&it, doc, "createdAt") && BSON_ITER_HOLDS_DATE_TIME(&it)
+                            ? bson_iter_date_time(&it)
+                            : 0;
+      int64_t seq = bson_iter_init_find(&it, doc, "seq") ? bson_iter_as_int64(&it) : 0;
+      if (!values[0] || !values[1] || !values[3])
+        continue;
+      /* The sender's name: one small read per message; resumes are rare
+       * next to live traffic. */
+      char *username = NULL;
+      bson_t *who = BCON_NEW("_id", BCON_UTF8(values[1]));
+      mongoc_cursor_t *user = mongoc_collection_find_with_opts(users, who, NULL, NULL);
+      const bson_t *user_doc;
+      if (mongoc_cursor_next(user, &user_doc) && bson_iter_init_find(&it, user_doc, "username") &&
+          BSON_ITER_HOLDS_UTF8(&it))
+        username = strdup(bson_iter_utf8(&it, NULL));
+      mongoc_cursor_destroy(user);
+      bson_destroy(who);
+      const chat_message_view_t view = {.id = values[0],
+                                        .sender_id = values[1],
+                                        .receiver_id = values[2],
+                                        .conversation_id = point->conversation_id,
+                                        .content = values[3],
+                                        .content_len = content_len,
+                                        .attachment_url = values[4],
+                                        .created_at_ms = created,
+                                        .sender_username = username,
+                                        .seq = seq};
+      bson_string_t *frame = bson_string_new("[\"new_message\",");
+      chat_new_message_json(frame, &view);
+      bson_string_append_c(frame, ']');
+      free(username);
+      point->seqs[point->frame_count] = seq;
+      point->frames[point->frame_count++] = frame;
+    }
+    if (mongoc_cursor_error(cursor, &error))
+      CHAT_LOG(CHAT_LOG_WARN, "resume of %s: %s", point->conversation_id, error.message);
+    mongoc_cursor_destroy(cursor);
+    bson_destroy(opts);
+    bson_destroy(filter);
+  }
+  mongoc_collection_destroy(users);
+  mongoc_collection_destroy(messages);
+  chat_mongo_release(mongo, client);
+}
+
+/* Loop: the replay, then the held live frames, then "resumed". */
+static void replay(void *arg) {
+  resume_job_t *job = arg;
+  gateway_socket_t *state = job->state;
+  resume_t *resume = job->resume;
+  if (state->socket && state->resume == resume) {
+    bson_string_t *summary = bson_string_new("[\"resumed\",{\"conversations\":[");
+    bool first = true;
+    for (size_t i = 0; i < resume->count; i++) {
+      resume_point_t *point = &resume->points[i];
+      for (size_t j = 0; j < point->frame_count; j++) {
+        chat_sio_emit(state->socket, point->frames[j]->str, NULL, 0);
+        if (point->seqs[j] > point->replayed)
+          point->replayed = point->seqs[j];
+      }
+      bson_string_append_printf(summary,
+                                "%s{\"conversationId\":\"%s\",\"member\":%s,\"fromSeq\":%lld,"
+                                "\"replayed\":%zu,\"lastSeq\":%lld,\"hasMore\":%s}",
+                                first ? "" : ",", point->conversation_id,
+                                point->member ? "true" : "false", (long long)point->seq,
+                                point->frame_count, (long long)point->replayed,
+                                point->has_more ? "true" : "false");
+      first = false;
+    }
+    for (held_frame_t *held = resume->held; held; held = held->next) {
+      resume_point_t *point = find_point(resume, held->conversation_id);
+      /* A live message the replay already sent is not sent again. After a
+       * capped replay (hasMore) the client fetches the gap from history. */
+      if (!point || held->seq == 0 || held->seq > point->replayed)
+        chat_sio_emit(state->socket, held->frame, NULL, 0);
+    }
+    bson_string_append(summary, "]}]");
+    chat_sio_emit(state->socket, summary->str, NULL, 0);
+    bson_string_free(summary, true);
+    state->resume = NULL;
+    free_resume(resume);
+  } else if (state->resume != resume) {
+    free_resume(resume); /* the socket went and let go of it */
+  }
+  gateway_socket_release(state);
+  free(job);
+}
+
+void gateway_resume_start(gateway_t *gw, gateway_socket_t *state) {
+  resume_t *resume = state->resume;
+  char room[CHAT_ID_SIZE + 8];
+  for (size_t i = 0; i < resume->count; i++) {
+    snprintf(room, sizeof room, "room:%s", resume->points[i].conversation_id);
+    resume->points[i].member = gateway_socket_in_room(state, room);
+  }
+  resume_job_t *job = calloc(1, sizeof *job);
+  if (!job) {
+    gateway_resume_free(state);
+    return;
+  }
+  *job = (resume_job_t){gw, state, resume};
+  resume->active = true;
+  state->refs++;
+  if (work_queue_submit(gw->work, read_missed, replay, job) != CHAT_OK) {
+    CHAT_LOG(CHAT_LOG_WARN, "socket %s: too busy to resume; the client catches up from history",
+             chat_sio_socket_id(state->socket));
+    state->refs--;
+    free(job);
+    resume->active = false;
+    gateway_resume_free(state);
+  }
+}
+
+void gateway_resume_free(gateway_socket_t *state) {
+  resume_t *resume = state->resume;
+  state->resume = NULL;
+  if (resume && resume->active)
+    return; /* a worker reads into it: replay() frees it */
+  free_resume(resume);
+}
