@@ -11,7 +11,6 @@
 #include "server.h"
 #include "work_queue.h"
 
-typedef struct pending_registration pending_registration_t;
 typedef struct rest_pending rest_pending_t;
 typedef struct resume resume_t;
 
@@ -19,10 +18,9 @@ typedef struct gateway {
   chat_runtime_t *rt; /* thread-safe */
   chat_sio_server_t *sio;
   work_queue_t *work;
-  pending_registration_t *registrations; /* waiting for persistence's answer */
-  rest_pending_t *pending;               /* REST calls waiting for a command.result */
-  rooms_t *rooms;                        /* members are gateway_socket_t */
-  id_table_t *sends;                     /* message.send waiting for Kafka, by request id */
+  rest_pending_t *pending; /* REST calls waiting for a command.result */
+  rooms_t *rooms;          /* members are gateway_socket_t */
+  id_table_t *sends;       /* message.send waiting for Kafka, by request id */
   uint64_t next_request_id;
 } gateway_t;
 

@@ -23,7 +23,7 @@
 #define GATEWAY_SERVICE_MS 100  /* longest wait of one loop turn, bounds stop latency */
 #define GATEWAY_WORKERS 2       /* threads for password hashing and MongoDB reads */
 #define GATEWAY_WORK_QUEUED 256 /* jobs waiting for a worker before 503 */
-#define GATEWAY_SWEEP_MS 1000   /* how often expired registrations are answered */
+#define GATEWAY_SWEEP_MS 1000   /* how often REST calls past their deadline are answered */
 
 static const char *on_connect(void *ctx, chat_sio_socket_t *socket, const bson_t *auth) {
   gateway_t *gw = ctx;
@@ -103,9 +103,8 @@ static void deliver_on_loop(void *arg) {
   char own_target[CHAT_CONFIG_STR_MAX + 16];
   snprintf(own_target, sizeof own_target, "gateway:%s", chat_runtime_config(gw->rt)->instance_id);
   if (strcmp(copy->target, own_target) == 0) {
-    if (strcmp(copy->event, "command.result") == 0 && copy->correlation_id &&
-        !rest_pending_resolve(gw, copy->correlation_id, copy->value, copy->value_len))
-      accounts_on_command_result(gw, copy->correlation_id, copy->value, copy->value_len);
+    if (strcmp(copy->event, "command.result") == 0 && copy->correlation_id)
+      rest_pending_resolve(gw, copy->correlation_id, copy->value, copy->value_len);
   } else {
     const gateway_route_t route = {.target = copy->target,
                                    .event = copy->event,
@@ -168,7 +167,6 @@ static chat_err_t deliver_broadcast(void *ctx, const chat_record_t *records, siz
 
 static void sweep(void *arg) {
   gateway_t *gw = arg;
-  accounts_expire(gw);
   rest_pending_expire(gw);
   chat_sio_server_call_later(gw->sio, GATEWAY_SWEEP_MS, sweep, gw);
 }
@@ -253,7 +251,6 @@ out:
   chat_producer_flush(chat_runtime_producer(gw.rt), cfg->shutdown_timeout_ms);
   chat_sio_server_destroy(&gw.sio); /* runs what they posted last */
   rest_pending_discard(&gw);
-  accounts_discard_pending(&gw);
   gateway_sends_discard(&gw);
   rooms_destroy(&gw.rooms);
   chat_runtime_destroy(&gw.rt);

@@ -53,16 +53,4 @@ void rest_direct_details(gateway_t *gw, const chat_http_request_t *request,
 void rest_direct_messages(gateway_t *gw, const chat_http_request_t *request,
                           const rest_params_t *params);
 
-/* persistence's answer to a user.register (a command.result for this
- * gateway); value is its JSON. Loop thread. */
-void accounts_on_command_result(gateway_t *gw, const char *correlation_id, const char *value,
-                                size_t value_len);
-
-/* Answers 504 to registrations past their deadline; call about once a
- * second on the loop thread. */
-void accounts_expire(gateway_t *gw);
-
-/* Frees the registrations still waiting, at shutdown. */
-void accounts_discard_pending(gateway_t *gw);
-
 #endif

@@ -18,6 +18,7 @@
 #include "chat/log.h"
 #include "chat/topics.h"
 #include "rest.h"
+#include "rest_pending.h"
 
 #define REGISTER_TIMEOUT_MS 10000 /* persistence must confirm within this */
 #define TOKEN_TTL_S (24 * 3600)   /* lifetime of the tokens handed out */
@@ -27,14 +28,12 @@
 #define PASSWORD_MAX 128
 #define USERS_LIST_MAX 1000 /* GET /api/users returns at most this many */
 
-struct pending_registration {
-  pending_registration_t *next;
-  char correlation_id[CHAT_ENVELOPE_CORRELATION_MAX];
+/* A registration waiting for persistence's command.result (rest_pending.c). */
+typedef struct pending_registration {
   uint64_t request_id;
   char user_id[25];
   char username[USERNAME_MAX + 1];
-  int64_t deadline_ms; /* answered 504 by accounts_expire() after this */
-};
+} pending_registration_t;
 
 typedef struct account_job {
   gateway_t *gw;
@@ -155,10 +154,45 @@ static void hash_password(void *arg) {
   sodium_memzero(job->password, sizeof job->password);
 }
 
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+/* persistence's answer to a user.register, or its absence. */
+static void on_register_result(gateway_t *gw, void *ctx, const char *value, size_t value_len,
+                               bool stopping) {
+  pending_registration_t *pending = ctx;
+  bson_t result;
+  bson_iter_t it, code;
+  if (stopping) {
+    rest_reply_error(gw, pending->request_id, 503, CHAT_ERR_STOPPED,
+                     "the gateway is shutting down; try logging in, then again");
+  } else if (!value) {
+    CHAT_LOG(CHAT_LOG_WARN, "registration of '%s' not confirmed within %d ms", pending->username,
+             REGISTER_TIMEOUT_MS);
+    rest_reply_error(gw, pending->request_id, 504, CHAT_ERR_TIMEOUT,
+                     "registration not confirmed in time; try logging in, then again");
+  } else if (chat_json_parse(value, value_len, 64 * 1024, &result, NULL, 0) != CHAT_OK) {
+    rest_reply_error(gw, pending->request_id, 500, CHAT_ERR_INTERNAL, "registration failed");
+  } else {
+    bool ok =
+        bson_iter_init_find(&it, &result, "ok") && BSON_ITER_HOLDS_BOOL(&it) && bson_iter_bool(&it);
+    bool duplicate = !ok && bson_iter_init(&it, &result) &&
+                     bson_iter_find_descendant(&it, "error.code", &code) &&
+                     BSON_ITER_HOLDS_UTF8(&code) &&
+                     strcmp(bson_iter_utf8(&code, NULL), chat_err_code(CHAT_ERR_DUPLICATE)) == 0;
+    bson_destroy(&result);
+    bson_string_t *data = ok ? user_with_token(gw, pending->user_id, pending->username) : NULL;
+    if (data) {
+      rest_reply_data(gw, pending->request_id, 201, data->str);
+      bson_string_free(data, true);
+    } else if (ok) {
+      rest_reply_error(gw, pending->request_id, 500, CHAT_ERR_INTERNAL, "cannot sign a token");
+    } else if (duplicate) {
+      char message[96];
+      snprintf(message, sizeof message, "username '%s' is taken", pending->username);
+      rest_reply_error(gw, pending->request_id, 409, CHAT_ERR_DUPLICATE, message);
+    } else {
+      rest_reply_error(gw, pending->request_id, 500, CHAT_ERR_INTERNAL, "registration failed");
+    }
+  }
+  free(pending);
 }
 
 static void send_register_command(void *arg) {
@@ -190,7 +224,8 @@ static void send_register_command(void *arg) {
     chat_envelope_cleanup(&env);
     goto fail;
   }
-  snprintf(pending->correlation_id, sizeof pending->correlation_id, "%s", env.correlation_id);
+  char correlation_id[CHAT_ENVELOPE_CORRELATION_MAX];
+  snprintf(correlation_id, sizeof correlation_id, "%s", env.correlation_id);
   chat_envelope_cleanup(&env);
   pending->request_id = job->request_id;
   memcpy(pending->user_id, job->user_id, sizeof pending->user_id);
@@ -204,9 +239,11 @@ static void send_register_command(void *arg) {
     free(pending);
     goto out;
   }
-  pending->next = gw->registrations;
-  gw->registrations = pending;
-  pending->deadline_ms = now_ms() + REGISTER_TIMEOUT_MS;
+  if (rest_pending_add(gw, correlation_id, REGISTER_TIMEOUT_MS, on_register_result, pending) !=
+      CHAT_OK) {
+    free(pending);
+    goto fail;
+  }
   goto out;
 fail:
   rest_reply_error(gw, job->request_id, 500, CHAT_ERR_INTERNAL, "registration failed");
@@ -214,81 +251,6 @@ out:
   if (value)
     bson_string_free(value, true);
   free_job(job);
-}
-
-/* Removes and returns the pending registration with correlation_id. */
-static pending_registration_t *take_pending(gateway_t *gw, const char *correlation_id) {
-  for (pending_registration_t **link = &gw->registrations; *link; link = &(*link)->next) {
-    if (strcmp((*link)->correlation_id, correlation_id) == 0) {
-      pending_registration_t *found = *link;
-      *link = found->next;
-      return found;
-    }
-  }
-  return NULL;
-}
-
-void accounts_expire(gateway_t *gw) {
-  int64_t now = now_ms();
-  for (pending_registration_t **link = &gw->registrations; *link;) {
-    pending_registration_t *pending = *link;
-    if (pending->deadline_ms > now) {
-      link = &pending->next;
-      continue;
-    }
-    *link = pending->next;
-    CHAT_LOG(CHAT_LOG_WARN, "registration of '%s' not confirmed within %d ms", pending->username,
-             REGISTER_TIMEOUT_MS);
-    rest_reply_error(gw, pending->request_id, 504, CHAT_ERR_TIMEOUT,
-                     "registration not confirmed in time; try logging in, then again");
-    free(pending);
-  }
-}
-
-void accounts_discard_pending(gateway_t *gw) {
-  while (gw->registrations) {
-    pending_registration_t *pending = gw->registrations;
-    gw->registrations = pending->next;
-    free(pending);
-  }
-}
-
-void accounts_on_command_result(gateway_t *gw, const char *correlation_id, const char *value,
-                                size_t value_len) {
-  pending_registration_t *pending = take_pending(gw, correlation_id);
-  bson_t result;
-  bson_iter_t it;
-  if (!pending)
-    return; /* answered already (timeout) or not ours */
-  if (chat_json_parse(value, value_len, 64 * 1024, &result, NULL, 0) != CHAT_OK) {
-    rest_reply_error(gw, pending->request_id, 500, CHAT_ERR_INTERNAL, "registration failed");
-    free(pending);
-    return;
-  }
-  bool ok =
-      bson_iter_init_find(&it, &result, "ok") && BSON_ITER_HOLDS_BOOL(&it) && bson_iter_bool(&it);
-  bson_iter_t code;
-  bool duplicate = !ok && bson_iter_init(&it, &result) &&
-                   bson_iter_find_descendant(&it, "error.code", &code) &&
-                   BSON_ITER_HOLDS_UTF8(&code) &&
-                   strcmp(bson_iter_utf8(&code, NULL), chat_err_code(CHAT_ERR_DUPLICATE)) == 0;
-  bson_destroy(&result);
-  if (ok) {
-    bson_string_t *data = user_with_token(gw, pending->user_id, pending->username);
-    if (data) {
-      rest_reply_data(gw, pending->request_id, 201, data->str);
-      bson_string_free(data, true);
-    } else {
-      rest_reply_error(gw, pending->request_id, 500, CHAT_ERR_INTERNAL, "cannot sign a token");
-    }
-  } else if (duplicate) {
-    char message[96];
-    snprintf(message, sizeof message, "username '%s' is taken", pending->username);
-    rest_reply_error(gw, pending->request_id, 409, CHAT_ERR_DUPLICATE, message);
-  } else {
-    rest_reply_error(gw, pending->request_id, 500, CHAT_ERR_INTERNAL, "registration failed");
-  }
-  free(pending);
 }
 
 /* Reads the credentials of request and runs work, then done, on them. */

@@ -348,6 +348,26 @@ static bool read_paging(gateway_t *gw, const chat_http_request_t *request, chat_
          rest_query_int(gw, request, "limit", default_limit, 1, PAGE_LIMIT_MAX, &job->limit);
 }
 
+/* Reads a route's arguments into job; false after answering 400. */
+typedef bool (*job_read_fn)(gateway_t *gw, const chat_http_request_t *request,
+                            const rest_params_t *params, chat_job_t *job);
+
+/* Authenticates, reads the arguments, and runs work on a worker. */
+static void start(gateway_t *gw, const chat_http_request_t *request, const rest_params_t *params,
+                  job_read_fn read, void (*work)(void *)) {
+  chat_jwt_claims_t claims;
+  if (!rest_authenticate(gw, request, &claims))
+    return;
+  chat_job_t *job = new_job(gw, request, &claims);
+  if (!job)
+    return;
+  if (!read(gw, request, params, job)) {
+    free(job);
+    return;
+  }
+  submit(gw, job, work);
+}
+
 /* ---- GET /api/chat/conversations ---- */
 
 static void list_conversations(void *arg) {
@@ -490,20 +510,15 @@ out:
   chat_mongo_release(mongo, client);
 }
 
+static bool read_conversations_args(gateway_t *gw, const chat_http_request_t *request,
+                                    const rest_params_t *params, chat_job_t *job) {
+  (void)params;
+  return read_paging(gw, request, job, 20);
+}
+
 void rest_list_conversations(gateway_t *gw, const chat_http_request_t *request,
                              const rest_params_t *params) {
-  (void)params;
-  chat_jwt_claims_t claims;
-  if (!rest_authenticate(gw, request, &claims))
-    return;
-  chat_job_t *job = new_job(gw, request, &claims);
-  if (!job)
-    return;
-  if (!read_paging(gw, request, job, 20)) {
-    free(job);
-    return;
-  }
-  submit(gw, job, list_conversations);
+  start(gw, request, params, read_conversations_args, list_conversations);
 }
 
 /* ---- GET /api/chat/conversations/:id/messages ---- */
@@ -517,33 +532,30 @@ static void list_messages(void *arg) {
   chat_mongo_release(mongo, client);
 }
 
-void rest_list_messages(gateway_t *gw, const chat_http_request_t *request,
-                        const rest_params_t *params) {
-  chat_jwt_claims_t claims;
-  if (!rest_authenticate(gw, request, &claims))
-    return;
+static bool read_messages_args(gateway_t *gw, const chat_http_request_t *request,
+                               const rest_params_t *params, chat_job_t *job) {
   if (!chat_is_id(params->values[0])) {
     rest_reply_error(gw, request->id, 400, CHAT_ERR_INVALID,
                      "the conversation id must be 24 hex digits");
-    return;
+    return false;
   }
-  chat_job_t *job = new_job(gw, request, &claims);
-  if (!job)
-    return;
   memcpy(job->conversation_id, params->values[0], CHAT_ID_SIZE);
-  if (!read_paging(gw, request, job, 50) ||
-      !rest_query_int(gw, request, "before", 0, 1, INT64_MAX, &job->before) ||
-      !rest_query_int(gw, request, "after", 0, 0, INT64_MAX, &job->after)) {
-    free(job);
-    return;
-  }
-  submit(gw, job, list_messages);
+  return read_paging(gw, request, job, 50) &&
+         rest_query_int(gw, request, "before", 0, 1, INT64_MAX, &job->before) &&
+         rest_query_int(gw, request, "after", 0, 0, INT64_MAX, &job->after);
+}
+
+void rest_list_messages(gateway_t *gw, const chat_http_request_t *request,
+                        const rest_params_t *params) {
+  start(gw, request, params, read_messages_args, list_messages);
 }
 
 /* ---- seed 002: /api/v1/chat/convo/one-to-one ---- */
 
 /* Reads otherUserId and derives the pair's conversation id into job. */
-static bool read_other_user(gateway_t *gw, const chat_http_request_t *request, chat_job_t *job) {
+static bool read_other_user(gateway_t *gw, const chat_http_request_t *request,
+                            const rest_params_t *params, chat_job_t *job) {
+  (void)params;
   char other[64];
   if (!chat_sio_query_arg(request->query ? request->query : "", "otherUserId", other,
                           sizeof other) ||
@@ -615,18 +627,7 @@ static void direct_details(void *arg) {
 
 void rest_direct_details(gateway_t *gw, const chat_http_request_t *request,
                          const rest_params_t *params) {
-  (void)params;
-  chat_jwt_claims_t claims;
-  if (!rest_authenticate(gw, request, &claims))
-    return;
-  chat_job_t *job = new_job(gw, request, &claims);
-  if (!job)
-    return;
-  if (!read_other_user(gw, request, job)) {
-    free(job);
-    return;
-  }
-  submit(gw, job, direct_details);
+  start(gw, request, params, read_other_user, direct_details);
 }
 
 static void direct_messages(void *arg) {
@@ -640,22 +641,16 @@ static void direct_messages(void *arg) {
   chat_mongo_release(mongo, client);
 }
 
+static bool read_direct_messages_args(gateway_t *gw, const chat_http_request_t *request,
+                                      const rest_params_t *params, chat_job_t *job) {
+  return read_other_user(gw, request, params, job) &&
+         rest_query_int(gw, request, "from", 0, 1, INT64_MAX, &job->from) &&
+         rest_query_int(gw, request, "limit", 10, 1, PAGE_LIMIT_MAX, &job->limit);
+}
+
 void rest_direct_messages(gateway_t *gw, const chat_http_request_t *request,
                           const rest_params_t *params) {
-  (void)params;
-  chat_jwt_claims_t claims;
-  if (!rest_authenticate(gw, request, &claims))
-    return;
-  chat_job_t *job = new_job(gw, request, &claims);
-  if (!job)
-    return;
-  if (!read_other_user(gw, request, job) ||
-      !rest_query_int(gw, request, "from", 0, 1, INT64_MAX, &job->from) ||
-      !rest_query_int(gw, request, "limit", 10, 1, PAGE_LIMIT_MAX, &job->limit)) {
-    free(job);
-    return;
-  }
-  submit(gw, job, direct_messages);
+  start(gw, request, params, read_direct_messages_args, direct_messages);
 }
 
 /* ---- POST /api/chat/send ---- */
