@@ -168,6 +168,24 @@ void chat_json_format_time(int64_t ms, char out[CHAT_JSON_TIME_SIZE]) {
   out[CHAT_JSON_TIME_SIZE - 1] = '\0';
 }
 
+bool chat_json_parse_time(const char *text, int64_t *ms) {
+  int year, month, day, hour, minute, second, millis, used = 0;
+  if (!text || strlen(text) != CHAT_JSON_TIME_SIZE - 1 ||
+      sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ%n", &year, &month, &day, &hour, &minute, &second,
+             &millis, &used) != 7 ||
+      used != CHAT_JSON_TIME_SIZE - 1 || month < 1 || month > 12 || day < 1 || day > 31 ||
+      hour > 23 || minute > 59 || second > 60 || millis < 0)
+    return false;
+  struct tm tm = {.tm_year = year - 1900,
+                  .tm_mon = month - 1,
+                  .tm_mday = day,
+                  .tm_hour = hour,
+                  .tm_min = minute,
+                  .tm_sec = second};
+  *ms = (int64_t)timegm(&tm) * 1000 + millis;
+  return true;
+}
+
 void chat_json_append_time(bson_string_t *out, int64_t ms) {
   char text[CHAT_JSON_TIME_SIZE];
   chat_json_format_time(ms, text);

@@ -1,5 +1,6 @@
 #include "chat/runtime.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -282,11 +283,37 @@ void chat_runtime_destroy(chat_runtime_t **rt_ptr) {
   *rt_ptr = NULL;
 }
 
+typedef struct ticker {
+  const chat_service_spec_t *spec;
+  chat_runtime_t *rt;
+} ticker_t;
+
+/* Calls spec->tick every tick_ms until the stop, in steps short enough
+ * that a stop is noticed within 100 ms. */
+static void *tick_main(void *arg) {
+  ticker_t *ticker = arg;
+  int waited = 0;
+  while (!chat_runtime_stopping(ticker->rt)) {
+    struct timespec step = {0, 100 * 1000000L};
+    nanosleep(&step, NULL);
+    waited += 100;
+    if (waited >= ticker->spec->tick_ms && !chat_runtime_stopping(ticker->rt)) {
+      waited = 0;
+      ticker->spec->tick(ticker->rt);
+    }
+  }
+  return NULL;
+}
+
 int chat_service_run(const chat_service_spec_t *spec) {
   chat_runtime_t *rt = NULL;
   chat_err_t err = chat_runtime_start(&spec->runtime, &rt);
   if (err != CHAT_OK)
     return err == CHAT_ERR_STOPPED ? 0 : err == CHAT_ERR_CONFIG ? 2 : 1;
+  ticker_t ticker = {spec, rt};
+  pthread_t tick_thread;
+  bool ticking = spec->tick && spec->tick_ms > 0 &&
+                 pthread_create(&tick_thread, NULL, tick_main, &ticker) == 0;
 
   char group[CHAT_CONFIG_STR_MAX + CHAT_TOPIC_NAME_MAX];
   snprintf(group, sizeof group, "%s%s", rt->config.topic_prefix, spec->group_name);
@@ -296,6 +323,9 @@ int chat_service_run(const chat_service_spec_t *spec) {
                               .max_record_bytes = spec->max_record_bytes};
   err = chat_runtime_consume(rt, group, &spec->topic, 1, NULL, spec->batch_max, chat_dispatch_batch,
                              &dispatch);
+  chat_runtime_request_stop(rt);
+  if (ticking)
+    pthread_join(tick_thread, NULL);
   chat_runtime_destroy(&rt);
   CHAT_LOG(CHAT_LOG_INFO, "stopped");
   return err == CHAT_OK ? 0 : 1;

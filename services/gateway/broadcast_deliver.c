@@ -12,7 +12,9 @@
 #include "gateway.h"
 
 typedef struct delivery {
+  gateway_t *gw;
   const char *frame;
+  const char *skip_user;       /* contacts:<userId>: not to that user's own sockets */
   const char *conversation_id; /* for scope; NULL when the target is no conversation */
   int scope;                   /* 0: all, 1: open only, 2: closed only */
   const char *exclude_socket;  /* a socket id of this gateway, or NULL */
@@ -31,7 +33,10 @@ static bool has_open(const gateway_socket_t *state, const char *conversation_id)
 static void emit_to(void *ctx, void *member) {
   delivery_t *d = ctx;
   gateway_socket_t *state = member;
-  if (!state->socket)
+  if (!state->socket || state->delivery_mark == d->gw->delivery_mark)
+    return; /* gone, or served by this delivery through another room */
+  state->delivery_mark = d->gw->delivery_mark;
+  if (d->skip_user && strcmp(state->user_id, d->skip_user) == 0)
     return;
   if (d->exclude_socket && strcmp(chat_sio_socket_id(state->socket), d->exclude_socket) == 0)
     return;
@@ -77,7 +82,8 @@ static void change_rooms(gateway_t *gw, const char *target, const char *conversa
 
 void gateway_deliver(gateway_t *gw, const gateway_route_t *route, const char *value,
                      size_t value_len) {
-  delivery_t d = {.seq = route->seq};
+  delivery_t d = {.gw = gw, .seq = route->seq};
+  gw->delivery_mark++;
   if (route->scope) {
     d.scope = strcmp(route->scope, "open") == 0 ? 1 : strcmp(route->scope, "closed") == 0 ? 2 : -1;
     if (d.scope < 0) {
@@ -102,7 +108,24 @@ void gateway_deliver(gateway_t *gw, const gateway_route_t *route, const char *va
   chat_json_append_string(frame, route->event, strlen(route->event));
   bson_string_append_printf(frame, ",%.*s]", (int)value_len, value);
   d.frame = frame->str;
-  rooms_each(gw->rooms, route->target, emit_to, &d);
+  if (strncmp(route->target, "contacts:", 9) == 0) {
+    /* Presence: everyone who shares a room with the user, once each, even
+     * when they share several. */
+    d.skip_user = route->target + 9;
+    for (const char *room = route->rooms; room && *room;) {
+      const char *end = strchr(room, ',');
+      size_t len = end ? (size_t)(end - room) : strlen(room);
+      char name[64];
+      if (len < sizeof name) {
+        memcpy(name, room, len);
+        name[len] = '\0';
+        rooms_each(gw->rooms, name, emit_to, &d);
+      }
+      room = end ? end + 1 : NULL;
+    }
+  } else {
+    rooms_each(gw->rooms, route->target, emit_to, &d);
+  }
   CHAT_LOG(CHAT_LOG_DEBUG, "broadcast %s to %s: %zu sockets", route->event, route->target, d.sent);
   bson_string_free(frame, true);
 }

@@ -22,6 +22,9 @@ typedef struct gateway {
   rooms_t *rooms;          /* members are gateway_socket_t */
   id_table_t *sends;       /* message.send waiting for Kafka, by request id */
   uint64_t next_request_id;
+  int64_t started_ms;     /* wall clock at start: the heartbeat's startedAt */
+  size_t session_count;   /* authenticated sockets */
+  uint64_t delivery_mark; /* marks sockets already served by one delivery */
 } gateway_t;
 
 /* What the gateway keeps per authenticated socket. Reference-counted: a
@@ -31,6 +34,8 @@ typedef struct gateway_socket {
   int refs;
   chat_sio_socket_t *socket; /* NULL once disconnected */
   char user_id[CHAT_JWT_SUB_MAX];
+  char connection_id[32]; /* the socket id, kept for session.closed */
+  uint64_t delivery_mark;
   char **rooms; /* the rooms it joined, to leave them all on disconnect */
   size_t room_count;
   char **open; /* conversation ids it has open (join_conversation) */
@@ -64,10 +69,16 @@ bool gateway_resume_hold(gateway_socket_t *state, const char *conversation_id, c
                          const char *frame);
 void gateway_resume_free(gateway_socket_t *state);
 
+/* presence_events.c: session.opened / session.closed for a socket, and the
+ * gateway's heartbeat (a call_later callback that schedules itself; arg is
+ * the gateway). */
+void gateway_presence_session(gateway_t *gw, const gateway_socket_t *state, bool opened);
+void gateway_presence_heartbeat(void *arg);
+
 /* broadcast_deliver.c: a chat.broadcast record, on the loop thread. */
 typedef struct gateway_route {
-  const char *target, *event;                       /* required */
-  const char *scope, *exclude, *join, *leave, *seq; /* NULL when absent */
+  const char *target, *event;                               /* required */
+  const char *scope, *exclude, *join, *leave, *seq, *rooms; /* NULL when absent */
 } gateway_route_t;
 void gateway_deliver(gateway_t *gw, const gateway_route_t *route, const char *value,
                      size_t value_len);

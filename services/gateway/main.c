@@ -79,8 +79,8 @@ static void on_disconnect(void *ctx, chat_sio_socket_t *socket, const char *reas
 /* A broadcast record handed from the consumer thread to the loop thread. */
 typedef struct broadcast_copy {
   gateway_t *gw;
-  char *target, *event;                                        /* never NULL */
-  char *scope, *exclude, *correlation_id, *join, *leave, *seq; /* NULL when absent */
+  char *target, *event;                                                /* never NULL */
+  char *scope, *exclude, *correlation_id, *join, *leave, *seq, *rooms; /* NULL when absent */
   size_t value_len;
   char value[];
 } broadcast_copy_t;
@@ -94,6 +94,7 @@ static void free_copy(broadcast_copy_t *copy) {
   free(copy->join);
   free(copy->leave);
   free(copy->seq);
+  free(copy->rooms);
   free(copy);
 }
 
@@ -112,7 +113,8 @@ static void deliver_on_loop(void *arg) {
                                    .exclude = copy->exclude,
                                    .join = copy->join,
                                    .leave = copy->leave,
-                                   .seq = copy->seq};
+                                   .seq = copy->seq,
+                                   .rooms = copy->rooms};
     gateway_deliver(gw, &route, copy->value, copy->value_len);
   }
   free_copy(copy);
@@ -149,6 +151,7 @@ static chat_err_t deliver_broadcast(void *ctx, const chat_record_t *records, siz
     copy->join = header_dup(record, "join");
     copy->leave = header_dup(record, "leave");
     copy->seq = header_dup(record, "seq");
+    copy->rooms = header_dup(record, "rooms");
     if (!copy->target || !copy->event || !record->value) {
       CHAT_LOG(CHAT_LOG_WARN, "broadcast %s[%d]@%lld has no target, event or value; skipped",
                record->topic, record->partition, (long long)record->offset);
@@ -225,6 +228,7 @@ int main(void) {
     goto out;
   }
   chat_sio_server_call_later(gw.sio, GATEWAY_SWEEP_MS, sweep, &gw);
+  gateway_presence_heartbeat(&gw); /* and every CHAT_PRESENCE_HEARTBEAT_MS */
   if (pthread_create(&consumer, NULL, broadcast_main, &gw) != 0) {
     CHAT_LOG(CHAT_LOG_ERROR, "cannot start the broadcast consumer thread");
     goto out;

@@ -106,6 +106,7 @@ void gateway_handle_http(void *ctx, const chat_http_request_t *request) {
       {"POST", "/api/auth/register", rest_register},
       {"POST", "/api/auth/login", rest_login},
       {"GET", "/api/users", rest_list_users},
+      {"GET", "/api/users/:id/presence", rest_user_presence},
       {"POST", "/api/chat/send", rest_send_message},
       {"GET", "/api/chat/conversations", rest_list_conversations},
       {"GET", "/api/chat/conversations/:id/messages", rest_list_messages},

@@ -52,5 +52,7 @@ void rest_direct_details(gateway_t *gw, const chat_http_request_t *request,
                          const rest_params_t *params);
 void rest_direct_messages(gateway_t *gw, const chat_http_request_t *request,
                           const rest_params_t *params);
+void rest_user_presence(gateway_t *gw, const chat_http_request_t *request,
+                        const rest_params_t *params);
 
 #endif

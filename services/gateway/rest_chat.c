@@ -76,6 +76,7 @@ static void append_field(bson_string_t *out, const bson_t *doc, const char *key)
 typedef struct names {
   char (*ids)[CHAT_ID_SIZE];
   char **usernames;
+  bool *online; /* after names_load_presence(); NULL before */
   size_t count, cap;
 } names_t;
 
@@ -133,11 +134,45 @@ static bool names_load(names_t *names, mongoc_collection_t *users, bson_error_t 
   return ok;
 }
 
+/* Reads who of names is online (the presence service's collection). */
+static bool names_load_presence(names_t *names, mongoc_collection_t *presence,
+                                bson_error_t *error) {
+  names->online = calloc(names->count ? names->count : 1, sizeof *names->online);
+  if (!names->online || names->count == 0)
+    return names->online != NULL;
+  bson_t filter = BSON_INITIALIZER, in, list;
+  BSON_APPEND_DOCUMENT_BEGIN(&filter, "_id", &in);
+  BSON_APPEND_ARRAY_BEGIN(&in, "$in", &list);
+  for (size_t i = 0; i < names->count; i++) {
+    char key[16];
+    const char *key_str;
+    bson_uint32_to_string((uint32_t)i, &key_str, key, sizeof key);
+    bson_append_utf8(&list, key_str, -1, names->ids[i], -1);
+  }
+  bson_append_array_end(&in, &list);
+  bson_append_document_end(&filter, &in);
+  BSON_APPEND_BOOL(&filter, "online", true);
+  mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(presence, &filter, NULL, NULL);
+  const bson_t *doc;
+  while (mongoc_cursor_next(cursor, &doc)) {
+    const char *id = doc_string(doc, "_id");
+    for (size_t i = 0; id && i < names->count; i++) {
+      if (strcmp(names->ids[i], id) == 0)
+        names->online[i] = true;
+    }
+  }
+  bool ok = !mongoc_cursor_error(cursor, error);
+  mongoc_cursor_destroy(cursor);
+  bson_destroy(&filter);
+  return ok;
+}
+
 static void names_free(names_t *names) {
   for (size_t i = 0; i < names->count; i++)
     free(names->usernames[i]);
   free(names->ids);
   free(names->usernames);
+  free(names->online);
 }
 
 /* {"id":...,"username":...}, or null for no id. */
@@ -147,9 +182,13 @@ static void append_user(bson_string_t *out, const names_t *names, const char *id
     return;
   }
   const char *username = NULL;
+  int online = -1; /* unknown: presence not read */
   for (size_t i = 0; i < names->count; i++) {
-    if (strcmp(names->ids[i], id) == 0)
+    if (strcmp(names->ids[i], id) == 0) {
       username = names->usernames[i];
+      if (names->online)
+        online = names->online[i];
+    }
   }
   bson_string_append(out, "{\"id\":");
   chat_json_append_string(out, id, strlen(id));
@@ -158,6 +197,8 @@ static void append_user(bson_string_t *out, const names_t *names, const char *id
     chat_json_append_string(out, username, strlen(username));
   else
     bson_string_append(out, "null");
+  if (online >= 0)
+    bson_string_append(out, online ? ",\"isOnline\":true" : ",\"isOnline\":false");
   bson_string_append_c(out, '}');
 }
 
@@ -438,7 +479,11 @@ static void list_conversations(void *arg) {
           names_want(&names, bson_iter_utf8(&people, NULL));
     }
   }
-  if (failed || !docs || !names_load(&names, users, &error)) {
+  mongoc_collection_t *presence = chat_mongo_collection(mongo, client, "presence");
+  bool loaded = !failed && docs && names_load(&names, users, &error) &&
+                names_load_presence(&names, presence, &error);
+  mongoc_collection_destroy(presence);
+  if (!loaded) {
     fail_store(job, &error);
     goto out;
   }
@@ -588,7 +633,11 @@ static void direct_details(void *arg) {
   mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(conversations, filter, NULL, NULL);
   const bson_t *found = NULL;
   bool exists = mongoc_cursor_next(cursor, &found);
-  if (mongoc_cursor_error(cursor, &error) || !names_load(&names, users, &error)) {
+  mongoc_collection_t *presence = chat_mongo_collection(mongo, client, "presence");
+  bool failed = mongoc_cursor_error(cursor, &error) || !names_load(&names, users, &error) ||
+                !names_load_presence(&names, presence, &error);
+  mongoc_collection_destroy(presence);
+  if (failed) {
     fail_store(job, &error);
   } else if (!names.usernames[1]) {
     fail(job, 404, CHAT_ERR_NOT_FOUND, "no user with this otherUserId");
@@ -651,6 +700,67 @@ static bool read_direct_messages_args(gateway_t *gw, const chat_http_request_t *
 void rest_direct_messages(gateway_t *gw, const chat_http_request_t *request,
                           const rest_params_t *params) {
   start(gw, request, params, read_direct_messages_args, direct_messages);
+}
+
+/* ---- GET /api/users/:id/presence ---- */
+
+static void user_presence(void *arg) {
+  chat_job_t *job = arg;
+  chat_mongo_t *mongo = chat_runtime_mongo(job->gw->rt);
+  mongoc_client_t *client = chat_mongo_acquire(mongo);
+  mongoc_collection_t *users = chat_mongo_collection(mongo, client, "users");
+  mongoc_collection_t *presence = chat_mongo_collection(mongo, client, "presence");
+  bson_error_t error;
+  names_t names = {0};
+  names_want(&names, job->other_id);
+  bson_t *filter = BCON_NEW("_id", BCON_UTF8(job->other_id));
+  mongoc_cursor_t *cursor = NULL;
+  const bson_t *doc = NULL;
+  if (!names_load(&names, users, &error)) {
+    fail_store(job, &error);
+  } else if (!names.usernames[0]) {
+    fail(job, 404, CHAT_ERR_NOT_FOUND, "no such user");
+  } else {
+    cursor = mongoc_collection_find_with_opts(presence, filter, NULL, NULL);
+    bool seen = mongoc_cursor_next(cursor, &doc);
+    if (mongoc_cursor_error(cursor, &error)) {
+      fail_store(job, &error);
+    } else {
+      bson_iter_t it;
+      bool online = seen && bson_iter_init_find(&it, doc, "online") && bson_iter_as_bool(&it);
+      job->data = bson_string_new("{\"userId\":");
+      chat_json_append_string(job->data, job->other_id, strlen(job->other_id));
+      bson_string_append_printf(job->data,
+                                ",\"online\":%s,\"lastSeen\":", online ? "true" : "false");
+      if (seen)
+        append_field(job->data, doc, "lastSeen");
+      else
+        bson_string_append(job->data, "null");
+      job->status = 200;
+    }
+  }
+  if (cursor)
+    mongoc_cursor_destroy(cursor);
+  bson_destroy(filter);
+  names_free(&names);
+  mongoc_collection_destroy(presence);
+  mongoc_collection_destroy(users);
+  chat_mongo_release(mongo, client);
+}
+
+static bool read_user_id(gateway_t *gw, const chat_http_request_t *request,
+                         const rest_params_t *params, chat_job_t *job) {
+  if (!chat_is_id(params->values[0])) {
+    rest_reply_error(gw, request->id, 400, CHAT_ERR_INVALID, "the user id must be 24 hex digits");
+    return false;
+  }
+  memcpy(job->other_id, params->values[0], CHAT_ID_SIZE);
+  return true;
+}
+
+void rest_user_presence(gateway_t *gw, const chat_http_request_t *request,
+                        const rest_params_t *params) {
+  start(gw, request, params, read_user_id, user_presence);
 }
 
 /* ---- POST /api/chat/send ---- */

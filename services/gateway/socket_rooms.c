@@ -116,6 +116,10 @@ void gateway_socket_leave_conversation(gateway_t *gw, gateway_socket_t *state,
 
 void gateway_socket_connected(gateway_t *gw, gateway_socket_t *state) {
   char room[CHAT_CONFIG_STR_MAX + 64];
+  snprintf(state->connection_id, sizeof state->connection_id, "%s",
+           chat_sio_socket_id(state->socket));
+  gw->session_count++;
+  gateway_presence_session(gw, state, true);
   snprintf(room, sizeof room, "user:%s", state->user_id);
   join(gw, state, room);
   /* Its own room, for what is sent to this connection alone (acks). */
@@ -137,6 +141,8 @@ void gateway_socket_connected(gateway_t *gw, gateway_socket_t *state) {
 }
 
 void gateway_socket_gone(gateway_t *gw, gateway_socket_t *state) {
+  gw->session_count--;
+  gateway_presence_session(gw, state, false);
   for (size_t i = 0; i < state->room_count; i++) {
     rooms_leave(gw->rooms, state->rooms[i], state);
     free(state->rooms[i]);

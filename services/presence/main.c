@@ -1,7 +1,8 @@
 /* presence: consumes chat.presence (session open/close, gateway
- * heartbeats), owns the sessions and presence collections, and publishes
- * online/offline changes (docs/architecture.md). */
+ * heartbeats), owns the sessions, presence and gateways collections, and
+ * publishes online/offline changes (docs/architecture.md, "Presence"). */
 #include "chat/runtime.h"
+#include "handle_presence.h"
 
 /* The indexes this service owns (docs/architecture.md, "Storage"). */
 static const chat_mongo_index_t presence_indexes[] = {
@@ -9,19 +10,25 @@ static const chat_mongo_index_t presence_indexes[] = {
     {"sessions", "user_sessions", "{\"userId\":1}", false},
 };
 
+static const chat_event_handler_t presence_handlers[] = {
+    {"session.opened", presence_handle_session_opened, NULL},
+    {"session.closed", presence_handle_session_closed, NULL},
+    {"gateway.heartbeat", presence_handle_heartbeat, NULL},
+};
+
 int main(void) {
-  /* Session and heartbeat handlers arrive with the presence issue; until
-   * then the dispatcher logs and skips every event. */
   const chat_service_spec_t spec = {
       .runtime = {.service = CHAT_SERVICE_PRESENCE,
                   .indexes = presence_indexes,
                   .index_count = sizeof presence_indexes / sizeof presence_indexes[0]},
       .group_name = "chat.presence",
       .topic = CHAT_TOPIC_PRESENCE,
-      .handlers = NULL,
-      .handler_count = 0,
+      .handlers = presence_handlers,
+      .handler_count = sizeof presence_handlers / sizeof presence_handlers[0],
       .batch_max = 500,
       .max_record_bytes = 64 * 1024,
+      .tick = presence_expire_gateways,
+      .tick_ms = 1000,
   };
   return chat_service_run(&spec);
 }

@@ -17,8 +17,9 @@ from referencing import Registry, Resource
 ENVELOPE_KEYS = ["v", "type", "id", "ts", "source", "correlationId", "payload"]
 ENVELOPED_TOPICS = {"chat.commands", "chat.receipts", "chat.presence", "chat.events"}
 TARGET = re.compile(r"^(room:[0-9a-f]{24}|user:[0-9a-f]{24}|conn:[A-Za-z0-9._-]+/[A-Za-z0-9._-]+"
-                    r"|gateway:[A-Za-z0-9._-]+|guest:.+)$")
-BROADCAST_HEADERS = {"event", "target", "scope", "exclude", "correlationId", "join", "leave", "seq"}
+                    r"|gateway:[A-Za-z0-9._-]+|contacts:[0-9a-f]{24}|guest:.+)$")
+BROADCAST_HEADERS = {"event", "target", "scope", "exclude", "correlationId", "join", "leave", "seq",
+                     "rooms"}
 
 passed, failed = 0, 0
 

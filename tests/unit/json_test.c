@@ -111,3 +111,13 @@ Test(json, date_times_in_documents_are_written_as_iso_strings) {
   bson_string_free(out, true);
   bson_destroy(doc);
 }
+
+Test(json, times_read_back_and_malformed_ones_are_refused) {
+  int64_t ms = 0;
+  cr_assert(chat_json_parse_time("2026-01-21T10:30:00.007Z", &ms));
+  cr_assert_eq(ms, 1768991400007);
+  const char *bad[] = {"", "2026-01-21T10:30:00Z", "2026-13-21T10:30:00.000Z",
+                       "2026-01-21 10:30:00.000Z", "2026-01-21T10:30:00.000Zx", "yesterday"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    cr_assert_not(chat_json_parse_time(bad[i], &ms), "%s", bad[i]);
+}

@@ -12,14 +12,15 @@
 
 /* Routing of one broadcast record; a plain value. NULL fields are left out. */
 typedef struct chat_broadcast_route {
-  const char *event;          /* Socket.IO event name; required */
-  const char *target;         /* room:<id>, user:<id>, conn:<gw>/<conn>, gateway:<id>; required */
-  const char *scope;          /* "open", "closed" or NULL */
-  const char *exclude;        /* conn:<gw>/<conn> or NULL */
+  const char *event;   /* Socket.IO event name; required */
+  const char *target;  /* room:<id>, user:<id>, conn:<gw>/<conn>, gateway:<id>, contacts:<id> */
+  const char *scope;   /* "open", "closed" or NULL */
+  const char *exclude; /* conn:<gw>/<conn> or NULL */
   const char *correlation_id; /* on command.result, or NULL */
   const char *join;           /* a conversation id: the target's sockets join its room first */
   const char *leave;          /* a conversation id: the target's sockets leave its room first */
   const char *seq;            /* on new_message and message_notification: the message's seq */
+  const char *rooms;          /* target contacts:<userId>: "room:<a>,room:<b>" to deliver in */
 } chat_broadcast_route_t;
 
 /* Produces value (JSON, value_len bytes) to the prefixed chat.broadcast,

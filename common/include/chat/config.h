@@ -81,7 +81,11 @@ typedef enum chat_service {
   X(CHAT_RATE_LIMIT_PER_SEC, rate_limit_per_sec, INT, "20", 1, 100000, CHAT_SERVICE_GATEWAY,       \
     "Client events one socket may send per second, on average")                                    \
   X(CHAT_RATE_LIMIT_BURST, rate_limit_burst, INT, "40", 1, 100000, CHAT_SERVICE_GATEWAY,           \
-    "Client events one socket may send at once before the rate limit applies")
+    "Client events one socket may send at once before the rate limit applies")                     \
+  X(CHAT_PRESENCE_HEARTBEAT_MS, presence_heartbeat_ms, INT, "5000", 100, 600000,                   \
+    CHAT_SERVICE_GATEWAY, "How often a gateway tells presence it is alive")                        \
+  X(CHAT_PRESENCE_EXPIRY_MS, presence_expiry_ms, INT, "15000", 300, 3600000,                       \
+    CHAT_SERVICE_PRESENCE, "A gateway silent this long is dead: its sessions end")
 
 typedef struct chat_config {
   char kafka_brokers[CHAT_CONFIG_STR_MAX];
@@ -107,6 +111,8 @@ typedef struct chat_config {
   int max_content_bytes;
   int rate_limit_per_sec;
   int rate_limit_burst;
+  int presence_heartbeat_ms;
+  int presence_expiry_ms;
 } chat_config_t;
 
 /* Looks a variable up; returns NULL when it is not set. */

@@ -34,6 +34,9 @@ chat_err_t chat_json_append(bson_string_t *out, const bson_t *doc, bool is_array
  * documents given to chat_json_append() are written the same way. */
 void chat_json_format_time(int64_t ms, char out[CHAT_JSON_TIME_SIZE]);
 
+/* Reads what chat_json_format_time() writes. false for anything else. */
+bool chat_json_parse_time(const char *text, int64_t *ms);
+
 /* Appends ms as a quoted ISO-8601 string. */
 void chat_json_append_time(bson_string_t *out, int64_t ms);
 

@@ -73,6 +73,10 @@ typedef struct chat_service_spec {
   size_t handler_count;
   size_t batch_max;        /* records per handled batch */
   size_t max_record_bytes; /* larger values are skipped as malformed */
+  /* Optional: called every tick_ms on a thread of its own while the
+   * service consumes (e.g. presence's expiry of silent gateways). */
+  void (*tick)(chat_runtime_t *rt);
+  int tick_ms;
 } chat_service_spec_t;
 
 /* Starts the runtime, consumes spec->topic through a dispatcher over

@@ -55,14 +55,23 @@ export class Stack {
     return this.start(env.CHAT_TEST_PERSISTENCE, extraEnv);
   }
 
-  // Returns the gateway's base URL.
+  startPresence(extraEnv = {}) {
+    assert.ok(env.CHAT_TEST_PRESENCE, "CHAT_TEST_PRESENCE unset");
+    return this.start(env.CHAT_TEST_PRESENCE, extraEnv);
+  }
+
+  // Returns the gateway's base URL (and the process as .child of the result of startGatewayProcess).
   async startGateway(instanceId, extraEnv = {}) {
-    const port = await freePort();
-    await this.start(env.CHAT_TEST_GATEWAY, {
+    return (await this.startGatewayProcess(instanceId, extraEnv)).base;
+  }
+
+  async startGatewayProcess(instanceId, extraEnv = {}, port = undefined) {
+    port ??= await freePort();
+    const child = await this.start(env.CHAT_TEST_GATEWAY, {
       CHAT_GATEWAY_PORT: String(port), CHAT_JWT_SECRET: this.secret, CHAT_INSTANCE_ID: instanceId,
       ...extraEnv,
     });
-    return `http://127.0.0.1:${port}`;
+    return { base: `http://127.0.0.1:${port}`, child, port };
   }
 
   // SIGTERM to each process still running; each must exit 0.

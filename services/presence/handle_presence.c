@@ -1,0 +1,223 @@
+#include "handle_presence.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "chat/json.h"
+#include "chat/log.h"
+#include "presence_logic.h"
+#include "presence_store.h"
+
+static int64_t process_started_ms;
+
+static int64_t wall_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char *payload_string(const chat_envelope_t *event, const char *key) {
+  bson_iter_t it;
+  if (!bson_iter_init_find(&it, &event->payload, key) || !BSON_ITER_HOLDS_UTF8(&it))
+    return NULL;
+  return bson_iter_utf8(&it, NULL);
+}
+
+static int64_t doc_time(const bson_t *doc, const char *key) {
+  bson_iter_t it;
+  if (bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_DATE_TIME(&it))
+    return bson_iter_date_time(&it);
+  return 0;
+}
+
+/* Reads a session event: userId, gatewayId, connectionId and the time in
+ * time_key. false (logged) when something is missing. */
+static bool read_session(const chat_envelope_t *event, const chat_record_t *record,
+                         const char *time_key, const char **user, const char **gateway,
+                         const char **connection, int64_t *at_ms) {
+  *user = payload_string(event, "userId");
+  *gateway = payload_string(event, "gatewayId");
+  *connection = payload_string(event, "connectionId");
+  if (!*user || !*gateway || !*connection ||
+      !chat_json_parse_time(payload_string(event, time_key), at_ms)) {
+    CHAT_LOG(CHAT_LOG_WARN,
+             "%s at %s[%d]@%lld lacks userId, gatewayId, connectionId or %s; "
+             "skipped",
+             event->type, record->topic, record->partition, (long long)record->offset, time_key);
+    return false;
+  }
+  return true;
+}
+
+/* The stored life of a gateway: startedAt and expiredAt in ms (0: none). */
+static chat_err_t gateway_life(mongoc_collection_t *gateways, const char *gateway_id,
+                               int64_t *started_ms, int64_t *expired_ms, int64_t *heartbeat_ms) {
+  bson_t *filter = BCON_NEW("_id", BCON_UTF8(gateway_id));
+  mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(gateways, filter, NULL, NULL);
+  const bson_t *doc;
+  bson_error_t error;
+  *started_ms = *expired_ms = 0;
+  if (heartbeat_ms)
+    *heartbeat_ms = 0;
+  if (mongoc_cursor_next(cursor, &doc)) {
+    *started_ms = doc_time(doc, "startedAt");
+    *expired_ms = doc_time(doc, "expiredAt");
+    if (heartbeat_ms)
+      *heartbeat_ms = doc_time(doc, "lastHeartbeatAt");
+  }
+  chat_err_t err = mongoc_cursor_error(cursor, &error) ? chat_mongo_error(&error) : CHAT_OK;
+  mongoc_cursor_destroy(cursor);
+  bson_destroy(filter);
+  return err;
+}
+
+chat_err_t presence_handle_session_opened(void *ctx, const chat_envelope_t *event,
+                                          const chat_record_t *record) {
+  chat_runtime_t *rt = ctx;
+  const char *user, *gateway, *connection;
+  int64_t opened_ms, started_ms, expired_ms;
+  if (!read_session(event, record, "openedAt", &user, &gateway, &connection, &opened_ms))
+    return CHAT_OK;
+  chat_mongo_t *mongo = chat_runtime_mongo(rt);
+  mongoc_client_t *client = chat_mongo_acquire(mongo);
+  mongoc_collection_t *gateways = chat_mongo_collection(mongo, client, "gateways");
+  mongoc_collection_t *sessions = chat_mongo_collection(mongo, client, "sessions");
+  chat_err_t err = gateway_life(gateways, gateway, &started_ms, &expired_ms, NULL);
+  if (err == CHAT_OK && presence_session_stale(opened_ms, started_ms, expired_ms)) {
+    CHAT_LOG(CHAT_LOG_DEBUG, "session %s/%s of user %s belongs to an ended gateway life; ignored",
+             gateway, connection, user);
+  } else if (err == CHAT_OK) {
+    char id[2 * CHAT_CONFIG_STR_MAX];
+    snprintf(id, sizeof id, "%s/%s", gateway, connection);
+    bson_t *doc = BCON_NEW("_id", BCON_UTF8(id), "gatewayId", BCON_UTF8(gateway), "connectionId",
+                           BCON_UTF8(connection), "userId", BCON_UTF8(user), "openedAt",
+                           BCON_DATE_TIME(opened_ms));
+    bson_error_t error;
+    if (!mongoc_collection_insert_one(sessions, doc, NULL, NULL, &error) &&
+        chat_mongo_error(&error) != CHAT_ERR_DUPLICATE) /* a replay */
+      err = chat_mongo_error(&error);
+    bson_destroy(doc);
+    if (err == CHAT_OK)
+      err = presence_settle(rt, client, user, opened_ms);
+  }
+  mongoc_collection_destroy(sessions);
+  mongoc_collection_destroy(gateways);
+  chat_mongo_release(mongo, client);
+  return err;
+}
+
+chat_err_t presence_handle_session_closed(void *ctx, const chat_envelope_t *event,
+                                          const chat_record_t *record) {
+  chat_runtime_t *rt = ctx;
+  const char *user, *gateway, *connection;
+  int64_t closed_ms;
+  if (!read_session(event, record, "closedAt", &user, &gateway, &connection, &closed_ms))
+    return CHAT_OK;
+  chat_mongo_t *mongo = chat_runtime_mongo(rt);
+  mongoc_client_t *client = chat_mongo_acquire(mongo);
+  mongoc_collection_t *sessions = chat_mongo_collection(mongo, client, "sessions");
+  char id[2 * CHAT_CONFIG_STR_MAX];
+  snprintf(id, sizeof id, "%s/%s", gateway, connection);
+  bson_t *filter = BCON_NEW("_id", BCON_UTF8(id));
+  bson_error_t error;
+  chat_err_t err = CHAT_OK;
+  if (!mongoc_collection_delete_one(sessions, filter, NULL, NULL, &error))
+    err = chat_mongo_error(&error);
+  bson_destroy(filter);
+  if (err == CHAT_OK)
+    err = presence_settle(rt, client, user, closed_ms);
+  mongoc_collection_destroy(sessions);
+  chat_mongo_release(mongo, client);
+  return err;
+}
+
+chat_err_t presence_handle_heartbeat(void *ctx, const chat_envelope_t *event,
+                                     const chat_record_t *record) {
+  chat_runtime_t *rt = ctx;
+  const char *gateway = payload_string(event, "gatewayId");
+  int64_t started_ms, stored_started_ms, expired_ms;
+  if (!gateway || !chat_json_parse_time(payload_string(event, "startedAt"), &started_ms)) {
+    CHAT_LOG(CHAT_LOG_WARN,
+             "gateway.heartbeat at %s[%d]@%lld lacks gatewayId or startedAt; "
+             "skipped",
+             record->topic, record->partition, (long long)record->offset);
+    return CHAT_OK;
+  }
+  chat_mongo_t *mongo = chat_runtime_mongo(rt);
+  mongoc_client_t *client = chat_mongo_acquire(mongo);
+  mongoc_collection_t *gateways = chat_mongo_collection(mongo, client, "gateways");
+  chat_err_t err = gateway_life(gateways, gateway, &stored_started_ms, &expired_ms, NULL);
+  if (err == CHAT_OK && presence_gateway_restarted(stored_started_ms, started_ms)) {
+    CHAT_LOG(CHAT_LOG_INFO, "gateway %s restarted: its earlier sessions are over", gateway);
+    err = presence_end_gateway_sessions(rt, client, gateway, started_ms, started_ms);
+  }
+  if (err == CHAT_OK && started_ms >= stored_started_ms) {
+    bson_t *filter = BCON_NEW("_id", BCON_UTF8(gateway));
+    bson_t *update = BCON_NEW("$set", "{", "startedAt", BCON_DATE_TIME(started_ms),
+                              "lastHeartbeatAt", BCON_DATE_TIME(event->ts), "}");
+    bson_t *opts = BCON_NEW("upsert", BCON_BOOL(true));
+    bson_error_t error;
+    if (!mongoc_collection_update_one(gateways, filter, update, opts, NULL, &error))
+      err = chat_mongo_error(&error);
+    bson_destroy(opts);
+    bson_destroy(update);
+    bson_destroy(filter);
+  }
+  mongoc_collection_destroy(gateways);
+  chat_mongo_release(mongo, client);
+  return err;
+}
+
+void presence_expire_gateways(chat_runtime_t *rt) {
+  int64_t now = wall_ms();
+  int64_t expiry = chat_runtime_config(rt)->presence_expiry_ms;
+  if (!process_started_ms)
+    process_started_ms = now;
+  if (!presence_gateway_dead(0, now, expiry, process_started_ms))
+    return; /* not yet: heartbeats sent while this process was away are still being read */
+  chat_mongo_t *mongo = chat_runtime_mongo(rt);
+  mongoc_client_t *client = chat_mongo_acquire(mongo);
+  mongoc_collection_t *gateways = chat_mongo_collection(mongo, client, "gateways");
+  /* Silent gateways not yet expired since their last heartbeat. */
+  bson_t *filter = BCON_NEW("lastHeartbeatAt", "{", "$lt", BCON_DATE_TIME(now - expiry), "}");
+  mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(gateways, filter, NULL, NULL);
+  const bson_t *doc;
+  bson_error_t error;
+  char dead[64][CHAT_CONFIG_STR_MAX];
+  int64_t dead_heartbeat[64];
+  size_t count = 0;
+  while (count < 64 && mongoc_cursor_next(cursor, &doc)) {
+    bson_iter_t it;
+    int64_t heartbeat = doc_time(doc, "lastHeartbeatAt");
+    if (doc_time(doc, "expiredAt") >= heartbeat || !bson_iter_init_find(&it, doc, "_id") ||
+        !BSON_ITER_HOLDS_UTF8(&it) ||
+        !presence_gateway_dead(heartbeat, now, expiry, process_started_ms))
+      continue;
+    snprintf(dead[count], sizeof dead[count], "%s", bson_iter_utf8(&it, NULL));
+    dead_heartbeat[count++] = heartbeat;
+  }
+  if (mongoc_cursor_error(cursor, &error))
+    CHAT_LOG(CHAT_LOG_WARN, "gateway expiry: %s", error.message);
+  mongoc_cursor_destroy(cursor);
+  bson_destroy(filter);
+  for (size_t i = 0; i < count; i++) {
+    /* Two presence processes may do this at once: each user's change is
+     * still recorded and published once (presence_settle). */
+    CHAT_LOG(CHAT_LOG_WARN, "gateway %s silent for over %d ms: its sessions end", dead[i],
+             (int)expiry);
+    if (presence_end_gateway_sessions(rt, client, dead[i], now + 1, dead_heartbeat[i]) != CHAT_OK) {
+      CHAT_LOG(CHAT_LOG_WARN, "gateway %s: ending its sessions failed; retried next tick", dead[i]);
+      continue;
+    }
+    bson_t *which = BCON_NEW("_id", BCON_UTF8(dead[i]));
+    bson_t *update = BCON_NEW("$set", "{", "expiredAt", BCON_DATE_TIME(now), "}");
+    if (!mongoc_collection_update_one(gateways, which, update, NULL, NULL, &error))
+      CHAT_LOG(CHAT_LOG_WARN, "gateway %s: %s", dead[i], error.message);
+    bson_destroy(update);
+    bson_destroy(which);
+  }
+  mongoc_collection_destroy(gateways);
+  chat_mongo_release(mongo, client);
+  chat_producer_flush(chat_runtime_producer(rt), 5000);
+}

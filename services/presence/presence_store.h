@@ -1,0 +1,23 @@
+/* Presence state in MongoDB: the sessions collection (one document per
+ * live socket), presence (one per user: online, lastSeen) and gateways
+ * (one per gateway id: startedAt, lastHeartbeatAt, expiredAt). */
+#ifndef PRESENCE_STORE_H
+#define PRESENCE_STORE_H
+
+#include "chat/runtime.h"
+
+/* Recounts user_id's live sessions and, when that makes them come online
+ * or go offline, records it (a conditional update: of two processes
+ * settling at once, one changes it) and publishes user_online /
+ * user_offline to everyone who shares a room with them, and
+ * presence.changed on chat.events. when_ms is the time of the change. */
+chat_err_t presence_settle(chat_runtime_t *rt, mongoc_client_t *client, const char *user_id,
+                           int64_t when_ms);
+
+/* Ends the sessions of gateway_id opened before before_ms (all of them
+ * when before_ms is INT64_MAX) and settles each user they belonged to. */
+chat_err_t presence_end_gateway_sessions(chat_runtime_t *rt, mongoc_client_t *client,
+                                         const char *gateway_id, int64_t before_ms,
+                                         int64_t when_ms);
+
+#endif
