@@ -1,5 +1,6 @@
 #include "chat/broadcast.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "chat/topics.h"
@@ -31,4 +32,16 @@ chat_err_t chat_broadcast_send(chat_producer_t *producer, const chat_config_t *c
   chat_topic_name(cfg->topic_prefix, CHAT_TOPIC_BROADCAST, topic, sizeof topic);
   return chat_producer_produce(producer, topic, route->target, strlen(route->target), value,
                                value_len, headers, count, request_id);
+}
+
+chat_err_t chat_broadcast_reply(chat_producer_t *producer, const chat_config_t *cfg,
+                                const chat_envelope_t *event, const char *value) {
+  const char *slash = strchr(event->source, '/');
+  char target[CHAT_ENVELOPE_SOURCE_MAX + 16];
+  if (!slash || strncmp(event->source, "gateway/", 8) != 0 || !event->correlation_id[0])
+    return CHAT_OK; /* nobody waits for this answer */
+  snprintf(target, sizeof target, "gateway:%s", slash + 1);
+  const chat_broadcast_route_t route = {
+      .event = "command.result", .target = target, .correlation_id = event->correlation_id};
+  return chat_broadcast_send(producer, cfg, &route, value, strlen(value), 0);
 }

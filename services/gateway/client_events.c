@@ -2,7 +2,8 @@
  * leave_conversation (which conversations a socket has open, seed 004's
  * chat window), typing and stop_typing (ephemeral: gateway ->
  * chat.broadcast, never stored), join_personal_room (every socket is in
- * its user's room from the start), and send_message (send_message.c).
+ * its user's room from the start), mark_as_read and mark_message_read (to
+ * the receipts service), and send_message (send_message.c).
  * A user acts only in conversations it is a member of: the rooms its
  * socket is in. Every event passes the socket's rate limit first. */
 #include "client_events.h"
@@ -16,6 +17,7 @@
 #include "chat/err.h"
 #include "chat/json.h"
 #include "chat/log.h"
+#include "chat/topics.h"
 #include "send_message.h"
 
 void gateway_ack_error(chat_sio_socket_t *socket, int64_t ack_id, chat_err_t err,
@@ -190,6 +192,81 @@ static void typing(gateway_t *gw, gateway_socket_t *state, bson_iter_t *args, in
   ack_ok(state->socket, ack_id);
 }
 
+static void connection_of(gateway_t *gw, const gateway_socket_t *state, char *out, size_t cap) {
+  snprintf(out, cap, "%s/%s", chat_runtime_config(gw->rt)->instance_id,
+           chat_sio_socket_id(state->socket));
+}
+
+/* mark_as_read {conversationId} (seed 004): everything in it read up to now. */
+static void mark_as_read(gateway_t *gw, gateway_socket_t *state, bson_iter_t *args,
+                         int64_t ack_id) {
+  const char *id = member_conversation(state, args, ack_id);
+  if (!id)
+    return;
+  char conversation_id[CHAT_ID_SIZE];
+  memcpy(conversation_id, id, CHAT_ID_SIZE);
+  chat_err_t err = gateway_mark_conversation_read(gw, state->user_id, conversation_id, state, NULL);
+  if (err != CHAT_OK)
+    ack_error(state->socket, ack_id, CHAT_ERR_UNAVAILABLE, "cannot reach Kafka now, try again");
+  else
+    gateway_ack_ok(state->socket, ack_id, "\"status\":\"accepted\"");
+}
+
+/* mark_message_read {messageId} (seed 000): that message and all before
+ * it. The receipts service checks the rest and answers a refusal with
+ * message_read_reverted. */
+static void mark_message_read(gateway_t *gw, gateway_socket_t *state, bson_iter_t *args,
+                              int64_t ack_id) {
+  bson_iter_t payload;
+  if (!bson_iter_next(args) || !BSON_ITER_HOLDS_DOCUMENT(args) ||
+      !bson_iter_recurse(args, &payload) || !bson_iter_find(&payload, "messageId") ||
+      !BSON_ITER_HOLDS_UTF8(&payload)) {
+    ack_error(state->socket, ack_id, CHAT_ERR_INVALID,
+              "expected {messageId} as the first argument");
+    return;
+  }
+  const char *message_id = bson_iter_utf8(&payload, NULL);
+  if (!chat_is_id(message_id)) {
+    ack_error(state->socket, ack_id, CHAT_ERR_INVALID, "messageId must be 24 hex digits");
+    return;
+  }
+  chat_envelope_t env;
+  char connection[CHAT_CONFIG_STR_MAX + 64];
+  connection_of(gw, state, connection, sizeof connection);
+  chat_err_t err = chat_envelope_init(&env, "read.mark_message", chat_runtime_source(gw->rt), NULL);
+  if (err == CHAT_OK) {
+    BSON_APPEND_UTF8(&env.payload, "messageId", message_id);
+    BSON_APPEND_UTF8(&env.payload, "userId", state->user_id);
+    BSON_APPEND_UTF8(&env.payload, "connectionId", connection);
+    err = gateway_produce(gw, CHAT_TOPIC_RECEIPTS, &env, message_id, 0);
+  }
+  if (err != CHAT_OK)
+    ack_error(state->socket, ack_id, CHAT_ERR_UNAVAILABLE, "cannot reach Kafka now, try again");
+  else
+    gateway_ack_ok(state->socket, ack_id, "\"status\":\"accepted\"");
+}
+
+chat_err_t gateway_mark_conversation_read(gateway_t *gw, const char *user_id,
+                                          const char *conversation_id,
+                                          const gateway_socket_t *state,
+                                          const char *correlation_id) {
+  chat_envelope_t env;
+  char connection[CHAT_CONFIG_STR_MAX + 64], when[CHAT_JSON_TIME_SIZE];
+  chat_err_t err = chat_envelope_init(&env, "read.mark_conversation", chat_runtime_source(gw->rt),
+                                      correlation_id);
+  if (err != CHAT_OK)
+    return err;
+  chat_json_format_time(env.ts, when);
+  BSON_APPEND_UTF8(&env.payload, "conversationId", conversation_id);
+  BSON_APPEND_UTF8(&env.payload, "userId", user_id);
+  BSON_APPEND_UTF8(&env.payload, "readAt", when);
+  if (state) {
+    connection_of(gw, state, connection, sizeof connection);
+    BSON_APPEND_UTF8(&env.payload, "connectionId", connection);
+  }
+  return gateway_produce(gw, CHAT_TOPIC_RECEIPTS, &env, conversation_id, 0);
+}
+
 void gateway_handle_client_event(gateway_t *gw, gateway_socket_t *state,
                                  const chat_sio_packet_t *packet) {
   bson_iter_t args;
@@ -205,6 +282,10 @@ void gateway_handle_client_event(gateway_t *gw, gateway_socket_t *state,
   }
   if (strcmp(name, "send_message") == 0) {
     gateway_send_message(gw, state, &args, packet->ack_id);
+  } else if (strcmp(name, "mark_as_read") == 0) {
+    mark_as_read(gw, state, &args, packet->ack_id);
+  } else if (strcmp(name, "mark_message_read") == 0) {
+    mark_message_read(gw, state, &args, packet->ack_id);
   } else if (strcmp(name, "join_personal_room") == 0) {
     ack_ok(state->socket, packet->ack_id); /* joined on connect */
   } else if (strcmp(name, "join_conversation") == 0) {

@@ -21,4 +21,12 @@ void gateway_ack_ok(chat_sio_socket_t *socket, int64_t ack_id, const char *field
 /* Takes one token of the socket's rate limit; false when it is spent. */
 bool gateway_rate_allow(gateway_t *gw, gateway_socket_t *state);
 
+/* Produces read.mark_conversation for user_id: everything in the
+ * conversation read up to now. state (the asking socket) and
+ * correlation_id (a REST call waiting) may be NULL. */
+chat_err_t gateway_mark_conversation_read(gateway_t *gw, const char *user_id,
+                                          const char *conversation_id,
+                                          const gateway_socket_t *state,
+                                          const char *correlation_id);
+
 #endif

@@ -3,6 +3,7 @@
 #ifndef GATEWAY_H
 #define GATEWAY_H
 
+#include "chat/envelope.h"
 #include "chat/ids.h"
 #include "chat/jwt.h"
 #include "chat/runtime.h"
@@ -68,6 +69,12 @@ void gateway_resume_start(gateway_t *gw, gateway_socket_t *state);
 bool gateway_resume_hold(gateway_socket_t *state, const char *conversation_id, const char *seq,
                          const char *frame);
 void gateway_resume_free(gateway_socket_t *state);
+
+/* produce.c: encodes env (and cleans it up) and produces it to the
+ * prefixed topic with key; the delivery report comes back with request_id
+ * (0: none wanted). Returns what chat_producer_produce() returns. */
+chat_err_t gateway_produce(gateway_t *gw, chat_topic_t topic, chat_envelope_t *env, const char *key,
+                           uint64_t request_id);
 
 /* presence_events.c: session.opened / session.closed for a socket, and the
  * gateway's heartbeat (a call_later callback that schedules itself; arg is

@@ -18,19 +18,11 @@ static int64_t wall_ms(void) {
 }
 
 static void produce(gateway_t *gw, chat_envelope_t *env, const char *key) {
-  bson_string_t *value = bson_string_new(NULL);
-  chat_err_t err = chat_envelope_encode(env, value);
-  if (err == CHAT_OK) {
-    char topic[CHAT_TOPIC_NAME_MAX];
-    chat_topic_name(chat_runtime_config(gw->rt)->topic_prefix, CHAT_TOPIC_PRESENCE, topic,
-                    sizeof topic);
-    err = chat_producer_produce(chat_runtime_producer(gw->rt), topic, key, strlen(key), value->str,
-                                value->len, NULL, 0, 0);
-  }
+  char type[CHAT_ENVELOPE_TYPE_MAX];
+  memcpy(type, env->type, sizeof type);
+  chat_err_t err = gateway_produce(gw, CHAT_TOPIC_PRESENCE, env, key, 0);
   if (err != CHAT_OK)
-    CHAT_LOG(CHAT_LOG_WARN, "%s not sent: %s", env->type, chat_strerror(err));
-  bson_string_free(value, true);
-  chat_envelope_cleanup(env);
+    CHAT_LOG(CHAT_LOG_WARN, "%s not sent: %s", type, chat_strerror(err));
 }
 
 void gateway_presence_session(gateway_t *gw, const gateway_socket_t *state, bool opened) {

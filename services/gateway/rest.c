@@ -110,6 +110,9 @@ void gateway_handle_http(void *ctx, const chat_http_request_t *request) {
       {"POST", "/api/chat/send", rest_send_message},
       {"GET", "/api/chat/conversations", rest_list_conversations},
       {"GET", "/api/chat/conversations/:id/messages", rest_list_messages},
+      {"PUT", "/api/chat/conversations/:id/read", rest_mark_read},
+      {"GET", "/api/chat/unread-count", rest_unread_count},
+      {"GET", "/api/chat/unread", rest_unread},
       {"POST", "/api/v1/chat/convo/one-to-one", rest_direct_details},
       {"GET", "/api/v1/chat/convo/one-to-one/message", rest_direct_messages},
   };

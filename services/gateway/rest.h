@@ -54,5 +54,9 @@ void rest_direct_messages(gateway_t *gw, const chat_http_request_t *request,
                           const rest_params_t *params);
 void rest_user_presence(gateway_t *gw, const chat_http_request_t *request,
                         const rest_params_t *params);
+void rest_mark_read(gateway_t *gw, const chat_http_request_t *request, const rest_params_t *params);
+void rest_unread_count(gateway_t *gw, const chat_http_request_t *request,
+                       const rest_params_t *params);
+void rest_unread(gateway_t *gw, const chat_http_request_t *request, const rest_params_t *params);
 
 #endif

@@ -11,8 +11,10 @@
 
 #include "chat/json.h"
 #include "chat/log.h"
+#include "chat/read_rules.h"
 #include "rest.h"
 #include "rest_pending.h"
+#include "client_events.h"
 #include "send_message.h"
 
 #define SEND_TIMEOUT_MS 10000 /* persistence must store a REST send within this */
@@ -202,8 +204,78 @@ static void append_user(bson_string_t *out, const names_t *names, const char *id
   bson_string_append_c(out, '}');
 }
 
-/* A stored message in seed 004's REST shape. */
-static void append_message(bson_string_t *out, const bson_t *doc, const names_t *names) {
+/* Who has read how far in one conversation, from the receipts service's
+ * watermarks, as the viewer sees it. */
+typedef struct read_view {
+  int64_t viewer_seq, viewer_at; /* the viewer's watermark and when it last moved */
+  int64_t others_min_seq;        /* the lowest watermark among the other members */
+  int64_t other_at;              /* a 1-1's other member: when their watermark moved */
+} read_view_t;
+
+static bool load_read_view(chat_job_t *job, mongoc_client_t *client, read_view_t *view,
+                           bson_error_t *error) {
+  chat_mongo_t *mongo = chat_runtime_mongo(job->gw->rt);
+  mongoc_collection_t *conversations = chat_mongo_collection(mongo, client, "conversations");
+  mongoc_collection_t *states = chat_mongo_collection(mongo, client, "read_states");
+  bson_t *by_id = BCON_NEW("_id", BCON_UTF8(job->conversation_id));
+  bson_t *by_conversation = BCON_NEW("conversationId", BCON_UTF8(job->conversation_id));
+  bson_t *seqs = bson_new(), *times = bson_new();
+  const bson_t *doc;
+  bson_iter_t it, people;
+  memset(view, 0, sizeof *view);
+  mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(states, by_conversation, NULL, NULL);
+  while (mongoc_cursor_next(cursor, &doc)) {
+    const char *user = doc_string(doc, "userId");
+    if (!user || !bson_iter_init_find(&it, doc, "lastReadSeq"))
+      continue;
+    BSON_APPEND_INT64(seqs, user, bson_iter_as_int64(&it));
+    if (bson_iter_init_find(&it, doc, "lastReadAt") && BSON_ITER_HOLDS_DATE_TIME(&it))
+      BSON_APPEND_INT64(times, user, bson_iter_date_time(&it));
+  }
+  bool ok = !mongoc_cursor_error(cursor, error);
+  mongoc_cursor_destroy(cursor);
+  if (bson_iter_init_find(&it, seqs, job->user_id))
+    view->viewer_seq = bson_iter_as_int64(&it);
+  if (bson_iter_init_find(&it, times, job->user_id))
+    view->viewer_at = bson_iter_as_int64(&it);
+  cursor = ok ? mongoc_collection_find_with_opts(conversations, by_id, NULL, NULL) : NULL;
+  if (cursor && mongoc_cursor_next(cursor, &doc) && bson_iter_init_find(&it, doc, "participants") &&
+      BSON_ITER_HOLDS_ARRAY(&it) && bson_iter_recurse(&it, &people)) {
+    bool any = false;
+    int others = 0;
+    while (bson_iter_next(&people)) {
+      if (!BSON_ITER_HOLDS_UTF8(&people) ||
+          strcmp(bson_iter_utf8(&people, NULL), job->user_id) == 0)
+        continue;
+      const char *other = bson_iter_utf8(&people, NULL);
+      int64_t seq = bson_iter_init_find(&it, seqs, other) ? bson_iter_as_int64(&it) : 0;
+      view->others_min_seq = any && view->others_min_seq < seq ? view->others_min_seq : seq;
+      any = true;
+      others++;
+      if (bson_iter_init_find(&it, times, other))
+        view->other_at = bson_iter_as_int64(&it);
+    }
+    if (others != 1)
+      view->other_at = 0; /* a group: no one time says when "they" read it */
+  }
+  if (cursor) {
+    ok = !mongoc_cursor_error(cursor, error);
+    mongoc_cursor_destroy(cursor);
+  }
+  bson_destroy(times);
+  bson_destroy(seqs);
+  bson_destroy(by_conversation);
+  bson_destroy(by_id);
+  mongoc_collection_destroy(states);
+  mongoc_collection_destroy(conversations);
+  return ok;
+}
+
+/* A stored message in seed 004's REST shape; is_read and read_at for the
+ * viewer, from the watermarks (read_at: when the reader's watermark last
+ * moved, which is when they read it or later). */
+static void append_message(bson_string_t *out, const bson_t *doc, const names_t *names,
+                           const read_view_t *view, const char *viewer) {
   const char *sender = doc_string(doc, "senderId"), *receiver = doc_string(doc, "receiverId");
   bson_string_append(out, "{\"id\":");
   append_field(out, doc, "_id");
@@ -217,8 +289,17 @@ static void append_message(bson_string_t *out, const bson_t *doc, const names_t 
   append_field(out, doc, "content");
   bson_string_append(out, ",\"attachment_url\":");
   append_field(out, doc, "attachmentUrl");
-  /* Read state comes from the receipts service's watermarks (issue 6). */
-  bson_string_append(out, ",\"is_read\":false,\"read_at\":null,\"createdAt\":");
+  bson_iter_t it;
+  int64_t seq = bson_iter_init_find(&it, doc, "seq") ? bson_iter_as_int64(&it) : 0;
+  bool mine = sender && strcmp(sender, viewer) == 0;
+  bool read = receipts_is_read(seq, mine, view->viewer_seq, view->others_min_seq);
+  int64_t read_at = !read ? 0 : mine ? view->other_at : view->viewer_at;
+  bson_string_append_printf(out, ",\"is_read\":%s,\"read_at\":", read ? "true" : "false");
+  if (read_at)
+    chat_json_append_time(out, read_at);
+  else
+    bson_string_append(out, "null");
+  bson_string_append(out, ",\"createdAt\":");
   append_field(out, doc, "createdAt");
   bson_string_append(out, ",\"sender\":");
   append_user(out, names, sender);
@@ -314,7 +395,9 @@ static void read_messages(chat_job_t *job, mongoc_client_t *client, bool with_pa
     names_want(&names, doc_string(docs[i], "senderId"));
     names_want(&names, doc_string(docs[i], "receiverId"));
   }
-  if (failed || !docs || !names_load(&names, users, &error)) {
+  read_view_t view;
+  if (failed || !docs || !names_load(&names, users, &error) ||
+      !load_read_view(job, client, &view, &error)) {
     fail_store(job, &error);
   } else {
     job->data = bson_string_new("{\"conversationId\":");
@@ -324,7 +407,7 @@ static void read_messages(chat_job_t *job, mongoc_client_t *client, bool with_pa
       size_t i = newest_first ? n - 1 - k : k; /* oldest first, as a chat shows them */
       if (k)
         bson_string_append_c(job->data, ',');
-      append_message(job->data, docs[i], &names);
+      append_message(job->data, docs[i], &names, &view, job->user_id);
     }
     bson_string_append_printf(job->data, "],\"hasMore\":%s", has_more ? "true" : "false");
     if (with_page_totals)
@@ -765,9 +848,12 @@ void rest_user_presence(gateway_t *gw, const chat_http_request_t *request,
 
 /* ---- POST /api/chat/send ---- */
 
-typedef struct send_call {
+/* A REST call waiting for a command's result. */
+typedef struct command_call {
   uint64_t request_id;
-} send_call_t;
+  int ok_status;          /* 201 for a send, 200 otherwise */
+  const char *ok_message; /* seed 004's "message" beside data, or NULL */
+} command_call_t;
 
 static int status_of(const char *code) {
   static const struct {
@@ -782,17 +868,17 @@ static int status_of(const char *code) {
   return 500;
 }
 
-static void on_send_result(gateway_t *gw, void *ctx, const char *value, size_t value_len,
-                           bool stopping) {
-  send_call_t *call = ctx;
+static void on_command_result(gateway_t *gw, void *ctx, const char *value, size_t value_len,
+                              bool stopping) {
+  command_call_t *call = ctx;
   bson_t result;
   bson_iter_t it, data, code, message;
   if (stopping) {
     rest_reply_error(gw, call->request_id, 503, CHAT_ERR_STOPPED,
-                     "the gateway is shutting down; the message may have been stored");
+                     "the gateway is shutting down; the change may have been made");
   } else if (!value) {
     rest_reply_error(gw, call->request_id, 504, CHAT_ERR_TIMEOUT,
-                     "accepted but not yet stored; send it again with the same clientMsgId");
+                     "accepted but not confirmed in time; it is safe to send it again");
   } else if (chat_json_parse(value, value_len, 1 << 20, &result, NULL, 0) != CHAT_OK) {
     rest_reply_error(gw, call->request_id, 500, CHAT_ERR_INTERNAL, "unreadable result");
   } else {
@@ -803,11 +889,13 @@ static void on_send_result(gateway_t *gw, void *ctx, const char *value, size_t v
       const uint8_t *buf;
       uint32_t len;
       bson_iter_document(&data, &len, &buf);
-      bson_string_t *out =
-          bson_string_new("{\"success\":true,\"message\":\"Message sent\",\"data\":");
+      bson_string_t *out = bson_string_new("{\"success\":true,");
+      if (call->ok_message)
+        bson_string_append_printf(out, "\"message\":\"%s\",", call->ok_message);
+      bson_string_append(out, "\"data\":");
       if (bson_init_static(&doc, buf, len) && chat_json_append(out, &doc, false) == CHAT_OK) {
         bson_string_append_c(out, '}');
-        chat_sio_http_respond(gw->sio, call->request_id, 201, out->str);
+        chat_sio_http_respond(gw->sio, call->request_id, call->ok_status, out->str);
       } else {
         rest_reply_error(gw, call->request_id, 500, CHAT_ERR_INTERNAL, "unreadable result");
       }
@@ -861,16 +949,208 @@ void rest_send_message(gateway_t *gw, const chat_http_request_t *request,
   char correlation_id[25];
   bson_oid_init(&oid, NULL);
   bson_oid_to_string(&oid, correlation_id);
-  send_call_t *call = calloc(1, sizeof *call);
+  command_call_t *call = calloc(1, sizeof *call);
   err = call ? send_request_produce(gw, &req, claims.sub, NULL, correlation_id, 0) : CHAT_ERR_NOMEM;
   bson_destroy(&body);
   if (err == CHAT_OK) {
-    call->request_id = request->id;
-    err = rest_pending_add(gw, correlation_id, SEND_TIMEOUT_MS, on_send_result, call);
+    *call = (command_call_t){request->id, 201, "Message sent"};
+    err = rest_pending_add(gw, correlation_id, SEND_TIMEOUT_MS, on_command_result, call);
   }
   if (err != CHAT_OK) {
     free(call);
     rest_reply_error(gw, request->id, 503, CHAT_ERR_UNAVAILABLE,
                      "cannot reach Kafka now, try again");
   }
+}
+
+/* ---- PUT /api/chat/conversations/:id/read ---- */
+
+void rest_mark_read(gateway_t *gw, const chat_http_request_t *request,
+                    const rest_params_t *params) {
+  chat_jwt_claims_t claims;
+  if (!rest_authenticate(gw, request, &claims))
+    return;
+  if (!chat_is_id(params->values[0])) {
+    rest_reply_error(gw, request->id, 400, CHAT_ERR_INVALID,
+                     "the conversation id must be 24 hex digits");
+    return;
+  }
+  bson_oid_t oid;
+  char correlation_id[25];
+  bson_oid_init(&oid, NULL);
+  bson_oid_to_string(&oid, correlation_id);
+  command_call_t *call = calloc(1, sizeof *call);
+  chat_err_t err =
+      call ? gateway_mark_conversation_read(gw, claims.sub, params->values[0], NULL, correlation_id)
+           : CHAT_ERR_NOMEM;
+  if (err == CHAT_OK) {
+    *call = (command_call_t){request->id, 200, "Messages marked as read"};
+    err = rest_pending_add(gw, correlation_id, SEND_TIMEOUT_MS, on_command_result, call);
+  }
+  if (err != CHAT_OK) {
+    free(call);
+    rest_reply_error(gw, request->id, 503, CHAT_ERR_UNAVAILABLE,
+                     "cannot reach Kafka now, try again");
+  }
+}
+
+/* ---- GET /api/chat/unread-count and GET /api/chat/unread ---- */
+
+/* Unread messages of the user's conversations: those after their
+ * watermark, sent by others, not deleted. Into job->data: with details
+ * ({"conversations":[...]}) or just the total ({"count":n}). */
+static void count_unread(chat_job_t *job, bool details) {
+  chat_mongo_t *mongo = chat_runtime_mongo(job->gw->rt);
+  mongoc_client_t *client = chat_mongo_acquire(mongo);
+  mongoc_collection_t *states = chat_mongo_collection(mongo, client, "read_states");
+  mongoc_collection_t *members = chat_mongo_collection(mongo, client, "members");
+  mongoc_collection_t *conversations = chat_mongo_collection(mongo, client, "conversations");
+  mongoc_collection_t *messages = chat_mongo_collection(mongo, client, "messages");
+  mongoc_collection_t *users = chat_mongo_collection(mongo, client, "users");
+  bson_error_t error;
+  bson_t *mine = BCON_NEW("userId", BCON_UTF8(job->user_id));
+  bson_t in_mine = BSON_INITIALIZER, in, list;
+  names_t names = {0};
+  int64_t total = 0;
+  bool failed = false;
+  const bson_t *doc;
+  /* The user's conversations. */
+  BSON_APPEND_DOCUMENT_BEGIN(&in_mine, "_id", &in);
+  BSON_APPEND_ARRAY_BEGIN(&in, "$in", &list);
+  mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(members, mine, NULL, NULL);
+  uint32_t n = 0;
+  while (n < MEMBERSHIPS_MAX && mongoc_cursor_next(cursor, &doc)) {
+    const char *id = doc_string(doc, "conversationId");
+    char key[16];
+    const char *key_str;
+    if (!id)
+      continue;
+    bson_uint32_to_string(n++, &key_str, key, sizeof key);
+    bson_append_utf8(&list, key_str, -1, id, -1);
+  }
+  failed = mongoc_cursor_error(cursor, &error);
+  mongoc_cursor_destroy(cursor);
+  bson_append_array_end(&in, &list);
+  bson_append_document_end(&in_mine, &in);
+  BSON_APPEND_NULL(&in_mine, "deletedAt");
+  /* Their watermarks. */
+  bson_t *watermarks = bson_new();
+  if (!failed) {
+    cursor = mongoc_collection_find_with_opts(states, mine, NULL, NULL);
+    while (mongoc_cursor_next(cursor, &doc)) {
+      const char *id = doc_string(doc, "conversationId");
+      bson_iter_t it;
+      if (id && bson_iter_init_find(&it, doc, "lastReadSeq"))
+        BSON_APPEND_INT64(watermarks, id, bson_iter_as_int64(&it));
+    }
+    failed = mongoc_cursor_error(cursor, &error);
+    mongoc_cursor_destroy(cursor);
+  }
+  /* Each conversation with messages past the watermark. */
+  typedef struct unread_entry {
+    bson_t *conversation;
+    int64_t count;
+    char other[CHAT_ID_SIZE]; /* a 1-1's other participant, "" for a group */
+  } unread_entry_t;
+  unread_entry_t *found = calloc(n ? n : 1, sizeof *found);
+  size_t found_count = 0;
+  bson_t *opts = BCON_NEW("sort", "{", "lastMessageAt", BCON_INT32(-1), "}");
+  cursor = failed || !found ? NULL
+                            : mongoc_collection_find_with_opts(conversations, &in_mine, opts, NULL);
+  while (cursor && !failed && found_count < n && mongoc_cursor_next(cursor, &doc)) {
+    const char *id = doc_string(doc, "_id");
+    bson_iter_t it, people;
+    int64_t last_seq = bson_iter_init_find(&it, doc, "lastSeq") ? bson_iter_as_int64(&it) : 0;
+    int64_t read_seq = id && bson_iter_init_find(&it, watermarks, id) ? bson_iter_as_int64(&it) : 0;
+    if (!id || last_seq <= read_seq)
+      continue;
+    bson_t *unread =
+        BCON_NEW("conversationId", BCON_UTF8(id), "seq", "{", "$gt", BCON_INT64(read_seq), "}",
+                 "senderId", "{", "$ne", BCON_UTF8(job->user_id), "}", "deletedAt", BCON_NULL);
+    int64_t count = mongoc_collection_count_documents(messages, unread, NULL, NULL, NULL, &error);
+    bson_destroy(unread);
+    failed = count < 0;
+    if (count <= 0)
+      continue;
+    total += count;
+    unread_entry_t *entry = &found[found_count++];
+    entry->conversation = bson_copy(doc);
+    entry->count = count;
+    const char *kind = doc_string(doc, "kind");
+    if (kind && strcmp(kind, "direct") == 0 && bson_iter_init_find(&it, doc, "participants") &&
+        BSON_ITER_HOLDS_ARRAY(&it) && bson_iter_recurse(&it, &people)) {
+      while (bson_iter_next(&people)) {
+        if (BSON_ITER_HOLDS_UTF8(&people) &&
+            strcmp(bson_iter_utf8(&people, NULL), job->user_id) != 0)
+          snprintf(entry->other, sizeof entry->other, "%s", bson_iter_utf8(&people, NULL));
+      }
+    }
+    names_want(&names, entry->other[0] ? entry->other : NULL);
+  }
+  if (cursor) {
+    failed = failed || mongoc_cursor_error(cursor, &error);
+    mongoc_cursor_destroy(cursor);
+  }
+  if (!failed && details)
+    failed = !names_load(&names, users, &error);
+  if (failed || !found) {
+    fail_store(job, &error);
+  } else if (!details) {
+    job->data = bson_string_new(NULL);
+    bson_string_append_printf(job->data, "{\"count\":%lld", (long long)total);
+    job->status = 200;
+  } else {
+    job->data = bson_string_new("{\"conversations\":[");
+    for (size_t i = 0; i < found_count; i++) {
+      const bson_t *c = found[i].conversation;
+      bson_string_append(job->data, i ? ",{\"conversationId\":" : "{\"conversationId\":");
+      append_field(job->data, c, "_id");
+      bson_string_append_printf(job->data,
+                                ",\"unreadCount\":%lld,\"kind\":", (long long)found[i].count);
+      append_field(job->data, c, "kind");
+      bson_string_append(job->data, ",\"name\":");
+      append_field(job->data, c, "name");
+      bson_string_append(job->data, ",\"last_message\":");
+      append_field(job->data, c, "lastMessage");
+      bson_string_append(job->data, ",\"last_message_at\":");
+      append_field(job->data, c, "lastMessageAt");
+      bson_string_append(job->data, ",\"otherUser\":");
+      append_user(job->data, &names, found[i].other[0] ? found[i].other : NULL);
+      bson_string_append_c(job->data, '}');
+    }
+    bson_string_append_printf(job->data, "],\"total\":%lld", (long long)total);
+    job->status = 200;
+  }
+  for (size_t i = 0; i < found_count; i++)
+    bson_destroy(found[i].conversation);
+  free(found);
+  bson_destroy(opts);
+  bson_destroy(watermarks);
+  names_free(&names);
+  bson_destroy(&in_mine);
+  bson_destroy(mine);
+  mongoc_collection_destroy(users);
+  mongoc_collection_destroy(messages);
+  mongoc_collection_destroy(conversations);
+  mongoc_collection_destroy(members);
+  mongoc_collection_destroy(states);
+  chat_mongo_release(mongo, client);
+}
+
+static void unread_total(void *arg) { count_unread(arg, false); }
+static void unread_by_conversation(void *arg) { count_unread(arg, true); }
+
+static bool read_nothing(gateway_t *gw, const chat_http_request_t *request,
+                         const rest_params_t *params, chat_job_t *job) {
+  (void)gw, (void)request, (void)params, (void)job;
+  return true;
+}
+
+void rest_unread_count(gateway_t *gw, const chat_http_request_t *request,
+                       const rest_params_t *params) {
+  start(gw, request, params, read_nothing, unread_total);
+}
+
+void rest_unread(gateway_t *gw, const chat_http_request_t *request, const rest_params_t *params) {
+  start(gw, request, params, read_nothing, unread_by_conversation);
 }

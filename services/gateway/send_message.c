@@ -123,18 +123,7 @@ chat_err_t send_request_produce(gateway_t *gw, const send_request_t *req, const 
     BSON_APPEND_NULL(p, "attachmentUrl");
   if (connection_id)
     BSON_APPEND_UTF8(p, "connectionId", connection_id);
-  bson_string_t *value = bson_string_new(NULL);
-  err = chat_envelope_encode(&env, value);
-  chat_envelope_cleanup(&env);
-  if (err == CHAT_OK) {
-    char topic[CHAT_TOPIC_NAME_MAX];
-    chat_topic_name(chat_runtime_config(gw->rt)->topic_prefix, CHAT_TOPIC_COMMANDS, topic,
-                    sizeof topic);
-    err = chat_producer_produce(chat_runtime_producer(gw->rt), topic, req->conversation_id,
-                                CHAT_ID_LEN, value->str, value->len, NULL, 0, request_id);
-  }
-  bson_string_free(value, true);
-  return err;
+  return gateway_produce(gw, CHAT_TOPIC_COMMANDS, &env, req->conversation_id, request_id);
 }
 
 void gateway_send_message(gateway_t *gw, gateway_socket_t *state, bson_iter_t *args,

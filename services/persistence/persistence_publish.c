@@ -9,15 +9,7 @@
 #include "chat/topics.h"
 
 chat_err_t persistence_reply(chat_runtime_t *rt, const chat_envelope_t *event, const char *value) {
-  const char *slash = strchr(event->source, '/');
-  char target[CHAT_ENVELOPE_SOURCE_MAX + 16];
-  if (!slash || strncmp(event->source, "gateway/", 8) != 0 || !event->correlation_id[0])
-    return CHAT_OK; /* nobody waits for this answer */
-  snprintf(target, sizeof target, "gateway:%s", slash + 1);
-  const chat_broadcast_route_t route = {
-      .event = "command.result", .target = target, .correlation_id = event->correlation_id};
-  return chat_broadcast_send(chat_runtime_producer(rt), chat_runtime_config(rt), &route, value,
-                             strlen(value), 0);
+  return chat_broadcast_reply(chat_runtime_producer(rt), chat_runtime_config(rt), event, value);
 }
 
 /* Produces env to chat.events keyed by key, and frees its payload. */

@@ -2,6 +2,7 @@
  * watermark per member and conversation) and publishes messages_read and
  * read.updated (docs/architecture.md). */
 #include "chat/runtime.h"
+#include "handle_read.h"
 
 /* The indexes this service owns (docs/architecture.md, "Storage"). */
 static const chat_mongo_index_t receipts_indexes[] = {
@@ -9,17 +10,20 @@ static const chat_mongo_index_t receipts_indexes[] = {
     {"read_states", "user_read_states", "{\"userId\":1}", false},
 };
 
+static const chat_event_handler_t receipts_handlers[] = {
+    {"read.mark_conversation", receipts_handle_mark_conversation, NULL},
+    {"read.mark_message", receipts_handle_mark_message, NULL},
+};
+
 int main(void) {
-  /* Mark-as-read handlers arrive with the read-receipts issue; until then
-   * the dispatcher logs and skips every event. */
   const chat_service_spec_t spec = {
       .runtime = {.service = CHAT_SERVICE_RECEIPTS,
                   .indexes = receipts_indexes,
                   .index_count = sizeof receipts_indexes / sizeof receipts_indexes[0]},
       .group_name = "chat.receipts",
       .topic = CHAT_TOPIC_RECEIPTS,
-      .handlers = NULL,
-      .handler_count = 0,
+      .handlers = receipts_handlers,
+      .handler_count = sizeof receipts_handlers / sizeof receipts_handlers[0],
       .batch_max = 500,
       .max_record_bytes = 64 * 1024,
   };

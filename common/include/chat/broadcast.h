@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "chat/config.h"
+#include "chat/envelope.h"
 #include "chat/err.h"
 #include "chat/kafka.h"
 
@@ -29,5 +30,12 @@ typedef struct chat_broadcast_route {
 chat_err_t chat_broadcast_send(chat_producer_t *producer, const chat_config_t *cfg,
                                const chat_broadcast_route_t *route, const char *value,
                                size_t value_len, uint64_t request_id);
+
+/* Answers the command in event with value (a command.result JSON), sent to
+ * the gateway in event's source ("gateway/<id>") with event's correlation
+ * id, where a REST call waits for it. Nothing when the command came from
+ * elsewhere or has no correlation id. */
+chat_err_t chat_broadcast_reply(chat_producer_t *producer, const chat_config_t *cfg,
+                                const chat_envelope_t *event, const char *value);
 
 #endif

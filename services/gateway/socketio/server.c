@@ -78,7 +78,8 @@ typedef struct wsi_state {
   uint64_t request_id;
   char method[8];
   char *path;
-  char *query; /* "a=1&b=2", decoded by lws */
+  char *query;     /* "a=1&b=2", decoded by lws */
+  bool dispatched; /* handed to on_http (once) */
   char *authorization;
   struct wsi_state *next_pending, *prev_pending;
   struct lws *wsi;
@@ -597,6 +598,9 @@ static void pending_unlink(chat_sio_server_t *server, wsi_state_t *state) {
 
 static void api_dispatch(chat_sio_server_t *server, struct lws *wsi) {
   wsi_state_t *state = state_of(wsi);
+  if (state->dispatched)
+    return;
+  state->dispatched = true;
   chat_http_request_t request = {
       .id = state->request_id,
       .method = state->method,
@@ -640,7 +644,14 @@ static int on_api_request(chat_sio_server_t *server, struct lws *wsi, const char
   if (server->pending_requests)
     server->pending_requests->prev_pending = state;
   server->pending_requests = state;
-  if (strcmp(state->method, "POST") != 0 && strcmp(state->method, "PUT") != 0)
+  /* A body follows only for POST and PUT with a length or chunks; lws
+   * sends no completion for an empty one. */
+  char length[32] = "";
+  lws_hdr_copy(wsi, length, sizeof length, WSI_TOKEN_HTTP_CONTENT_LENGTH);
+  bool chunked = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
+  bool has_body = (strcmp(state->method, "POST") == 0 || strcmp(state->method, "PUT") == 0) &&
+                  (chunked || (length[0] && strtoll(length, NULL, 10) > 0));
+  if (!has_body)
     api_dispatch(server, wsi);
   return 0; /* a body follows, or the application answers later */
 }

@@ -55,6 +55,11 @@ export class Stack {
     return this.start(env.CHAT_TEST_PERSISTENCE, extraEnv);
   }
 
+  startReceipts(extraEnv = {}) {
+    assert.ok(env.CHAT_TEST_RECEIPTS, "CHAT_TEST_RECEIPTS unset");
+    return this.start(env.CHAT_TEST_RECEIPTS, extraEnv);
+  }
+
   startPresence(extraEnv = {}) {
     assert.ok(env.CHAT_TEST_PRESENCE, "CHAT_TEST_PRESENCE unset");
     return this.start(env.CHAT_TEST_PRESENCE, extraEnv);
