@@ -8,7 +8,7 @@
 chat_err_t chat_broadcast_send(chat_producer_t *producer, const chat_config_t *cfg,
                                const chat_broadcast_route_t *route, const char *value,
                                size_t value_len, uint64_t request_id) {
-  chat_kafka_header_t headers[9];
+  chat_kafka_header_t headers[10];
   size_t count = 0;
   const struct {
     const char *name, *value;
@@ -20,7 +20,8 @@ chat_err_t chat_broadcast_send(chat_producer_t *producer, const chat_config_t *c
                 {"join", route->join},
                 {"leave", route->leave},
                 {"seq", route->seq},
-                {"rooms", route->rooms}};
+                {"rooms", route->rooms},
+                {"excludeUser", route->exclude_user}};
   char topic[CHAT_TOPIC_NAME_MAX];
   if (!route->event || !route->target)
     return CHAT_ERR_INVALID;

@@ -2,7 +2,8 @@
  * value is the event payload as clients receive it, so the frame is built
  * once, ["<event>",<value>], and sent to every socket of the target room
  * that the scope and exclude headers leave in (proto/README.md). The join
- * and leave headers change the target's rooms first. */
+ * header puts the target's sockets in a room before delivery, the leave
+ * header takes them out after it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,8 +95,6 @@ void gateway_deliver(gateway_t *gw, const gateway_route_t *route, const char *va
   }
   if (route->join)
     change_rooms(gw, route->target, route->join, true);
-  if (route->leave)
-    change_rooms(gw, route->target, route->leave, false);
   if (strncmp(route->target, "room:", 5) == 0)
     d.conversation_id = route->target + 5;
   /* exclude names one connection, "conn:<gateway id>/<socket id>": only
@@ -108,6 +107,7 @@ void gateway_deliver(gateway_t *gw, const gateway_route_t *route, const char *va
   chat_json_append_string(frame, route->event, strlen(route->event));
   bson_string_append_printf(frame, ",%.*s]", (int)value_len, value);
   d.frame = frame->str;
+  d.skip_user = route->exclude_user;
   if (strncmp(route->target, "contacts:", 9) == 0) {
     /* Presence: everyone who shares a room with the user, once each, even
      * when they share several. */
@@ -126,6 +126,9 @@ void gateway_deliver(gateway_t *gw, const gateway_route_t *route, const char *va
   } else {
     rooms_each(gw->rooms, route->target, emit_to, &d);
   }
+  /* Leaving comes after delivery: those who leave hear why first. */
+  if (route->leave)
+    change_rooms(gw, route->target, route->leave, false);
   CHAT_LOG(CHAT_LOG_DEBUG, "broadcast %s to %s: %zu sockets", route->event, route->target, d.sent);
   bson_string_free(frame, true);
 }

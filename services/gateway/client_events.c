@@ -3,7 +3,8 @@
  * chat window), typing and stop_typing (ephemeral: gateway ->
  * chat.broadcast, never stored), join_personal_room (every socket is in
  * its user's room from the start), mark_as_read and mark_message_read (to
- * the receipts service), and send_message (send_message.c).
+ * the receipts service), delete_message (to persistence), and
+ * send_message (send_message.c).
  * A user acts only in conversations it is a member of: the rooms its
  * socket is in. Every event passes the socket's rate limit first. */
 #include "client_events.h"
@@ -246,6 +247,39 @@ static void mark_message_read(gateway_t *gw, gateway_socket_t *state, bson_iter_
     gateway_ack_ok(state->socket, ack_id, "\"status\":\"accepted\"");
 }
 
+/* delete_message {messageId} (seed 000): persistence checks that the
+ * sender asks and answers a refusal with message_deletion_reverted. */
+static void delete_message(gateway_t *gw, gateway_socket_t *state, bson_iter_t *args,
+                           int64_t ack_id) {
+  bson_iter_t payload;
+  if (!bson_iter_next(args) || !BSON_ITER_HOLDS_DOCUMENT(args) ||
+      !bson_iter_recurse(args, &payload) || !bson_iter_find(&payload, "messageId") ||
+      !BSON_ITER_HOLDS_UTF8(&payload)) {
+    ack_error(state->socket, ack_id, CHAT_ERR_INVALID,
+              "expected {messageId} as the first argument");
+    return;
+  }
+  const char *message_id = bson_iter_utf8(&payload, NULL);
+  if (!chat_is_id(message_id)) {
+    ack_error(state->socket, ack_id, CHAT_ERR_INVALID, "messageId must be 24 hex digits");
+    return;
+  }
+  chat_envelope_t env;
+  char connection[CHAT_CONFIG_STR_MAX + 64];
+  connection_of(gw, state, connection, sizeof connection);
+  chat_err_t err = chat_envelope_init(&env, "message.delete", chat_runtime_source(gw->rt), NULL);
+  if (err == CHAT_OK) {
+    BSON_APPEND_UTF8(&env.payload, "messageId", message_id);
+    BSON_APPEND_UTF8(&env.payload, "userId", state->user_id);
+    BSON_APPEND_UTF8(&env.payload, "connectionId", connection);
+    err = gateway_produce(gw, CHAT_TOPIC_COMMANDS, &env, message_id, 0);
+  }
+  if (err != CHAT_OK)
+    ack_error(state->socket, ack_id, CHAT_ERR_UNAVAILABLE, "cannot reach Kafka now, try again");
+  else
+    gateway_ack_ok(state->socket, ack_id, "\"status\":\"accepted\"");
+}
+
 chat_err_t gateway_mark_conversation_read(gateway_t *gw, const char *user_id,
                                           const char *conversation_id,
                                           const gateway_socket_t *state,
@@ -282,6 +316,8 @@ void gateway_handle_client_event(gateway_t *gw, gateway_socket_t *state,
   }
   if (strcmp(name, "send_message") == 0) {
     gateway_send_message(gw, state, &args, packet->ack_id);
+  } else if (strcmp(name, "delete_message") == 0) {
+    delete_message(gw, state, &args, packet->ack_id);
   } else if (strcmp(name, "mark_as_read") == 0) {
     mark_as_read(gw, state, &args, packet->ack_id);
   } else if (strcmp(name, "mark_message_read") == 0) {

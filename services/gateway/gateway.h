@@ -84,8 +84,8 @@ void gateway_presence_heartbeat(void *arg);
 
 /* broadcast_deliver.c: a chat.broadcast record, on the loop thread. */
 typedef struct gateway_route {
-  const char *target, *event;                               /* required */
-  const char *scope, *exclude, *join, *leave, *seq, *rooms; /* NULL when absent */
+  const char *target, *event;                                              /* required */
+  const char *scope, *exclude, *join, *leave, *seq, *rooms, *exclude_user; /* or NULL */
 } gateway_route_t;
 void gateway_deliver(gateway_t *gw, const gateway_route_t *route, const char *value,
                      size_t value_len);

@@ -79,8 +79,8 @@ static void on_disconnect(void *ctx, chat_sio_socket_t *socket, const char *reas
 /* A broadcast record handed from the consumer thread to the loop thread. */
 typedef struct broadcast_copy {
   gateway_t *gw;
-  char *target, *event;                                                /* never NULL */
-  char *scope, *exclude, *correlation_id, *join, *leave, *seq, *rooms; /* NULL when absent */
+  char *target, *event; /* never NULL */
+  char *scope, *exclude, *correlation_id, *join, *leave, *seq, *rooms, *exclude_user; /* or NULL */
   size_t value_len;
   char value[];
 } broadcast_copy_t;
@@ -95,6 +95,7 @@ static void free_copy(broadcast_copy_t *copy) {
   free(copy->leave);
   free(copy->seq);
   free(copy->rooms);
+  free(copy->exclude_user);
   free(copy);
 }
 
@@ -114,7 +115,8 @@ static void deliver_on_loop(void *arg) {
                                    .join = copy->join,
                                    .leave = copy->leave,
                                    .seq = copy->seq,
-                                   .rooms = copy->rooms};
+                                   .rooms = copy->rooms,
+                                   .exclude_user = copy->exclude_user};
     gateway_deliver(gw, &route, copy->value, copy->value_len);
   }
   free_copy(copy);
@@ -152,6 +154,7 @@ static chat_err_t deliver_broadcast(void *ctx, const chat_record_t *records, siz
     copy->leave = header_dup(record, "leave");
     copy->seq = header_dup(record, "seq");
     copy->rooms = header_dup(record, "rooms");
+    copy->exclude_user = header_dup(record, "excludeUser");
     if (!copy->target || !copy->event || !record->value) {
       CHAT_LOG(CHAT_LOG_WARN, "broadcast %s[%d]@%lld has no target, event or value; skipped",
                record->topic, record->partition, (long long)record->offset);

@@ -5,6 +5,7 @@
 #define GATEWAY_REST_H
 
 #include "chat/err.h"
+#include "chat/topics.h"
 #include "gateway.h"
 
 /* Routes one request (a chat_sio_handlers_t.on_http); ctx is the gateway. */
@@ -35,6 +36,14 @@ bool rest_authenticate(gateway_t *gw, const chat_http_request_t *request,
 bool rest_query_int(gateway_t *gw, const chat_http_request_t *request, const char *name,
                     int64_t fallback, int64_t min, int64_t max, int64_t *out);
 
+/* A command a REST call waits for (rest_chat.c): init starts env with a
+ * fresh correlation id; run produces it to topic with key and answers the
+ * call from its command.result: ok_status with {success, message?, data},
+ * or the error's code mapped to a status; 504 after 10 s. */
+chat_err_t rest_command_init(gateway_t *gw, const char *type, chat_envelope_t *env);
+void rest_command_run(gateway_t *gw, uint64_t request_id, chat_topic_t topic, chat_envelope_t *env,
+                      const char *key, int ok_status, const char *ok_message);
+
 /* Account routes (rest_accounts.c). */
 void rest_register(gateway_t *gw, const chat_http_request_t *request, const rest_params_t *params);
 void rest_login(gateway_t *gw, const chat_http_request_t *request, const rest_params_t *params);
@@ -58,5 +67,23 @@ void rest_mark_read(gateway_t *gw, const chat_http_request_t *request, const res
 void rest_unread_count(gateway_t *gw, const chat_http_request_t *request,
                        const rest_params_t *params);
 void rest_unread(gateway_t *gw, const chat_http_request_t *request, const rest_params_t *params);
+void rest_search_messages(gateway_t *gw, const chat_http_request_t *request,
+                          const rest_params_t *params);
+void rest_list_members(gateway_t *gw, const chat_http_request_t *request,
+                       const rest_params_t *params);
+
+/* Group chats and deletion (rest_groups.c), seed 001 and seed 000. */
+void rest_create_group(gateway_t *gw, const chat_http_request_t *request,
+                       const rest_params_t *params);
+void rest_add_members(gateway_t *gw, const chat_http_request_t *request,
+                      const rest_params_t *params);
+void rest_remove_member(gateway_t *gw, const chat_http_request_t *request,
+                        const rest_params_t *params);
+void rest_leave_group(gateway_t *gw, const chat_http_request_t *request,
+                      const rest_params_t *params);
+void rest_delete_group(gateway_t *gw, const chat_http_request_t *request,
+                       const rest_params_t *params);
+void rest_delete_message(gateway_t *gw, const chat_http_request_t *request,
+                         const rest_params_t *params);
 
 #endif

@@ -17,10 +17,11 @@
 #include "client_events.h"
 #include "send_message.h"
 
-#define SEND_TIMEOUT_MS 10000 /* persistence must store a REST send within this */
-#define PAGE_LIMIT_MAX 100    /* items per page at most */
-#define MEMBERSHIPS_MAX 10000 /* conversations listed per user at most */
-#define PARTICIPANTS_SHOWN 50 /* participant details per conversation */
+#define SEND_TIMEOUT_MS 10000     /* persistence must store a REST send within this */
+#define PAGE_LIMIT_MAX 100        /* items per page at most */
+#define MEMBERSHIPS_MAX 10000     /* conversations listed per user at most */
+#define PARTICIPANTS_SHOWN 50     /* participant details per conversation */
+#define SEARCH_TERM_MAX_BYTES 200 /* search: the longest q */
 
 typedef struct chat_job {
   gateway_t *gw;
@@ -29,6 +30,7 @@ typedef struct chat_job {
   char conversation_id[CHAT_ID_SIZE];
   char other_id[CHAT_ID_SIZE];
   int64_t page, limit, before, after, from;
+  char term[SEARCH_TERM_MAX_BYTES + 1]; /* search: the text looked for */
   /* the answer */
   int status;
   chat_err_t err;
@@ -963,6 +965,33 @@ void rest_send_message(gateway_t *gw, const chat_http_request_t *request,
   }
 }
 
+chat_err_t rest_command_init(gateway_t *gw, const char *type, chat_envelope_t *env) {
+  bson_oid_t oid;
+  char correlation_id[25];
+  bson_oid_init(&oid, NULL);
+  bson_oid_to_string(&oid, correlation_id);
+  return chat_envelope_init(env, type, chat_runtime_source(gw->rt), correlation_id);
+}
+
+void rest_command_run(gateway_t *gw, uint64_t request_id, chat_topic_t topic, chat_envelope_t *env,
+                      const char *key, int ok_status, const char *ok_message) {
+  char correlation_id[CHAT_ENVELOPE_CORRELATION_MAX];
+  memcpy(correlation_id, env->correlation_id, sizeof correlation_id);
+  command_call_t *call = calloc(1, sizeof *call);
+  chat_err_t err = call ? gateway_produce(gw, topic, env, key, 0) : CHAT_ERR_NOMEM;
+  if (!call)
+    chat_envelope_cleanup(env);
+  if (err == CHAT_OK) {
+    *call = (command_call_t){request_id, ok_status, ok_message};
+    err = rest_pending_add(gw, correlation_id, SEND_TIMEOUT_MS, on_command_result, call);
+  }
+  if (err != CHAT_OK) {
+    free(call);
+    rest_reply_error(gw, request_id, 503, CHAT_ERR_UNAVAILABLE,
+                     "cannot reach Kafka now, try again");
+  }
+}
+
 /* ---- PUT /api/chat/conversations/:id/read ---- */
 
 void rest_mark_read(gateway_t *gw, const chat_http_request_t *request,
@@ -1153,4 +1182,198 @@ void rest_unread_count(gateway_t *gw, const chat_http_request_t *request,
 
 void rest_unread(gateway_t *gw, const chat_http_request_t *request, const rest_params_t *params) {
   start(gw, request, params, read_nothing, unread_by_conversation);
+}
+
+/* ---- GET /api/chat/conversations/:id/search?q= (seed 004) ---- */
+
+/* Escapes every ASCII punctuation character of term with a backslash, so
+ * that it matches as plain text in MongoDB's and FerretDB's regex
+ * dialects alike (both take \ + punctuation as that character). */
+static void regex_escape(bson_string_t *out, const char *term) {
+  for (const char *p = term; *p; p++) {
+    unsigned char ch = (unsigned char)*p;
+    if ((ch >= '!' && ch <= '/') || (ch >= ':' && ch <= '@') || (ch >= '[' && ch <= '`') ||
+        (ch >= '{' && ch <= '~'))
+      bson_string_append_c(out, '\\');
+    bson_string_append_c(out, (char)ch);
+  }
+}
+
+static void search_messages(void *arg) {
+  chat_job_t *job = arg;
+  chat_mongo_t *mongo = chat_runtime_mongo(job->gw->rt);
+  mongoc_client_t *client = chat_mongo_acquire(mongo);
+  if (!check_member(job, client)) {
+    chat_mongo_release(mongo, client);
+    return;
+  }
+  mongoc_collection_t *messages = chat_mongo_collection(mongo, client, "messages");
+  mongoc_collection_t *users = chat_mongo_collection(mongo, client, "users");
+  bson_string_t *pattern = bson_string_new(NULL);
+  regex_escape(pattern, job->term);
+  bson_t *filter =
+      BCON_NEW("conversationId", BCON_UTF8(job->conversation_id), "deletedAt", BCON_NULL, "content",
+               "{", "$regex", BCON_UTF8(pattern->str), "$options", BCON_UTF8("i"), "}");
+  bson_error_t error;
+  names_t names = {0};
+  bson_t **docs = calloc((size_t)job->limit, sizeof *docs);
+  size_t n = 0;
+  read_view_t view;
+  int64_t total = mongoc_collection_count_documents(messages, filter, NULL, NULL, NULL, &error);
+  if (total >= 0 && docs) {
+    bson_t *opts =
+        BCON_NEW("sort", "{", "seq", BCON_INT32(-1), "}", "skip",
+                 BCON_INT64((job->page - 1) * job->limit), "limit", BCON_INT64(job->limit));
+    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(messages, filter, opts, NULL);
+    const bson_t *doc;
+    while (n < (size_t)job->limit && mongoc_cursor_next(cursor, &doc)) {
+      docs[n++] = bson_copy(doc);
+      names_want(&names, doc_string(doc, "senderId"));
+      names_want(&names, doc_string(doc, "receiverId"));
+    }
+    if (mongoc_cursor_error(cursor, &error))
+      total = -1;
+    mongoc_cursor_destroy(cursor);
+    bson_destroy(opts);
+  }
+  if (total < 0 || !docs || !names_load(&names, users, &error) ||
+      !load_read_view(job, client, &view, &error)) {
+    fail_store(job, &error);
+  } else {
+    job->data = bson_string_new("{\"conversationId\":");
+    chat_json_append_string(job->data, job->conversation_id, CHAT_ID_LEN);
+    bson_string_append(job->data, ",\"query\":");
+    chat_json_append_string(job->data, job->term, strlen(job->term));
+    bson_string_append(job->data, ",\"messages\":[");
+    for (size_t i = 0; i < n; i++) {
+      if (i)
+        bson_string_append_c(job->data, ',');
+      append_message(job->data, docs[i], &names, &view, job->user_id);
+    }
+    bson_string_append_printf(job->data, "],\"total\":%lld,\"page\":%lld,\"totalPages\":%lld",
+                              (long long)total, (long long)job->page,
+                              (long long)((total + job->limit - 1) / job->limit));
+    job->status = 200;
+  }
+  for (size_t i = 0; i < n; i++)
+    bson_destroy(docs[i]);
+  free(docs);
+  names_free(&names);
+  bson_destroy(filter);
+  bson_string_free(pattern, true);
+  mongoc_collection_destroy(users);
+  mongoc_collection_destroy(messages);
+  chat_mongo_release(mongo, client);
+}
+
+static bool read_search_args(gateway_t *gw, const chat_http_request_t *request,
+                             const rest_params_t *params, chat_job_t *job) {
+  if (!read_messages_args(gw, request, params, job))
+    return false;
+  if (!chat_sio_query_arg(request->query ? request->query : "", "q", job->term, sizeof job->term) ||
+      !job->term[0]) {
+    rest_reply_error(gw, request->id, 400, CHAT_ERR_INVALID,
+                     "q is required: the text to look for, 1 to 200 bytes");
+    return false;
+  }
+  return true;
+}
+
+void rest_search_messages(gateway_t *gw, const chat_http_request_t *request,
+                          const rest_params_t *params) {
+  start(gw, request, params, read_search_args, search_messages);
+}
+
+/* ---- GET /api/chat/conversations/:id/members (seed 001) ---- */
+
+static void list_members(void *arg) {
+  chat_job_t *job = arg;
+  chat_mongo_t *mongo = chat_runtime_mongo(job->gw->rt);
+  mongoc_client_t *client = chat_mongo_acquire(mongo);
+  if (!check_member(job, client)) {
+    chat_mongo_release(mongo, client);
+    return;
+  }
+  mongoc_collection_t *members = chat_mongo_collection(mongo, client, "members");
+  mongoc_collection_t *users = chat_mongo_collection(mongo, client, "users");
+  mongoc_collection_t *presence = chat_mongo_collection(mongo, client, "presence");
+  bson_t *filter = BCON_NEW("conversationId", BCON_UTF8(job->conversation_id));
+  bson_t *opts =
+      BCON_NEW("sort", "{", "joinedAt", BCON_INT32(1), "}", "limit", BCON_INT64(MEMBERSHIPS_MAX));
+  mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(members, filter, opts, NULL);
+  bson_t *found = bson_new();
+  names_t names = {0};
+  const bson_t *doc;
+  bson_error_t error;
+  uint32_t n = 0;
+  while (mongoc_cursor_next(cursor, &doc)) {
+    char key[16];
+    const char *key_str;
+    bson_uint32_to_string(n++, &key_str, key, sizeof key);
+    BSON_APPEND_DOCUMENT(found, key_str, doc);
+    names_want(&names, doc_string(doc, "userId"));
+  }
+  bool failed = mongoc_cursor_error(cursor, &error) || !names_load(&names, users, &error) ||
+                !names_load_presence(&names, presence, &error);
+  mongoc_cursor_destroy(cursor);
+  if (failed) {
+    fail_store(job, &error);
+  } else {
+    bson_iter_t it;
+    job->data = bson_string_new("{\"conversationId\":");
+    chat_json_append_string(job->data, job->conversation_id, CHAT_ID_LEN);
+    bson_string_append(job->data, ",\"members\":[");
+    bool first = true;
+    bson_iter_init(&it, found);
+    while (bson_iter_next(&it)) {
+      bson_t member;
+      const uint8_t *data;
+      uint32_t len;
+      bson_iter_document(&it, &len, &data);
+      if (!bson_init_static(&member, data, len))
+        continue;
+      const char *id = doc_string(&member, "userId");
+      if (!id)
+        continue;
+      if (!first)
+        bson_string_append_c(job->data, ',');
+      first = false;
+      /* {"id","username","isOnline"} then the role and when they joined. */
+      bson_string_t *user = bson_string_new(NULL);
+      append_user(user, &names, id);
+      bson_string_append_printf(job->data, "%.*s", (int)(user->len - 1), user->str);
+      bson_string_free(user, true);
+      bson_string_append(job->data, ",\"role\":");
+      append_field(job->data, &member, "role");
+      bson_string_append(job->data, ",\"joinedAt\":");
+      append_field(job->data, &member, "joinedAt");
+      bson_string_append_c(job->data, '}');
+    }
+    bson_string_append_printf(job->data, "],\"total\":%u", n);
+    job->status = 200;
+  }
+  names_free(&names);
+  bson_destroy(found);
+  bson_destroy(opts);
+  bson_destroy(filter);
+  mongoc_collection_destroy(presence);
+  mongoc_collection_destroy(users);
+  mongoc_collection_destroy(members);
+  chat_mongo_release(mongo, client);
+}
+
+static bool read_conversation_id(gateway_t *gw, const chat_http_request_t *request,
+                                 const rest_params_t *params, chat_job_t *job) {
+  if (!chat_is_id(params->values[0])) {
+    rest_reply_error(gw, request->id, 400, CHAT_ERR_INVALID,
+                     "the conversation id must be 24 hex digits");
+    return false;
+  }
+  memcpy(job->conversation_id, params->values[0], CHAT_ID_SIZE);
+  return true;
+}
+
+void rest_list_members(gateway_t *gw, const chat_http_request_t *request,
+                       const rest_params_t *params) {
+  start(gw, request, params, read_conversation_id, list_members);
 }

@@ -2,6 +2,7 @@
  * members and messages collections, and publishes what changed to
  * chat.broadcast and chat.events (docs/architecture.md). */
 #include "chat/runtime.h"
+#include "handle_conversation.h"
 #include "handle_message_send.h"
 #include "handle_user_register.h"
 
@@ -15,11 +16,17 @@ static const chat_mongo_index_t persistence_indexes[] = {
     {"messages", "conversation_seq_unique", "{\"conversationId\":1,\"seq\":1}", true},
 };
 
-/* One handler per command type; the messaging and chat-management issues
- * add theirs. The dispatcher logs and skips the types not listed. */
+/* One handler per command type; the dispatcher logs and skips the types
+ * not listed. */
 static const chat_event_handler_t persistence_handlers[] = {
     {"user.register", persistence_handle_user_register, NULL},
     {"message.send", NULL, persistence_handle_message_sends},
+    {"message.delete", persistence_handle_message_delete, NULL},
+    {"conversation.create", persistence_handle_conversation_create, NULL},
+    {"member.add", persistence_handle_member_add, NULL},
+    {"member.remove", persistence_handle_member_remove, NULL},
+    {"conversation.leave", persistence_handle_conversation_leave, NULL},
+    {"conversation.delete", persistence_handle_conversation_delete, NULL},
 };
 
 int main(void) {

@@ -86,3 +86,66 @@ chat_err_t persistence_publish_conversation_created(chat_runtime_t *rt, const ch
   append_time(p, "createdAt", created_at_ms);
   return publish(rt, &env, conversation_id);
 }
+
+/* Starts env of type; false when it cannot be. */
+static bool start(chat_runtime_t *rt, chat_envelope_t *env, const char *type) {
+  return chat_envelope_init(env, type, chat_runtime_source(rt), NULL) == CHAT_OK;
+}
+
+chat_err_t persistence_publish_member_added(chat_runtime_t *rt, const char *conversation_id,
+                                            char (*user_ids)[25], size_t count,
+                                            const char *added_by, int64_t at_ms) {
+  chat_envelope_t env;
+  bson_t list;
+  if (!start(rt, &env, "member.added"))
+    return CHAT_ERR_INVALID;
+  BSON_APPEND_UTF8(&env.payload, "conversationId", conversation_id);
+  BSON_APPEND_ARRAY_BEGIN(&env.payload, "userIds", &list);
+  for (size_t i = 0; i < count; i++) {
+    char key[16];
+    const char *key_str;
+    bson_uint32_to_string((uint32_t)i, &key_str, key, sizeof key);
+    bson_append_utf8(&list, key_str, -1, user_ids[i], -1);
+  }
+  bson_append_array_end(&env.payload, &list);
+  BSON_APPEND_UTF8(&env.payload, "addedBy", added_by);
+  append_time(&env.payload, "addedAt", at_ms);
+  return publish(rt, &env, conversation_id);
+}
+
+chat_err_t persistence_publish_member_removed(chat_runtime_t *rt, const char *conversation_id,
+                                              const char *user_id, const char *removed_by,
+                                              int64_t at_ms) {
+  chat_envelope_t env;
+  if (!start(rt, &env, "member.removed"))
+    return CHAT_ERR_INVALID;
+  BSON_APPEND_UTF8(&env.payload, "conversationId", conversation_id);
+  BSON_APPEND_UTF8(&env.payload, "userId", user_id);
+  BSON_APPEND_UTF8(&env.payload, "removedBy", removed_by);
+  append_time(&env.payload, "removedAt", at_ms);
+  return publish(rt, &env, conversation_id);
+}
+
+chat_err_t persistence_publish_conversation_deleted(chat_runtime_t *rt, const char *conversation_id,
+                                                    const char *deleted_by, int64_t at_ms) {
+  chat_envelope_t env;
+  if (!start(rt, &env, "conversation.deleted"))
+    return CHAT_ERR_INVALID;
+  BSON_APPEND_UTF8(&env.payload, "conversationId", conversation_id);
+  BSON_APPEND_UTF8(&env.payload, "deletedBy", deleted_by);
+  append_time(&env.payload, "deletedAt", at_ms);
+  return publish(rt, &env, conversation_id);
+}
+
+chat_err_t persistence_publish_message_deleted(chat_runtime_t *rt, const char *message_id,
+                                               const char *conversation_id, const char *deleted_by,
+                                               int64_t at_ms) {
+  chat_envelope_t env;
+  if (!start(rt, &env, "message.deleted"))
+    return CHAT_ERR_INVALID;
+  BSON_APPEND_UTF8(&env.payload, "messageId", message_id);
+  BSON_APPEND_UTF8(&env.payload, "conversationId", conversation_id);
+  BSON_APPEND_UTF8(&env.payload, "deletedBy", deleted_by);
+  append_time(&env.payload, "deletedAt", at_ms);
+  return publish(rt, &env, conversation_id);
+}

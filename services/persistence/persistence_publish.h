@@ -30,4 +30,18 @@ chat_err_t persistence_publish_conversation_created(chat_runtime_t *rt, const ch
                                                     const char *const *member_ids,
                                                     size_t member_count, int64_t created_at_ms);
 
+/* member.added, member.removed, conversation.deleted and message.deleted
+ * on chat.events, keyed by conversation; at_ms is when it happened. */
+chat_err_t persistence_publish_member_added(chat_runtime_t *rt, const char *conversation_id,
+                                            char (*user_ids)[25], size_t count,
+                                            const char *added_by, int64_t at_ms);
+chat_err_t persistence_publish_member_removed(chat_runtime_t *rt, const char *conversation_id,
+                                              const char *user_id, const char *removed_by,
+                                              int64_t at_ms);
+chat_err_t persistence_publish_conversation_deleted(chat_runtime_t *rt, const char *conversation_id,
+                                                    const char *deleted_by, int64_t at_ms);
+chat_err_t persistence_publish_message_deleted(chat_runtime_t *rt, const char *message_id,
+                                               const char *conversation_id, const char *deleted_by,
+                                               int64_t at_ms);
+
 #endif

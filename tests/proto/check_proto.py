@@ -19,7 +19,7 @@ ENVELOPED_TOPICS = {"chat.commands", "chat.receipts", "chat.presence", "chat.eve
 TARGET = re.compile(r"^(room:[0-9a-f]{24}|user:[0-9a-f]{24}|conn:[A-Za-z0-9._-]+/[A-Za-z0-9._-]+"
                     r"|gateway:[A-Za-z0-9._-]+|contacts:[0-9a-f]{24}|guest:.+)$")
 BROADCAST_HEADERS = {"event", "target", "scope", "exclude", "correlationId", "join", "leave", "seq",
-                     "rooms"}
+                     "rooms", "excludeUser"}
 
 passed, failed = 0, 0
 

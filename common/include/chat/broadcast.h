@@ -22,6 +22,7 @@ typedef struct chat_broadcast_route {
   const char *leave;          /* a conversation id: the target's sockets leave its room first */
   const char *seq;            /* on new_message and message_notification: the message's seq */
   const char *rooms;          /* target contacts:<userId>: "room:<a>,room:<b>" to deliver in */
+  const char *exclude_user;   /* a user id: none of that user's sockets get it */
 } chat_broadcast_route_t;
 
 /* Produces value (JSON, value_len bytes) to the prefixed chat.broadcast,
