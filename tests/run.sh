@@ -18,11 +18,12 @@ bash "$root/deploy/install.sh"
 # shellcheck source=../deploy/lib/stack.sh
 source "$root/deploy/lib/stack.sh"
 
-# Python with jsonschema and PyYAML for the contract and deployment checks.
+# Python for the contract, deployment and event-consumer checks, at the
+# versions tests/requirements.txt pins.
 python_env=${CHAT_DEV_CACHE_DIR:-$HOME/.cache/chat-backend}/venv-test
-if ! "$python_env/bin/python" -c 'import jsonschema, yaml' 2>/dev/null; then
+if ! "$python_env/bin/python" -c 'import jsonschema, yaml, confluent_kafka' 2>/dev/null; then
   python3 -m venv "$python_env"
-  "$python_env/bin/pip" install --quiet --disable-pip-version-check jsonschema pyyaml
+  "$python_env/bin/pip" install --quiet --disable-pip-version-check -r "$root/tests/requirements.txt"
 fi
 # socket.io-client and friends, at the versions package-lock.json pins.
 (cd "$root/tests/clients" && npm ci --no-audit --no-fund --silent)

@@ -34,6 +34,7 @@
 #include "chat/runtime.h"
 #include "chat/topics.h"
 #include "persistence_publish.h"
+#include "reply_window.h"
 
 #define CONTENT_MAX 65536 /* proto's limit; the gateway enforces its smaller setting */
 #define CLIENT_MSG_ID_MAX 128
@@ -52,6 +53,8 @@ typedef struct conversation {
   const char *last_content;
   uint32_t last_content_len;
   int64_t last_at;
+  awaiting_t awaiting[2]; /* direct only: per participant */
+  bool awaiting_changed;
 } conversation_t;
 
 typedef struct user {
@@ -74,6 +77,7 @@ typedef struct send {
   int64_t seq;
   int64_t created_at; /* ms; the gateway's accept time, so a replay has the same */
   char stored_receiver[CHAT_ID_SIZE];
+  replied_first_t replied; /* stored with the message, so a redelivery publishes it again */
 } send_t;
 
 typedef struct run {
@@ -251,6 +255,24 @@ static void take_conversation(run_t *run, const bson_t *doc) {
   c->exists = true;
   c->last_seq = doc_int(doc, "lastSeq");
   c->deleted = bson_iter_init_find(&it, doc, "deletedAt") && !BSON_ITER_HOLDS_NULL(&it);
+  bson_iter_t waiting, entry;
+  if (bson_iter_init_find(&it, doc, "awaiting") && BSON_ITER_HOLDS_DOCUMENT(&it) &&
+      bson_iter_recurse(&it, &waiting)) {
+    for (size_t n = 0; n < 2 && bson_iter_next(&waiting);) {
+      awaiting_t *a = &c->awaiting[n];
+      if (!BSON_ITER_HOLDS_DOCUMENT(&waiting) || !chat_is_id(bson_iter_key(&waiting)) ||
+          !bson_iter_recurse(&waiting, &entry))
+        continue;
+      memcpy(a->user, bson_iter_key(&waiting), CHAT_ID_SIZE);
+      while (bson_iter_next(&entry)) {
+        if (strcmp(bson_iter_key(&entry), "messageId") == 0 && BSON_ITER_HOLDS_UTF8(&entry))
+          snprintf(a->message_id, sizeof a->message_id, "%s", bson_iter_utf8(&entry, NULL));
+        else if (strcmp(bson_iter_key(&entry), "at") == 0 && BSON_ITER_HOLDS_DATE_TIME(&entry))
+          a->at = bson_iter_date_time(&entry);
+      }
+      n++;
+    }
+  }
   c->direct = bson_iter_init_find(&it, doc, "kind") && BSON_ITER_HOLDS_UTF8(&it) &&
               strcmp(bson_iter_utf8(&it, NULL), "direct") == 0;
   if (bson_iter_init_find(&it, doc, "participants") && BSON_ITER_HOLDS_ARRAY(&it) &&
@@ -294,6 +316,21 @@ static void take_stored_message(run_t *run, const bson_t *doc) {
     if (bson_iter_init_find(&it, doc, "receiverId") && BSON_ITER_HOLDS_UTF8(&it))
       snprintf(send->stored_receiver, sizeof send->stored_receiver, "%s",
                bson_iter_utf8(&it, NULL));
+    bson_iter_t replied;
+    if (bson_iter_init_find(&it, doc, "repliedFirst") && BSON_ITER_HOLDS_DOCUMENT(&it) &&
+        bson_iter_recurse(&it, &replied)) {
+      while (bson_iter_next(&replied)) {
+        const char *key = bson_iter_key(&replied);
+        if (strcmp(key, "originalSenderId") == 0 && BSON_ITER_HOLDS_UTF8(&replied))
+          snprintf(send->replied.original_sender, CHAT_ID_SIZE, "%s",
+                   bson_iter_utf8(&replied, NULL));
+        else if (strcmp(key, "originalMessageId") == 0 && BSON_ITER_HOLDS_UTF8(&replied))
+          snprintf(send->replied.original_message, CHAT_ID_SIZE, "%s",
+                   bson_iter_utf8(&replied, NULL));
+        else if (strcmp(key, "originalAt") == 0 && BSON_ITER_HOLDS_DATE_TIME(&replied))
+          send->replied.original_at = bson_iter_date_time(&replied);
+      }
+    }
   }
 }
 
@@ -327,8 +364,9 @@ static chat_err_t load(run_t *run) {
     return CHAT_ERR_NOMEM;
   for (size_t i = 0; i < run->conversation_count; i++)
     ids[i] = run->conversations[i].id;
-  bson_t *conversation_fields = BCON_NEW("kind", BCON_INT32(1), "participants", BCON_INT32(1),
-                                         "lastSeq", BCON_INT32(1), "deletedAt", BCON_INT32(1));
+  bson_t *conversation_fields =
+      BCON_NEW("kind", BCON_INT32(1), "participants", BCON_INT32(1), "lastSeq", BCON_INT32(1),
+               "deletedAt", BCON_INT32(1), "awaiting", BCON_INT32(1));
   chat_err_t err = find_by_ids(run, "conversations", ids, run->conversation_count,
                                conversation_fields, take_conversation);
   bson_destroy(conversation_fields);
@@ -439,8 +477,8 @@ static chat_err_t find_stored(run_t *run) {
     if (run->sends[i].reject == CHAT_OK)
       ids[n++] = run->sends[i].message_id;
   }
-  bson_t *fields =
-      BCON_NEW("seq", BCON_INT32(1), "createdAt", BCON_INT32(1), "receiverId", BCON_INT32(1));
+  bson_t *fields = BCON_NEW("seq", BCON_INT32(1), "createdAt", BCON_INT32(1), "receiverId",
+                            BCON_INT32(1), "repliedFirst", BCON_INT32(1));
   chat_err_t err = find_by_ids(run, "messages", ids, n, fields, take_stored_message);
   bson_destroy(fields);
   free(ids);
@@ -503,6 +541,9 @@ static void assign_seqs(run_t *run) {
     c->last_content = send->content;
     c->last_content_len = send->content_len;
     c->last_at = send->created_at;
+    if (c->direct && reply_window_track(c->awaiting, send->sender_id, send->message_id,
+                                        send->created_at, &send->replied))
+      c->awaiting_changed = true;
   }
 }
 
@@ -549,6 +590,14 @@ static chat_err_t insert_new(run_t *run) {
       BSON_APPEND_NULL(doc, "attachmentUrl");
     BSON_APPEND_DATE_TIME(doc, "createdAt", send->created_at);
     BSON_APPEND_NULL(doc, "deletedAt");
+    if (send->replied.original_sender[0]) {
+      bson_t replied;
+      BSON_APPEND_DOCUMENT_BEGIN(doc, "repliedFirst", &replied);
+      BSON_APPEND_UTF8(&replied, "originalSenderId", send->replied.original_sender);
+      BSON_APPEND_UTF8(&replied, "originalMessageId", send->replied.original_message);
+      BSON_APPEND_DATE_TIME(&replied, "originalAt", send->replied.original_at);
+      bson_append_document_end(doc, &replied);
+    }
     docs[n++] = doc;
   }
   chat_err_t err = CHAT_OK;
@@ -597,6 +646,19 @@ static chat_err_t update_conversations(run_t *run) {
     BSON_APPEND_INT64(&set, "lastSeq", c->last_seq);
     bson_append_utf8(&set, "lastMessage", 11, c->last_content, (int)len);
     BSON_APPEND_DATE_TIME(&set, "lastMessageAt", c->last_at);
+    if (c->awaiting_changed) {
+      bson_t waiting, entry;
+      BSON_APPEND_DOCUMENT_BEGIN(&set, "awaiting", &waiting);
+      for (size_t k = 0; k < 2; k++) {
+        if (!c->awaiting[k].user[0])
+          continue;
+        BSON_APPEND_DOCUMENT_BEGIN(&waiting, c->awaiting[k].user, &entry);
+        BSON_APPEND_UTF8(&entry, "messageId", c->awaiting[k].message_id);
+        BSON_APPEND_DATE_TIME(&entry, "at", c->awaiting[k].at);
+        bson_append_document_end(&waiting, &entry);
+      }
+      bson_append_document_end(&set, &waiting);
+    }
     bson_append_document_end(&update, &set);
     bson_error_t error;
     if (!mongoc_collection_update_one(conversations, filter, &update, NULL, NULL, &error)) {
@@ -787,6 +849,11 @@ static chat_err_t publish_message(run_t *run, const send_t *send) {
     err = persistence_publish_message_created(run->rt, send->message_id, c->id, send->sender_id,
                                               receiver_of(send), send->content, send->content_len,
                                               send->attachment_url, send->seq, send->created_at);
+  if (err == CHAT_OK && send->replied.original_sender[0])
+    err = persistence_publish_replied_first(run->rt, c->id, send->sender_id,
+                                            send->replied.original_sender,
+                                            send->replied.original_message, send->message_id,
+                                            send->replied.original_at, send->created_at);
   return err;
 }
 

@@ -149,3 +149,21 @@ chat_err_t persistence_publish_message_deleted(chat_runtime_t *rt, const char *m
   append_time(&env.payload, "deletedAt", at_ms);
   return publish(rt, &env, conversation_id);
 }
+
+chat_err_t persistence_publish_replied_first(chat_runtime_t *rt, const char *conversation_id,
+                                             const char *replier_id, const char *original_sender_id,
+                                             const char *original_message_id,
+                                             const char *reply_message_id, int64_t original_at_ms,
+                                             int64_t replied_at_ms) {
+  chat_envelope_t env;
+  if (!start(rt, &env, "replied.in.24hr.first"))
+    return CHAT_ERR_INVALID;
+  BSON_APPEND_UTF8(&env.payload, "conversationId", conversation_id);
+  BSON_APPEND_UTF8(&env.payload, "replierId", replier_id);
+  BSON_APPEND_UTF8(&env.payload, "originalSenderId", original_sender_id);
+  BSON_APPEND_UTF8(&env.payload, "originalMessageId", original_message_id);
+  BSON_APPEND_UTF8(&env.payload, "replyMessageId", reply_message_id);
+  append_time(&env.payload, "originalAt", original_at_ms);
+  append_time(&env.payload, "repliedAt", replied_at_ms);
+  return publish(rt, &env, conversation_id);
+}

@@ -44,4 +44,11 @@ chat_err_t persistence_publish_message_deleted(chat_runtime_t *rt, const char *m
                                                const char *conversation_id, const char *deleted_by,
                                                int64_t at_ms);
 
+/* replied.in.24hr.first (seed 002) on chat.events. */
+chat_err_t persistence_publish_replied_first(chat_runtime_t *rt, const char *conversation_id,
+                                             const char *replier_id, const char *original_sender_id,
+                                             const char *original_message_id,
+                                             const char *reply_message_id, int64_t original_at_ms,
+                                             int64_t replied_at_ms);
+
 #endif

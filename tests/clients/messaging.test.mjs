@@ -102,6 +102,15 @@ test("seed 004 flow across two gateways: first message opens the conversation, t
   assert.equal(reply.seq, 3);
   assert.equal(reply.receiverId, alice.id);
 
+  // Seed 002: bob answered alice within 24 hours of her first unanswered
+  // message: one replied.in.24hr.first on chat.events, for that message.
+  const replied = await eventsOf(conversationId, "replied.in.24hr.first", 1);
+  assert.equal(replied.length, 1);
+  assert.equal(replied[0].payload.replierId, bob.id);
+  assert.equal(replied[0].payload.originalSenderId, alice.id);
+  assert.equal(replied[0].payload.originalMessageId, persisted.messageId);
+  assert.equal(replied[0].payload.replyMessageId, reply.id);
+
   // Stored once each, with the conversation's last message moved.
   const stored = await db.collection("messages").find({ conversationId }).sort({ seq: 1 }).toArray();
   assert.deepEqual(stored.map((m) => [m.seq, m.content]), [[1, "hi bob"], [2, "how are you? 😀"], [3, "fine"]]);
@@ -198,6 +207,19 @@ test("flooding hits the per-connection rate limit with RATE_LIMITED, then recove
   assert.deepEqual(await request(socket, "join_personal_room", {}), { ok: true });
   assert.ok(socket.connected);
 });
+
+// The chat.events envelopes of type about a conversation (its key), read
+// with kcat; waits until at least `atLeast` are there.
+async function eventsOf(conversationId, type, atLeast) {
+  const deadline = Date.now() + 15000;
+  for (;;) {
+    const out = execFileSync("kcat", ["-C", "-b", brokers, "-t", `${stack.prefix}chat.events`, "-o", "beginning", "-e", "-q", "-f", "%k %s\\n"], { encoding: "utf8" });
+    const found = out.split("\n").filter((l) => l.startsWith(conversationId + " "))
+      .map((l) => JSON.parse(l.slice(conversationId.length + 1))).filter((e) => e.type === type);
+    if (found.length >= atLeast || Date.now() > deadline) return found;
+    await sleep(200);
+  }
+}
 
 // The persistence instance that stored messages of a conversation, read
 // from the source of message.created on chat.events with kcat.
