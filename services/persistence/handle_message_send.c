@@ -736,14 +736,15 @@ static bson_string_t *rest_message_json(const run_t *run, const send_t *send) {
   chat_json_append_string(out, send->content, send->content_len);
   bson_string_append(out, ",\"attachment_url\":");
   append_nullable(out, send->attachment_url);
-  bson_string_append(out, ",\"is_read\":false,\"createdAt\":");
+  bson_string_append(out, ",\"is_read\":false,\"read_at\":null,\"createdAt\":");
   chat_json_append_time(out, send->created_at);
   bson_string_append(out, ",\"sender\":");
   append_user(out, run, send->sender_id);
-  if (receiver) {
-    bson_string_append(out, ",\"receiver\":");
+  bson_string_append(out, ",\"receiver\":");
+  if (receiver)
     append_user(out, run, receiver);
-  }
+  else
+    bson_string_append(out, "null");
   bson_string_append_printf(out, ",\"seq\":%lld,\"clientMsgId\":", (long long)send->seq);
   chat_json_append_string(out, send->client_msg_id, strlen(send->client_msg_id));
   bson_string_append(out, "}}");
