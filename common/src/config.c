@@ -75,6 +75,20 @@ static const char *check_topic_prefix(const char *value, char *why, size_t why_l
   return NULL;
 }
 
+static const char *check_guest_rooms(const char *value, char *why, size_t why_len) {
+  (void)why, (void)why_len;
+  if (strcmp(value, "off") != 0 && strcmp(value, "namespace") != 0 && strcmp(value, "main") != 0)
+    return "is not one of off, namespace, main";
+  return NULL;
+}
+
+static const char *check_guest_namespace(const char *value, char *why, size_t why_len) {
+  (void)why, (void)why_len;
+  if (value[0] != '/' || strlen(value) < 2 || strlen(value) > 64 || !all_chars_in(value + 1, "_-"))
+    return "must be '/' then 1 to 63 letters, digits, '_' or '-' (e.g. /guest)";
+  return NULL;
+}
+
 static const char *check_mongo_uri(const char *value, char *why, size_t why_len) {
   bson_error_t error;
   mongoc_uri_t *uri = mongoc_uri_new_with_error(value, &error);

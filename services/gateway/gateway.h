@@ -41,8 +41,12 @@ typedef struct gateway_socket {
   size_t room_count;
   char **open; /* conversation ids it has open (join_conversation) */
   size_t open_count;
-  resume_t *resume; /* what the client missed, while it is replayed (socket_resume.c) */
-  double tokens;    /* the rate limit's bucket */
+  resume_t *resume;  /* what the client missed, while it is replayed (socket_resume.c) */
+  bool guest_socket; /* on the guest rooms' namespace: no account (guest_rooms.c) */
+  struct guest {
+    char name[33], room[33];
+  } * guest;     /* once logged in to a guest room */
+  double tokens; /* the rate limit's bucket */
   int64_t tokens_at_ms;
 } gateway_socket_t;
 
@@ -53,6 +57,10 @@ void gateway_socket_release(gateway_socket_t *state);
 
 /* True when the socket is in room (e.g. "room:<conversationId>"). */
 bool gateway_socket_in_room(const gateway_socket_t *state, const char *room);
+
+/* Joins or leaves a room of the registry for a socket already connected. */
+void gateway_socket_join_room(gateway_t *gw, gateway_socket_t *state, const char *room);
+void gateway_socket_leave_room(gateway_t *gw, gateway_socket_t *state, const char *room);
 
 /* Joins or leaves room:<conversation_id> for a socket already connected. */
 void gateway_socket_join_conversation(gateway_t *gw, gateway_socket_t *state,
@@ -69,6 +77,12 @@ void gateway_resume_start(gateway_t *gw, gateway_socket_t *state);
 bool gateway_resume_hold(gateway_socket_t *state, const char *conversation_id, const char *seq,
                          const char *frame);
 void gateway_resume_free(gateway_socket_t *state);
+
+/* guest_rooms.c: seed 003's guest rooms (CHAT_GUEST_ROOMS). */
+bool gateway_is_guest_namespace(const gateway_t *gw, const char *nsp);
+void gateway_guest_event(gateway_t *gw, gateway_socket_t *state, const chat_sio_packet_t *packet,
+                         size_t attachment_count);
+void gateway_guest_leave(gateway_t *gw, gateway_socket_t *state);
 
 /* produce.c: encodes env (and cleans it up) and produces it to the
  * prefixed topic with key; the delivery report comes back with request_id

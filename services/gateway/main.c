@@ -29,6 +29,16 @@ static const char *on_connect(void *ctx, chat_sio_socket_t *socket, const bson_t
   gateway_t *gw = ctx;
   chat_jwt_claims_t claims;
   const chat_config_t *cfg = chat_runtime_config(gw->rt);
+  if (gateway_is_guest_namespace(gw, chat_sio_socket_nsp(socket))) {
+    gateway_socket_t *guest = calloc(1, sizeof *guest); /* no account: seed 003's login follows */
+    if (!guest)
+      return "Server busy, try again";
+    guest->refs = 1;
+    guest->socket = socket;
+    guest->guest_socket = true;
+    chat_sio_socket_set_user(socket, guest);
+    return NULL;
+  }
   char query_token[CHAT_JWT_TOKEN_MAX + 1];
   bool has_query_token =
       cfg->allow_query_token &&
@@ -63,8 +73,12 @@ static void on_connected(void *ctx, chat_sio_socket_t *socket) {
 
 static void on_event(void *ctx, chat_sio_socket_t *socket, const chat_sio_packet_t *packet,
                      const chat_sio_attachment_t *attachments, size_t attachment_count) {
-  (void)attachments, (void)attachment_count;
-  gateway_handle_client_event(ctx, chat_sio_socket_user(socket), packet);
+  (void)attachments;
+  gateway_socket_t *state = chat_sio_socket_user(socket);
+  if (state->guest_socket)
+    gateway_guest_event(ctx, state, packet, attachment_count);
+  else
+    gateway_handle_client_event(ctx, state, packet);
 }
 
 static void on_disconnect(void *ctx, chat_sio_socket_t *socket, const char *reason) {
@@ -204,6 +218,7 @@ int main(void) {
     return err == CHAT_ERR_STOPPED ? 0 : err == CHAT_ERR_CONFIG ? 2 : 1;
 
   const chat_config_t *cfg = chat_runtime_config(gw.rt);
+  const char *const guest_namespaces[] = {cfg->guest_namespace, NULL};
   const chat_sio_options_t sio_opts = {
       .listen_addr = cfg->listen_addr,
       .port = cfg->gateway_port,
@@ -213,6 +228,7 @@ int main(void) {
       .max_payload = (size_t)cfg->max_payload_bytes,
       .connect_timeout_ms = cfg->connect_timeout_ms,
       .handlers = {on_connect, on_connected, on_event, on_disconnect, gateway_handle_http},
+      .namespaces = strcmp(cfg->guest_rooms, "namespace") == 0 ? guest_namespaces : NULL,
       .ctx = &gw,
   };
   char why[256];

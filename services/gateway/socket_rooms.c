@@ -83,28 +83,36 @@ bool gateway_socket_in_room(const gateway_socket_t *state, const char *room) {
   return false;
 }
 
+void gateway_socket_join_room(gateway_t *gw, gateway_socket_t *state, const char *room) {
+  if (state->socket && !gateway_socket_in_room(state, room))
+    join(gw, state, room);
+}
+
+void gateway_socket_leave_room(gateway_t *gw, gateway_socket_t *state, const char *room) {
+  for (size_t i = 0; i < state->room_count; i++) {
+    if (strcmp(state->rooms[i], room) == 0) {
+      rooms_leave(gw->rooms, room, state);
+      free(state->rooms[i]);
+      state->rooms[i] = state->rooms[--state->room_count];
+      return;
+    }
+  }
+}
+
 void gateway_socket_join_conversation(gateway_t *gw, gateway_socket_t *state,
                                       const char *conversation_id) {
   char room[CHAT_ID_SIZE + 8];
-  if (!state->socket || !chat_is_id(conversation_id))
+  if (!chat_is_id(conversation_id))
     return;
   snprintf(room, sizeof room, "room:%s", conversation_id);
-  if (!gateway_socket_in_room(state, room))
-    join(gw, state, room);
+  gateway_socket_join_room(gw, state, room);
 }
 
 void gateway_socket_leave_conversation(gateway_t *gw, gateway_socket_t *state,
                                        const char *conversation_id) {
   char room[CHAT_ID_SIZE + 8];
   snprintf(room, sizeof room, "room:%s", conversation_id);
-  for (size_t i = 0; i < state->room_count; i++) {
-    if (strcmp(state->rooms[i], room) == 0) {
-      rooms_leave(gw->rooms, room, state);
-      free(state->rooms[i]);
-      state->rooms[i] = state->rooms[--state->room_count];
-      break;
-    }
-  }
+  gateway_socket_leave_room(gw, state, room);
   for (size_t i = 0; i < state->open_count; i++) {
     if (strcmp(state->open[i], conversation_id) == 0) {
       free(state->open[i]);
@@ -119,6 +127,13 @@ void gateway_socket_connected(gateway_t *gw, gateway_socket_t *state) {
   snprintf(state->connection_id, sizeof state->connection_id, "%s",
            chat_sio_socket_id(state->socket));
   gw->session_count++;
+  if (state->guest_socket) {
+    /* No account: no user room, no memberships, no presence session. */
+    snprintf(room, sizeof room, "conn:%s/%s", chat_runtime_config(gw->rt)->instance_id,
+             state->connection_id);
+    join(gw, state, room);
+    return;
+  }
   gateway_presence_session(gw, state, true);
   snprintf(room, sizeof room, "user:%s", state->user_id);
   join(gw, state, room);
@@ -142,7 +157,10 @@ void gateway_socket_connected(gateway_t *gw, gateway_socket_t *state) {
 
 void gateway_socket_gone(gateway_t *gw, gateway_socket_t *state) {
   gw->session_count--;
-  gateway_presence_session(gw, state, false);
+  if (state->guest_socket)
+    gateway_guest_leave(gw, state);
+  else
+    gateway_presence_session(gw, state, false);
   for (size_t i = 0; i < state->room_count; i++) {
     rooms_leave(gw->rooms, state->rooms[i], state);
     free(state->rooms[i]);

@@ -1,19 +1,26 @@
 /* presence: consumes chat.presence (session open/close, gateway
- * heartbeats), owns the sessions, presence and gateways collections, and
- * publishes online/offline changes (docs/architecture.md, "Presence"). */
+ * heartbeats, guests coming and going), owns the sessions, presence,
+ * gateways and guests collections, and publishes online/offline changes
+ * and guest rooms' user lists (docs/architecture.md, "Presence", "Guest
+ * rooms"). */
 #include "chat/runtime.h"
+#include "guests.h"
 #include "handle_presence.h"
 
 /* The indexes this service owns (docs/architecture.md, "Storage"). */
 static const chat_mongo_index_t presence_indexes[] = {
     {"sessions", "gateway_connection_unique", "{\"gatewayId\":1,\"connectionId\":1}", true},
     {"sessions", "user_sessions", "{\"userId\":1}", false},
+    {"guests", "room_guests", "{\"room\":1,\"joinedAt\":1}", false},
+    {"guests", "gateway_guests", "{\"gatewayId\":1}", false},
 };
 
 static const chat_event_handler_t presence_handlers[] = {
     {"session.opened", presence_handle_session_opened, NULL},
     {"session.closed", presence_handle_session_closed, NULL},
     {"gateway.heartbeat", presence_handle_heartbeat, NULL},
+    {"guest.joined", presence_handle_guest_joined, NULL},
+    {"guest.left", presence_handle_guest_left, NULL},
 };
 
 int main(void) {

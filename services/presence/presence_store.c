@@ -10,6 +10,7 @@
 #include "chat/json.h"
 #include "chat/log.h"
 #include "chat/topics.h"
+#include "guests.h"
 #include "presence_logic.h"
 
 #define ROOMS_HEADER_MAX 10000 /* conversations named in one presence broadcast */
@@ -208,6 +209,8 @@ chat_err_t presence_end_gateway_sessions(chat_runtime_t *rt, mongoc_client_t *cl
     err = chat_mongo_error(&error);
   if (err == CHAT_OK && count)
     CHAT_LOG(CHAT_LOG_INFO, "gateway %s: %zu users' sessions ended", gateway_id, count);
+  if (err == CHAT_OK)
+    err = presence_end_gateway_guests(rt, client, gateway_id, before_ms);
   for (size_t i = 0; i < count; i++) {
     if (err == CHAT_OK && users[i])
       err = presence_settle(rt, client, users[i], when_ms);

@@ -14,8 +14,8 @@
 chat_err_t presence_settle(chat_runtime_t *rt, mongoc_client_t *client, const char *user_id,
                            int64_t when_ms);
 
-/* Ends the sessions of gateway_id opened before before_ms (all of them
- * when before_ms is INT64_MAX) and settles each user they belonged to. */
+/* Ends the sessions of gateway_id opened before before_ms and settles
+ * each user they belonged to; ends its guests likewise (guests.h). */
 chat_err_t presence_end_gateway_sessions(chat_runtime_t *rt, mongoc_client_t *client,
                                          const char *gateway_id, int64_t before_ms,
                                          int64_t when_ms);

@@ -122,9 +122,12 @@ def main():
             payload = obj
         errors = list(payload_validator.iter_errors(payload))
         check(f"{name}: payload matches {event}", not errors, "; ".join(e.message for e in errors))
-        order = list(schema["properties"])
-        check(f"{name}: payload key order", keys_in_order(payload, order),
-              f"{list(payload)} vs {order}")
+        items = [payload] if isinstance(payload, dict) else payload  # an array of objects
+        props = schema.get("properties") or schema.get("items", {}).get("properties", {})
+        order = list(props)
+        for item in items:
+            check(f"{name}: payload key order", keys_in_order(item, order),
+                  f"{list(item)} vs {order}")
 
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0

@@ -85,7 +85,12 @@ typedef enum chat_service {
   X(CHAT_PRESENCE_HEARTBEAT_MS, presence_heartbeat_ms, INT, "5000", 100, 600000,                   \
     CHAT_SERVICE_GATEWAY, "How often a gateway tells presence it is alive")                        \
   X(CHAT_PRESENCE_EXPIRY_MS, presence_expiry_ms, INT, "15000", 300, 3600000,                       \
-    CHAT_SERVICE_PRESENCE, "A gateway silent this long is dead: its sessions end")
+    CHAT_SERVICE_PRESENCE, "A gateway silent this long is dead: its sessions end")                 \
+  X(CHAT_GUEST_ROOMS, guest_rooms, STR, "off", 0, 0, CHAT_SERVICE_GATEWAY,                         \
+    "Seed 003's guest rooms: off, namespace (on CHAT_GUEST_NAMESPACE) or main (on /, guests "      \
+    "only)")                                                                                       \
+  X(CHAT_GUEST_NAMESPACE, guest_namespace, STR, "/guest", 0, 0, CHAT_SERVICE_GATEWAY,              \
+    "The namespace of guest rooms when CHAT_GUEST_ROOMS=namespace")
 
 typedef struct chat_config {
   char kafka_brokers[CHAT_CONFIG_STR_MAX];
@@ -113,6 +118,8 @@ typedef struct chat_config {
   int rate_limit_burst;
   int presence_heartbeat_ms;
   int presence_expiry_ms;
+  char guest_rooms[CHAT_CONFIG_STR_MAX];
+  char guest_namespace[CHAT_CONFIG_STR_MAX];
 } chat_config_t;
 
 /* Looks a variable up; returns NULL when it is not set. */
