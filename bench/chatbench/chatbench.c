@@ -1,0 +1,595 @@
+/* chatbench: a load generator that speaks Socket.IO v5 over WebSocket
+ * (libwebsockets client), for the chat backend and for any server with
+ * seed 004's events (the Node peer in bench/peers/).
+ *
+ *   chatbench idle   --gateways H:P[,H:P..] --secret S --connections N [--hold SEC]
+ *   chatbench pair   --gateways A,B --users FILE --rate R --duration SEC
+ *   chatbench fanout --gateways A[,B..] --rooms FILE --rate R --duration SEC
+ *
+ * idle opens N authenticated connections (tokens minted with the HS256
+ * secret for made-up user ids) spread over the gateways and holds them.
+ * pair reads "senderId senderToken receiverId receiverToken" lines: each
+ * sender, on the first gateway, sends to its receiver, on the second, at
+ * --rate messages per second. fanout reads "conversationId token token.."
+ * lines: the first member of each room sends to it at --rate, everyone
+ * else receives. Pacing is open-loop: message k of a sender is due at
+ * start + k / rate whether or not earlier ones were answered, and every
+ * latency is measured from that due time, so a stall shows up in the
+ * percentiles instead of slowing the load (no coordinated omission).
+ *
+ * Every run is bounded: --connections, --duration and --hold have
+ * ceilings, and the tool stops after --deadline seconds whatever happens.
+ * --source-ips spreads connections over several local addresses
+ * (127.0.0.0/8), past the ephemeral-port limit of one; run several
+ * processes to pass the per-process open-file limit. The report is one
+ * JSON line (--json) or a short table. */
+#include <errno.h>
+#include <libwebsockets.h>
+#include <math.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include "chat/jwt.h"
+
+#define CONNECTIONS_MAX 60000
+#define DURATION_MAX 600
+#define FRAME_MAX 4096
+#define OUTBOX_MAX 64 /* frames waiting per connection */
+#define SAMPLES_MAX 4000000
+
+typedef enum role { ROLE_IDLE, ROLE_SENDER, ROLE_RECEIVER } role_t;
+
+typedef struct outgoing {
+  char *text;
+  size_t len;
+} outgoing_t;
+
+typedef struct conn {
+  struct lws *wsi;
+  role_t role;
+  int gateway;
+  char token[CHAT_JWT_TOKEN_MAX + 1];
+  char peer[25]; /* a sender's receiver id, or room conversation id */
+  bool to_room;  /* fanout: send by conversationId */
+  bool open, connected, failed;
+  /* sender state */
+  uint64_t next_due_us, sent;
+  uint32_t next_ack;
+  outgoing_t outbox[OUTBOX_MAX];
+  size_t out_head, out_count;
+  char rx[FRAME_MAX * 4];
+  size_t rx_len;
+} conn_t;
+
+typedef struct samples {
+  uint32_t *us; /* latency in microseconds */
+  size_t count;
+} samples_t;
+
+static struct {
+  const char *scenario;
+  char *gateways[16];
+  int gateway_ports[16];
+  size_t gateway_count;
+  char *source_ips[32];
+  size_t source_count;
+  const char *secret, *users_file, *rooms_file;
+  long connections, hold_s, duration_s, deadline_s, connect_rate;
+  double rate;
+  bool json;
+  /* run state */
+  conn_t *conns;
+  size_t conn_count, next_to_open;
+  struct lws_context *context;
+  lws_sorted_usec_list_t tick; /* every millisecond: open what is due, send what is due */
+  bool sending;
+  uint64_t start_us, measure_from_us, measure_until_us;
+  volatile sig_atomic_t stop;
+  /* counters over the measured window */
+  uint64_t sent, accepted, persisted, delivered, errors, connect_errors, connected;
+  samples_t accepted_lat, persisted_lat, delivered_lat;
+  /* pending sends: due time by (connection, ack id) and by client message id */
+} bench;
+
+static uint64_t now_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static double seconds(uint64_t us) { return (double)us / 1e6; }
+
+static void sample(samples_t *s, uint64_t due_us, uint64_t at_us) {
+  if (due_us < bench.measure_from_us || due_us >= bench.measure_until_us)
+    return; /* warm-up or tail: not measured */
+  if (!s->us)
+    s->us = malloc(SAMPLES_MAX * sizeof *s->us);
+  if (s->us && s->count < SAMPLES_MAX)
+    s->us[s->count++] = (uint32_t)(at_us > due_us ? (at_us - due_us > UINT32_MAX ? UINT32_MAX
+                                                                                  : at_us - due_us)
+                                                   : 0);
+}
+
+static int compare_u32(const void *a, const void *b) {
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+static double percentile_ms(samples_t *s, double p) {
+  if (s->count == 0)
+    return NAN;
+  size_t i = (size_t)ceil(p / 100.0 * (double)s->count);
+  if (i > 0)
+    i--;
+  if (i >= s->count)
+    i = s->count - 1;
+  return s->us[i] / 1000.0;
+}
+
+/* ---- frames ---- */
+
+static void queue_frame(conn_t *c, const char *text, size_t len) {
+  if (c->out_count == OUTBOX_MAX) {
+    bench.errors++; /* the connection cannot keep up: counted, dropped */
+    return;
+  }
+  outgoing_t *o = &c->outbox[(c->out_head + c->out_count++) % OUTBOX_MAX];
+  o->text = malloc(LWS_PRE + len);
+  if (!o->text) {
+    c->out_count--;
+    return;
+  }
+  memcpy(o->text + LWS_PRE, text, len);
+  o->len = len;
+  lws_callback_on_writable(c->wsi);
+}
+
+/* The number after key":, or -1. */
+static long long number_after(const char *text, const char *key) {
+  const char *p = strstr(text, key);
+  return p ? strtoll(p + strlen(key), NULL, 10) : -1;
+}
+
+/* The due time (us) carried in content "b:<due_us>:<n>", or 0. */
+static uint64_t due_in_content(const char *text) {
+  const char *p = strstr(text, "\"content\":\"b:");
+  return p ? strtoull(p + 13, NULL, 10) : 0;
+}
+
+static void on_text(conn_t *c, char *text, size_t len) {
+  text[len] = '\0';
+  uint64_t at = now_us();
+  if (text[0] == '2' && len == 1) { /* Engine.IO ping */
+    queue_frame(c, "3", 1);
+    return;
+  }
+  if (text[0] == '0') { /* Engine.IO open: connect the namespace with the token */
+    char frame[CHAT_JWT_TOKEN_MAX + 32];
+    int n = snprintf(frame, sizeof frame, "40{\"token\":\"%s\"}", c->token);
+    queue_frame(c, frame, (size_t)n);
+    return;
+  }
+  if (strncmp(text, "40", 2) == 0) {
+    if (!c->connected) {
+      c->connected = true;
+      bench.connected++;
+    }
+    return;
+  }
+  if (strncmp(text, "44", 2) == 0) { /* CONNECT_ERROR */
+    c->failed = true;
+    bench.connect_errors++;
+    fprintf(stderr, "connect refused: %s\n", text + 2);
+    return;
+  }
+  if (strncmp(text, "43", 2) == 0) { /* ack of a send: "accepted" */
+    /* 43<ackid>[{"ok":true,"clientMsgId":"b:<due>:<n>",...}] */
+    const char *id = strstr(text, "\"clientMsgId\":\"b:");
+    if (strstr(text, "\"ok\":false") || !id) {
+      bench.errors++;
+      return;
+    }
+    bench.accepted++;
+    sample(&bench.accepted_lat, strtoull(id + 17, NULL, 10), at);
+    return;
+  }
+  if (strncmp(text, "42", 2) != 0)
+    return;
+  if (strncmp(text, "42[\"message_ack\"", 16) == 0) {
+    const char *id = strstr(text, "\"clientMsgId\":\"b:");
+    if (id && strstr(text, "\"status\":\"persisted\"")) {
+      bench.persisted++;
+      sample(&bench.persisted_lat, strtoull(id + 17, NULL, 10), at);
+    } else if (strstr(text, "\"status\":\"rejected\"")) {
+      bench.errors++;
+    }
+    return;
+  }
+  if (strncmp(text, "42[\"new_message\"", 16) == 0 ||
+      strncmp(text, "42[\"message_notification\"", 25) == 0) {
+    uint64_t due = due_in_content(text);
+    if (due && c->role == ROLE_RECEIVER) {
+      bench.delivered++;
+      sample(&bench.delivered_lat, due, at);
+    }
+    /* The peer (Node) acks by persisting: its new_message to the sender
+     * counts as its persisted ack. */
+    return;
+  }
+  (void)number_after;
+}
+
+/* Queues the sends that are due. */
+static void pace(conn_t *c, uint64_t now) {
+  if (c->role != ROLE_SENDER || !c->connected || bench.rate <= 0)
+    return;
+  uint64_t interval = (uint64_t)(1e6 / bench.rate);
+  while (c->next_due_us <= now && c->next_due_us < bench.measure_until_us + 1000000u) {
+    char frame[512];
+    uint64_t due = c->next_due_us;
+    int n = snprintf(frame, sizeof frame,
+                     "42%u[\"send_message\",{\"%s\":\"%s\",\"content\":\"b:%llu:%llu\","
+                     "\"clientMsgId\":\"b:%llu:%llu\"}]",
+                     c->next_ack++, c->to_room ? "conversationId" : "receiverId", c->peer,
+                     (unsigned long long)due, (unsigned long long)c->sent,
+                     (unsigned long long)due, (unsigned long long)c->sent);
+    queue_frame(c, frame, (size_t)n);
+    c->sent++;
+    if (due >= bench.measure_from_us && due < bench.measure_until_us)
+      bench.sent++;
+    c->next_due_us += interval;
+  }
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                    size_t len) {
+  conn_t *c = (conn_t *)lws_get_opaque_user_data(wsi);
+  (void)user;
+  switch (reason) {
+  case LWS_CALLBACK_CLIENT_ESTABLISHED:
+    c->open = true;
+    break;
+  case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+    bench.connect_errors++;
+    if (bench.connect_errors <= 5)
+      fprintf(stderr, "connection error: %s\n", in ? (const char *)in : "?");
+    c->wsi = NULL;
+    c->failed = true;
+    break;
+  case LWS_CALLBACK_CLIENT_CLOSED:
+    if (c) {
+      c->wsi = NULL;
+      c->open = false;
+      if (c->connected)
+        bench.connected--;
+      c->connected = false;
+    }
+    break;
+  case LWS_CALLBACK_CLIENT_RECEIVE:
+    if (c->rx_len + len >= sizeof c->rx) {
+      c->rx_len = 0;
+      bench.errors++;
+      break;
+    }
+    memcpy(c->rx + c->rx_len, in, len);
+    c->rx_len += len;
+    if (lws_is_final_fragment(wsi)) {
+      on_text(c, c->rx, c->rx_len);
+      c->rx_len = 0;
+    }
+    break;
+  case LWS_CALLBACK_CLIENT_WRITEABLE:
+    if (c->out_count) {
+      outgoing_t *o = &c->outbox[c->out_head];
+      int n = lws_write(wsi, (unsigned char *)o->text + LWS_PRE, o->len, LWS_WRITE_TEXT);
+      free(o->text);
+      c->out_head = (c->out_head + 1) % OUTBOX_MAX;
+      c->out_count--;
+      if (n < 0)
+        return -1;
+      if (c->out_count)
+        lws_callback_on_writable(wsi);
+    }
+    break;
+  default:
+    break;
+  }
+  return 0;
+}
+
+static const struct lws_protocols protocols[] = {{"chatbench", callback, 0, FRAME_MAX, 0, NULL, 0},
+                                                 {NULL, NULL, 0, 0, 0, NULL, 0}};
+
+static void open_conn(size_t i) {
+  conn_t *c = &bench.conns[i];
+  struct lws_client_connect_info info = {0};
+  info.context = bench.context;
+  info.address = bench.gateways[c->gateway];
+  info.port = bench.gateway_ports[c->gateway];
+  info.path = "/socket.io/?EIO=4&transport=websocket";
+  info.host = info.address;
+  info.origin = info.address;
+  info.protocol = NULL;
+  info.local_protocol_name = "chatbench";
+  info.ietf_version_or_minus_one = -1;
+  info.opaque_user_data = c;
+  info.pwsi = &c->wsi;
+  if (bench.source_count)
+    info.iface = bench.source_ips[i % bench.source_count];
+  if (!lws_client_connect_via_info(&info)) {
+    bench.connect_errors++;
+    c->failed = true;
+  }
+}
+
+/* ---- set-up ---- */
+
+static void parse_gateways(char *list) {
+  for (char *save = NULL, *item = strtok_r(list, ",", &save); item && bench.gateway_count < 16;
+       item = strtok_r(NULL, ",", &save)) {
+    char *colon = strrchr(item, ':');
+    bench.gateway_ports[bench.gateway_count] = colon ? atoi(colon + 1) : 3000;
+    if (colon)
+      *colon = '\0';
+    bench.gateways[bench.gateway_count++] = item;
+  }
+}
+
+static void parse_ips(char *list) {
+  for (char *save = NULL, *item = strtok_r(list, ",", &save); item && bench.source_count < 32;
+       item = strtok_r(NULL, ",", &save))
+    bench.source_ips[bench.source_count++] = item;
+}
+
+static conn_t *add_conn(role_t role, int gateway, const char *token) {
+  if (bench.conn_count == CONNECTIONS_MAX)
+    return NULL;
+  conn_t *c = &bench.conns[bench.conn_count++];
+  c->role = role;
+  c->gateway = gateway % (int)bench.gateway_count;
+  snprintf(c->token, sizeof c->token, "%s", token);
+  return c;
+}
+
+static int load_idle(void) {
+  char id[25], *token;
+  for (long i = 0; i < bench.connections; i++) {
+    snprintf(id, sizeof id, "%08x%016llx", 0xbe0cu, (unsigned long long)i);
+    if (chat_jwt_sign(bench.secret, id, (int64_t)time(NULL), 3600, &token) != CHAT_OK) {
+      fprintf(stderr, "cannot sign a token with that secret\n");
+      return -1;
+    }
+    add_conn(ROLE_IDLE, (int)i, token);
+    free(token);
+  }
+  return 0;
+}
+
+static int load_pairs(void) {
+  FILE *f = fopen(bench.users_file, "r");
+  if (!f) {
+    perror(bench.users_file);
+    return -1;
+  }
+  char sender[64], sender_token[CHAT_JWT_TOKEN_MAX + 1], receiver[64],
+      receiver_token[CHAT_JWT_TOKEN_MAX + 1];
+  while (fscanf(f, "%63s %1023s %63s %1023s", sender, sender_token, receiver, receiver_token) ==
+         4) {
+    conn_t *s = add_conn(ROLE_SENDER, 0, sender_token);
+    conn_t *r = add_conn(ROLE_RECEIVER, 1, receiver_token);
+    if (!s || !r)
+      break;
+    snprintf(s->peer, sizeof s->peer, "%.24s", receiver);
+  }
+  fclose(f);
+  return 0;
+}
+
+static int load_rooms(void) {
+  FILE *f = fopen(bench.rooms_file, "r");
+  if (!f) {
+    perror(bench.rooms_file);
+    return -1;
+  }
+  char line[1 << 20];
+  int room = 0;
+  while (fgets(line, sizeof line, f)) {
+    char *save = NULL, *conversation = strtok_r(line, " \n", &save);
+    if (!conversation)
+      continue;
+    int member = 0;
+    for (char *token = strtok_r(NULL, " \n", &save); token; token = strtok_r(NULL, " \n", &save)) {
+      conn_t *c = add_conn(member == 0 ? ROLE_SENDER : ROLE_RECEIVER, room + member, token);
+      if (!c)
+        break;
+      if (member == 0) {
+        snprintf(c->peer, sizeof c->peer, "%s", conversation);
+        c->to_room = true;
+      }
+      member++;
+    }
+    room++;
+  }
+  fclose(f);
+  return 0;
+}
+
+static void tick(lws_sorted_usec_list_t *sul) {
+  uint64_t now = now_us();
+  size_t allowed = (size_t)(seconds(now - bench.start_us) * (double)bench.connect_rate) + 1;
+  while (bench.next_to_open < bench.conn_count && bench.next_to_open < allowed)
+    open_conn(bench.next_to_open++);
+  for (size_t i = 0; bench.sending && i < bench.conn_count; i++)
+    pace(&bench.conns[i], now);
+  lws_sul_schedule(bench.context, 0, sul, tick, 1000);
+}
+
+static void on_signal(int sig) {
+  (void)sig;
+  bench.stop = 1;
+}
+
+static void report(double elapsed_s) {
+  double window = seconds(bench.measure_until_us - bench.measure_from_us);
+  samples_t *all[] = {&bench.accepted_lat, &bench.persisted_lat, &bench.delivered_lat};
+  for (size_t i = 0; i < 3; i++) {
+    if (all[i]->count)
+      qsort(all[i]->us, all[i]->count, sizeof *all[i]->us, compare_u32);
+  }
+  const char *names[] = {"accepted", "persisted", "delivered"};
+  if (bench.json) {
+    printf("{\"scenario\":\"%s\",\"connections\":%zu,\"connected\":%llu,\"connect_errors\":%llu,"
+           "\"errors\":%llu,\"window_s\":%.1f,\"sent\":%llu,\"accepted\":%llu,\"persisted\":%llu,"
+           "\"delivered\":%llu",
+           bench.scenario, bench.conn_count, (unsigned long long)bench.connected,
+           (unsigned long long)bench.connect_errors, (unsigned long long)bench.errors, window,
+           (unsigned long long)bench.sent, (unsigned long long)bench.accepted,
+           (unsigned long long)bench.persisted, (unsigned long long)bench.delivered);
+    for (size_t i = 0; i < 3; i++)
+      printf(",\"%s_ms\":{\"n\":%zu,\"p50\":%.2f,\"p90\":%.2f,\"p99\":%.2f,\"p999\":%.2f}",
+             names[i], all[i]->count, percentile_ms(all[i], 50), percentile_ms(all[i], 90),
+             percentile_ms(all[i], 99), percentile_ms(all[i], 99.9));
+    printf(",\"elapsed_s\":%.1f}\n", elapsed_s);
+    return;
+  }
+  printf("scenario %s: %zu connections, %llu connected, %llu connect errors, %llu errors\n",
+         bench.scenario, bench.conn_count, (unsigned long long)bench.connected,
+         (unsigned long long)bench.connect_errors, (unsigned long long)bench.errors);
+  if (window > 0 && bench.sent) {
+    printf("per second over %.0f s: sent %.0f, accepted %.0f, persisted %.0f, delivered %.0f\n",
+           window, (double)bench.sent / window, (double)bench.accepted / window,
+           (double)bench.persisted / window, (double)bench.delivered / window);
+    for (size_t i = 0; i < 3; i++)
+      printf("%-9s ms: p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  (n=%zu)\n", names[i],
+             percentile_ms(all[i], 50), percentile_ms(all[i], 90), percentile_ms(all[i], 99),
+             percentile_ms(all[i], 99.9), all[i]->count);
+  }
+}
+
+static long arg_long(const char *text, long min, long max, const char *name) {
+  char *end;
+  long v = strtol(text, &end, 10);
+  if (*end || v < min || v > max) {
+    fprintf(stderr, "%s must be from %ld to %ld\n", name, min, max);
+    exit(2);
+  }
+  return v;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fprintf(stderr, "usage: chatbench idle|pair|fanout [options] (see the source's head)\n");
+    return 2;
+  }
+  bench.scenario = argv[1];
+  bench.hold_s = 10;
+  bench.duration_s = 10;
+  bench.deadline_s = 900;
+  bench.connect_rate = 2000;
+  for (int i = 2; i + 1 < argc; i += 2) {
+    const char *opt = argv[i], *val = argv[i + 1];
+    if (!strcmp(opt, "--gateways"))
+      parse_gateways(strdup(val));
+    else if (!strcmp(opt, "--source-ips"))
+      parse_ips(strdup(val));
+    else if (!strcmp(opt, "--secret"))
+      bench.secret = val;
+    else if (!strcmp(opt, "--users"))
+      bench.users_file = val;
+    else if (!strcmp(opt, "--rooms"))
+      bench.rooms_file = val;
+    else if (!strcmp(opt, "--connections"))
+      bench.connections = arg_long(val, 1, CONNECTIONS_MAX, opt);
+    else if (!strcmp(opt, "--hold"))
+      bench.hold_s = arg_long(val, 0, DURATION_MAX, opt);
+    else if (!strcmp(opt, "--duration"))
+      bench.duration_s = arg_long(val, 1, DURATION_MAX, opt);
+    else if (!strcmp(opt, "--deadline"))
+      bench.deadline_s = arg_long(val, 10, 3600, opt);
+    else if (!strcmp(opt, "--connect-rate"))
+      bench.connect_rate = arg_long(val, 1, 100000, opt);
+    else if (!strcmp(opt, "--rate"))
+      bench.rate = strtod(val, NULL);
+    else if (!strcmp(opt, "--json"))
+      bench.json = strcmp(val, "0") != 0;
+    else {
+      fprintf(stderr, "unknown option %s\n", opt);
+      return 2;
+    }
+  }
+  if (!bench.gateway_count) {
+    fprintf(stderr, "--gateways is required\n");
+    return 2;
+  }
+  /* Every descriptor the hard limit allows. */
+  struct rlimit limit;
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+  bench.conns = calloc(CONNECTIONS_MAX, sizeof *bench.conns);
+  int loaded = !strcmp(bench.scenario, "idle")     ? (bench.secret ? load_idle() : -1)
+               : !strcmp(bench.scenario, "pair")   ? (bench.users_file ? load_pairs() : -1)
+               : !strcmp(bench.scenario, "fanout") ? (bench.rooms_file ? load_rooms() : -1)
+                                                   : -1;
+  if (loaded != 0 || bench.conn_count == 0) {
+    fprintf(stderr, "nothing to run: idle needs --secret and --connections, pair --users, fanout "
+                    "--rooms\n");
+    return 2;
+  }
+  signal(SIGINT, on_signal);
+  signal(SIGTERM, on_signal);
+  lws_set_log_level(LLL_ERR, NULL);
+  struct lws_context_creation_info info = {0};
+  info.port = CONTEXT_PORT_NO_LISTEN;
+  info.protocols = protocols;
+  info.fd_limit_per_thread = (unsigned int)(bench.conn_count + 64);
+  bench.context = lws_create_context(&info);
+  if (!bench.context) {
+    fprintf(stderr, "cannot create the libwebsockets context\n");
+    return 1;
+  }
+  bench.start_us = now_us();
+  uint64_t deadline = bench.start_us + (uint64_t)bench.deadline_s * 1000000u;
+  /* Phase 1: connect at --connect-rate until all are in (or failed). */
+  lws_sul_schedule(bench.context, 0, &bench.tick, tick, 1000);
+  while (!bench.stop && now_us() < deadline) {
+    lws_service(bench.context, 0);
+    if (bench.next_to_open == bench.conn_count &&
+        bench.connected + bench.connect_errors >= bench.conn_count)
+      break;
+  }
+  double connect_s = seconds(now_us() - bench.start_us);
+  fprintf(stderr, "%llu of %zu connected in %.1f s\n", (unsigned long long)bench.connected,
+          bench.conn_count, connect_s);
+  /* Phase 2: hold (idle) or send (pair, fanout): 1 s of warm-up, then the
+   * measured window, then up to 5 s for the last answers. */
+  uint64_t begin = now_us();
+  bool sending = strcmp(bench.scenario, "idle") != 0;
+  bench.measure_from_us = begin + (sending ? 1000000u : 0);
+  bench.measure_until_us = bench.measure_from_us + (uint64_t)(sending ? bench.duration_s
+                                                                      : bench.hold_s) *
+                                                       1000000u;
+  for (size_t i = 0; i < bench.conn_count; i++)
+    bench.conns[i].next_due_us = begin + (uint64_t)(1e6 / (bench.rate > 0 ? bench.rate : 1) *
+                                                     ((double)i / (double)bench.conn_count));
+  uint64_t end = bench.measure_until_us + (sending ? 5000000u : 0);
+  if (!sending && bench.json == false)
+    fprintf(stderr, "holding %llu connections for %ld s\n", (unsigned long long)bench.connected,
+            bench.hold_s);
+  if (!sending) /* tell a driving script that the connections are up */
+    fprintf(stderr, "HOLDING %llu\n", (unsigned long long)bench.connected);
+  bench.sending = sending;
+  while (!bench.stop && now_us() < end && now_us() < deadline)
+    lws_service(bench.context, 0);
+  lws_sul_cancel(&bench.tick);
+  report(seconds(now_us() - bench.start_us));
+  lws_context_destroy(bench.context);
+  return 0;
+}
