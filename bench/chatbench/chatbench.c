@@ -105,15 +105,18 @@ static uint64_t now_us(void) {
 
 static double seconds(uint64_t us) { return (double)us / 1e6; }
 
-static void sample(samples_t *s, uint64_t due_us, uint64_t at_us) {
+/* Records one answer to a message due at due_us; false (not counted) when
+ * that message was sent in the warm-up or after the measured window. */
+static bool sample(samples_t *s, uint64_t due_us, uint64_t at_us) {
   if (due_us < bench.measure_from_us || due_us >= bench.measure_until_us)
-    return; /* warm-up or tail: not measured */
+    return false;
   if (!s->us)
     s->us = malloc(SAMPLES_MAX * sizeof *s->us);
   if (s->us && s->count < SAMPLES_MAX)
-    s->us[s->count++] = (uint32_t)(at_us > due_us ? (at_us - due_us > UINT32_MAX ? UINT32_MAX
-                                                                                  : at_us - due_us)
-                                                   : 0);
+    s->us[s->count++] =
+        (uint32_t)(at_us > due_us ? (at_us - due_us > UINT32_MAX ? UINT32_MAX : at_us - due_us)
+                                  : 0);
+  return true;
 }
 
 static int compare_u32(const void *a, const void *b) {
@@ -195,8 +198,7 @@ static void on_text(conn_t *c, char *text, size_t len) {
       bench.errors++;
       return;
     }
-    bench.accepted++;
-    sample(&bench.accepted_lat, strtoull(id + 17, NULL, 10), at);
+    bench.accepted += sample(&bench.accepted_lat, strtoull(id + 17, NULL, 10), at);
     return;
   }
   if (strncmp(text, "42", 2) != 0)
@@ -204,8 +206,7 @@ static void on_text(conn_t *c, char *text, size_t len) {
   if (strncmp(text, "42[\"message_ack\"", 16) == 0) {
     const char *id = strstr(text, "\"clientMsgId\":\"b:");
     if (id && strstr(text, "\"status\":\"persisted\"")) {
-      bench.persisted++;
-      sample(&bench.persisted_lat, strtoull(id + 17, NULL, 10), at);
+      bench.persisted += sample(&bench.persisted_lat, strtoull(id + 17, NULL, 10), at);
     } else if (strstr(text, "\"status\":\"rejected\"")) {
       bench.errors++;
     }
@@ -215,8 +216,7 @@ static void on_text(conn_t *c, char *text, size_t len) {
       strncmp(text, "42[\"message_notification\"", 25) == 0) {
     uint64_t due = due_in_content(text);
     if (due && c->role == ROLE_RECEIVER) {
-      bench.delivered++;
-      sample(&bench.delivered_lat, due, at);
+      bench.delivered += sample(&bench.delivered_lat, due, at);
     }
     /* The peer (Node) acks by persisting: its new_message to the sender
      * counts as its persisted ack. */
@@ -237,8 +237,8 @@ static void pace(conn_t *c, uint64_t now) {
                      "42%u[\"send_message\",{\"%s\":\"%s\",\"content\":\"b:%llu:%llu\","
                      "\"clientMsgId\":\"b:%llu:%llu\"}]",
                      c->next_ack++, c->to_room ? "conversationId" : "receiverId", c->peer,
-                     (unsigned long long)due, (unsigned long long)c->sent,
-                     (unsigned long long)due, (unsigned long long)c->sent);
+                     (unsigned long long)due, (unsigned long long)c->sent, (unsigned long long)due,
+                     (unsigned long long)c->sent);
     queue_frame(c, frame, (size_t)n);
     c->sent++;
     if (due >= bench.measure_from_us && due < bench.measure_until_us)
@@ -573,12 +573,11 @@ int main(int argc, char **argv) {
   uint64_t begin = now_us();
   bool sending = strcmp(bench.scenario, "idle") != 0;
   bench.measure_from_us = begin + (sending ? 1000000u : 0);
-  bench.measure_until_us = bench.measure_from_us + (uint64_t)(sending ? bench.duration_s
-                                                                      : bench.hold_s) *
-                                                       1000000u;
+  bench.measure_until_us =
+      bench.measure_from_us + (uint64_t)(sending ? bench.duration_s : bench.hold_s) * 1000000u;
   for (size_t i = 0; i < bench.conn_count; i++)
     bench.conns[i].next_due_us = begin + (uint64_t)(1e6 / (bench.rate > 0 ? bench.rate : 1) *
-                                                     ((double)i / (double)bench.conn_count));
+                                                    ((double)i / (double)bench.conn_count));
   uint64_t end = bench.measure_until_us + (sending ? 5000000u : 0);
   if (!sending && bench.json == false)
     fprintf(stderr, "holding %llu connections for %ld s\n", (unsigned long long)bench.connected,

@@ -15,6 +15,7 @@ extern char **environ;
 #define CONFIG_PREFIX "CHAT_"
 #define CONFIG_TEST_PREFIX "CHAT_TEST_" /* reserved for the test harness */
 #define CONFIG_DEV_PREFIX "CHAT_DEV_"   /* reserved for deploy/ scripts */
+#define CONFIG_BENCH_PREFIX "CHAT_BENCH_" /* reserved for bench/run.sh */
 
 /* Each check_<field>() returns NULL when value is acceptable, else a
  * sentence saying what is wrong (written into why when it needs details). */
@@ -275,7 +276,8 @@ chat_err_t chat_config_check_names(char *const *envp, char *errbuf, size_t errbu
     bool found = false;
     if (strncmp(*entry, CONFIG_PREFIX, strlen(CONFIG_PREFIX)) != 0 ||
         strncmp(*entry, CONFIG_TEST_PREFIX, strlen(CONFIG_TEST_PREFIX)) == 0 ||
-        strncmp(*entry, CONFIG_DEV_PREFIX, strlen(CONFIG_DEV_PREFIX)) == 0)
+        strncmp(*entry, CONFIG_DEV_PREFIX, strlen(CONFIG_DEV_PREFIX)) == 0 ||
+        strncmp(*entry, CONFIG_BENCH_PREFIX, strlen(CONFIG_BENCH_PREFIX)) == 0)
       continue;
     for (size_t i = 0; i < sizeof known / sizeof known[0] && !found; i++)
       found = strlen(known[i]) == name_len && strncmp(known[i], *entry, name_len) == 0;

@@ -2,7 +2,9 @@
  * authenticates sockets with JWT, and consumes chat.broadcast to deliver
  * to them (docs/architecture.md). The libwebsockets loop runs on the main
  * thread; the broadcast consumer on a thread of its own. */
+#include <errno.h>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,6 +221,16 @@ int main(void) {
 
   const chat_config_t *cfg = chat_runtime_config(gw.rt);
   const char *const guest_namespaces[] = {cfg->guest_namespace, NULL};
+  /* One descriptor per connection: take all the hard limit allows. */
+  struct rlimit files;
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &files) != 0)
+      CHAT_LOG(CHAT_LOG_WARN, "cannot raise the open-file limit: %s", strerror(errno));
+  }
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0)
+    CHAT_LOG(CHAT_LOG_INFO, "open-file limit %llu: at most about that many connections",
+             (unsigned long long)files.rlim_cur);
   const chat_sio_options_t sio_opts = {
       .listen_addr = cfg->listen_addr,
       .port = cfg->gateway_port,

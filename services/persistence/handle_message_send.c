@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "chat/broadcast.h"
 #include "chat/ids.h"
@@ -91,9 +92,22 @@ typedef struct run {
   size_t user_count;
 } run_t;
 
-/* Set when an insert met a seq another writer took: the next try reads
- * the seqs stored past each conversation's lastSeq. */
+/* Set when an insert met a duplicate: a redelivered command (its _id is
+ * stored) or a seq another writer took. The next try then reads which of
+ * its messages are stored and the seqs stored past each conversation's
+ * lastSeq. Until then runs skip those reads: a read by _id is a scan of
+ * the whole collection on FerretDB 1.24 (measured: 145 ms for 20 ids
+ * among 1,400 messages), and redeliveries only follow a crash or a
+ * rebalance, whose first insert then fails on the duplicate and sends the
+ * run here. The first run of a process reads too, to be sure. */
 static bool repair_seqs;
+static bool check_stored = true;
+
+static int64_t monotonic_us(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 static const char *payload_string(const chat_envelope_t *event, const char *key, uint32_t *len) {
   bson_iter_t it;
@@ -469,6 +483,8 @@ static chat_err_t create_direct_conversations(run_t *run) {
 /* Marks the sends whose message is stored already and, after a seq clash,
  * raises each conversation's last_seq to what is really stored. */
 static chat_err_t find_stored(run_t *run) {
+  if (!check_stored)
+    return CHAT_OK;
   const char **ids = calloc(run->count + 1, sizeof *ids);
   size_t n = 0;
   if (!ids)
@@ -609,7 +625,8 @@ static chat_err_t insert_new(run_t *run) {
     if (!mongoc_collection_insert_many(messages, (const bson_t **)docs, n, opts, NULL, &error)) {
       err = chat_mongo_error(&error);
       if (err == CHAT_ERR_DUPLICATE) {
-        repair_seqs = true; /* another writer: the retry reads what it stored */
+        repair_seqs = true; /* a redelivery or another writer: the retry reads what is stored */
+        check_stored = true;
         err = CHAT_ERR_CONFLICT;
       }
       CHAT_LOG(CHAT_LOG_WARN, "storing %zu messages: %s; the batch is retried", n, error.message);
@@ -628,6 +645,11 @@ static chat_err_t update_conversations(run_t *run) {
   chat_mongo_t *mongo = chat_runtime_mongo(run->rt);
   mongoc_collection_t *conversations = chat_mongo_collection(mongo, run->client, "conversations");
   chat_err_t err = CHAT_OK;
+  /* One request for all of them (unordered: each is on its own). */
+  bson_t *bulk_opts = BCON_NEW("ordered", BCON_BOOL(false));
+  mongoc_bulk_operation_t *bulk =
+      mongoc_collection_create_bulk_operation_with_opts(conversations, bulk_opts);
+  size_t queued = 0;
   for (size_t i = 0; i < run->conversation_count && err == CHAT_OK; i++) {
     conversation_t *c = &run->conversations[i];
     if (!c->touched)
@@ -661,13 +683,23 @@ static chat_err_t update_conversations(run_t *run) {
     }
     bson_append_document_end(&update, &set);
     bson_error_t error;
-    if (!mongoc_collection_update_one(conversations, filter, &update, NULL, NULL, &error)) {
+    if (!mongoc_bulk_operation_update_one_with_opts(bulk, filter, &update, NULL, &error)) {
       CHAT_LOG(CHAT_LOG_WARN, "updating conversation %s: %s", c->id, error.message);
-      err = chat_mongo_error(&error);
+      err = CHAT_ERR_INTERNAL;
     }
+    queued++;
     bson_destroy(&update);
     bson_destroy(filter);
   }
+  if (err == CHAT_OK && queued) {
+    bson_error_t error;
+    if (!mongoc_bulk_operation_execute(bulk, NULL, &error)) {
+      CHAT_LOG(CHAT_LOG_WARN, "updating %zu conversations: %s", queued, error.message);
+      err = chat_mongo_error(&error);
+    }
+  }
+  mongoc_bulk_operation_destroy(bulk);
+  bson_destroy(bulk_opts);
   mongoc_collection_destroy(conversations);
   return err;
 }
@@ -900,9 +932,11 @@ chat_err_t persistence_handle_message_sends(void *ctx, const chat_envelope_t *ev
   }
   chat_mongo_t *mongo = chat_runtime_mongo(run.rt);
   run.client = chat_mongo_acquire(mongo);
+  int64_t t0 = monotonic_us(), t_load = 0, t_insert = 0, t_update = 0;
   chat_err_t err = index_run(&run);
   if (err == CHAT_OK)
     err = load(&run);
+  t_load = monotonic_us();
   if (err == CHAT_OK) {
     check_rights(&run);
     err = create_direct_conversations(&run);
@@ -913,15 +947,28 @@ chat_err_t persistence_handle_message_sends(void *ctx, const chat_envelope_t *ev
     assign_seqs(&run);
     err = insert_new(&run);
   }
+  t_insert = monotonic_us();
   if (err == CHAT_OK)
     err = update_conversations(&run);
+  t_update = monotonic_us();
   chat_mongo_release(mongo, run.client);
   for (size_t i = 0; i < count && err == CHAT_OK; i++) {
     const send_t *send = &run.sends[i];
     err = send->reject == CHAT_OK ? publish_message(&run, send) : publish_rejection(&run, send);
   }
-  if (err == CHAT_OK)
-    CHAT_LOG(CHAT_LOG_DEBUG, "stored a run of %zu messages", count);
+  if (err == CHAT_OK) {
+    CHAT_LOG(CHAT_LOG_DEBUG,
+             "stored a run of %zu messages in %zu conversations: read %lld us, insert %lld us, "
+             "update %lld us, publish %lld us",
+             count, run.conversation_count, (long long)(t_load - t0),
+             (long long)(t_insert - t_load), (long long)(t_update - t_insert),
+             (long long)(monotonic_us() - t_update));
+    bool replays = false;
+    for (size_t i = 0; i < count && !replays; i++)
+      replays = run.sends[i].reject == CHAT_OK && run.sends[i].stored;
+    if (check_stored && !replays)
+      check_stored = false; /* caught up: back to the fast path */
+  }
   free_run(&run);
   return err;
 }

@@ -135,7 +135,7 @@ Test(config, unknown_chat_variables_are_refused) {
   /* The dev and test tooling's own settings (deploy/, tests/run.sh) reach
    * the services through the environment and must not stop them. */
   char *const good[] = {"CHAT_LOG_LEVEL=warn", "CHAT_TEST_ANYTHING=1", "CHAT_DEV_STACK_DIR=/x",
-                        "CHAT_DEV_CACHE_DIR=/y", "HOME=/", NULL};
+                        "CHAT_DEV_CACHE_DIR=/y", "CHAT_BENCH_PAIRS=5", "HOME=/", NULL};
   cr_assert_eq(chat_config_check_names(good, why, sizeof why), CHAT_OK, "%s", why);
 }
 

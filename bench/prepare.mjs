@@ -1,0 +1,61 @@
+// Creates the users (and group rooms) a chatbench scenario needs, through
+// the gateway's REST API, and writes chatbench's input file.
+//   node bench/prepare.mjs pairs BASE_URL PAIRS OUT_FILE
+//     -> "senderId senderToken receiverId receiverToken" per line
+//   node bench/prepare.mjs rooms BASE_URL ROOMS SIZE OUT_FILE
+//     -> "conversationId token token ..." per line, the creator first
+import { writeFileSync } from "node:fs";
+
+const [mode, base, a, b, c] = process.argv.slice(2);
+const run = `${process.pid.toString(36)}${Date.now().toString(36)}`;
+
+async function post(path, body, token) {
+  for (let attempt = 0; ; attempt++) {
+    const res = await fetch(base + path, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify(body),
+    });
+    const json = await res.json();
+    if (res.ok) return json.data;
+    if (res.status !== 503 || attempt > 20) throw new Error(`${path}: ${res.status} ${JSON.stringify(json)}`);
+    await new Promise((r) => setTimeout(r, 200)); // the gateway's worker queue is full: wait
+  }
+}
+
+async function users(count) {
+  const out = new Array(count);
+  let next = 0;
+  await Promise.all(Array.from({ length: 8 }, async () => {
+    while (next < count) {
+      const i = next++;
+      const data = await post("/api/auth/register", { username: `b${run}_${i}`, password: "bench password" });
+      out[i] = { id: data.user.id, token: data.token };
+    }
+  }));
+  return out;
+}
+
+if (mode === "pairs") {
+  const pairs = Number(a);
+  const people = await users(pairs * 2);
+  const lines = [];
+  for (let i = 0; i < pairs; i++) {
+    const s = people[2 * i], r = people[2 * i + 1];
+    lines.push(`${s.id} ${s.token} ${r.id} ${r.token}`);
+  }
+  writeFileSync(b, lines.join("\n") + "\n");
+} else if (mode === "rooms") {
+  const rooms = Number(a), size = Number(b);
+  const people = await users(rooms * size);
+  const lines = [];
+  for (let r = 0; r < rooms; r++) {
+    const members = people.slice(r * size, (r + 1) * size);
+    const group = await post("/api/chat/conversations", { name: `bench ${r}`, memberIds: members.slice(1).map((m) => m.id) }, members[0].token);
+    lines.push([group.conversationId, ...members.map((m) => m.token)].join(" "));
+  }
+  writeFileSync(c, lines.join("\n") + "\n");
+} else {
+  console.error("usage: prepare.mjs pairs BASE PAIRS OUT | rooms BASE ROOMS SIZE OUT");
+  process.exit(2);
+}
