@@ -33,9 +33,9 @@ typedef struct gateway {
  * NULL when it comes back. */
 typedef struct gateway_socket {
   int refs;
-  chat_sio_socket_t *socket; /* NULL once disconnected */
-  char user_id[CHAT_JWT_SUB_MAX];
-  char connection_id[32]; /* the socket id, kept for session.closed */
+  chat_sio_socket_t *socket;  /* NULL once disconnected */
+  char user_id[CHAT_ID_SIZE]; /* the token's subject: always an id */
+  char connection_id[32];     /* the socket id, kept for session.closed */
   uint64_t delivery_mark;
   char **rooms; /* the rooms it joined, to leave them all on disconnect */
   size_t room_count;

@@ -56,7 +56,7 @@ static const char *on_connect(void *ctx, chat_sio_socket_t *socket, const bson_t
     return "Server busy, try again";
   state->refs = 1;
   state->socket = socket;
-  memcpy(state->user_id, claims.sub, sizeof state->user_id);
+  memcpy(state->user_id, claims.sub, sizeof state->user_id); /* an id: checked above */
   const char *bad_resume = gateway_resume_read(state, auth);
   if (bad_resume) {
     free(state);

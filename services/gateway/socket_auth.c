@@ -1,5 +1,7 @@
 #include "socket_auth.h"
 
+#include "chat/ids.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -38,5 +40,7 @@ const char *gateway_authenticate(const bson_t *auth, const char *query_token, co
     token = query_token;
   if (chat_jwt_verify(token, secret, now, claims, &why) != CHAT_OK)
     return refusal(why);
+  if (!chat_is_id(claims->sub))
+    return "Authentication failed: the token's subject is not a user id";
   return NULL;
 }

@@ -146,7 +146,7 @@ void gateway_socket_connected(gateway_t *gw, gateway_socket_t *state) {
     return;
   job->gw = gw;
   job->state = state;
-  memcpy(job->user_id, state->user_id, sizeof job->user_id);
+  snprintf(job->user_id, sizeof job->user_id, "%s", state->user_id);
   state->refs++;
   if (work_queue_submit(gw->work, find_conversations, join_conversations, job) != CHAT_OK) {
     CHAT_LOG(CHAT_LOG_WARN, "socket of user %s: too busy to look its rooms up", state->user_id);

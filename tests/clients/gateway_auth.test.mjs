@@ -114,6 +114,7 @@ test("every bad token is refused with a clear CONNECT_ERROR", async () => {
     [{ token: token({ sub: USER, exp: now() - 3600 }) }, "Authentication failed: token expired"],
     [{ token: token({ sub: USER }) }, "Authentication failed: token has no expiry"],
     [{ token: token({ exp: now() + 3600 }) }, "Authentication failed: token has no subject"],
+    [{ token: token({ sub: "admin", exp: now() + 3600 }) }, "Authentication failed: the token's subject is not a user id"],
   ];
   for (const [auth, message] of cases) {
     const socket = connect(auth, { transports: ["websocket"] });

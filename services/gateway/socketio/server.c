@@ -15,7 +15,7 @@
 #define QUERY_ARGS_MAX 32    /* query arguments looked at per request */
 #define SESSION_BUCKETS 4096 /* sid hash table size; sessions chain per bucket */
 #define SID_LEN 20           /* random base64url characters in a sid */
-#define WS_RX_BUFFER 4096    /* lws receive buffer per WebSocket */
+#define WS_RX_BUFFER 512     /* lws receive buffer per WebSocket; larger frames come in pieces */
 #define HTTP_HEADER_ROOM 512 /* status line and headers of a polling answer */
 
 typedef struct out_packet {
@@ -32,7 +32,7 @@ struct chat_sio_socket {
   chat_sio_socket_t *next;
   eio_session_t *session;
   char id[SID_LEN + 1];
-  char nsp[CHAT_SIO_NSP_MAX];
+  const char *nsp; /* "/" or one of the server's namespaces: lives as long as the server */
   void *user;
 };
 
@@ -52,11 +52,13 @@ struct eio_session {
   out_packet_t *out_head, *out_tail;
   lws_sorted_usec_list_t ping_sul, pong_sul, connect_sul;
   chat_sio_socket_t *sockets;
-  /* A BINARY_EVENT/ACK waiting for its attachments. */
-  chat_sio_packet_t pending;
-  bool has_pending;
-  size_t attachments_received;
-  chat_sio_attachment_t attachments[CHAT_SIO_MAX_ATTACHMENTS];
+  /* A BINARY_EVENT/ACK waiting for its attachments; allocated only then,
+   * so that an idle session stays small. */
+  struct pending_binary {
+    chat_sio_packet_t packet;
+    size_t received;
+    chat_sio_attachment_t attachments[CHAT_SIO_MAX_ATTACHMENTS];
+  } * pending;
 };
 
 typedef enum wsi_kind { KIND_NONE, KIND_POLL_GET, KIND_POLL_POST, KIND_WS, KIND_API } wsi_kind_t;
@@ -219,13 +221,13 @@ static void socket_free_all(eio_session_t *session, const char *reason) {
 }
 
 static void pending_clear(eio_session_t *session) {
-  if (!session->has_pending)
+  if (!session->pending)
     return;
-  chat_sio_packet_cleanup(&session->pending);
-  for (size_t i = 0; i < session->attachments_received; i++)
-    free((void *)session->attachments[i].data);
-  session->attachments_received = 0;
-  session->has_pending = false;
+  chat_sio_packet_cleanup(&session->pending->packet);
+  for (size_t i = 0; i < session->pending->received; i++)
+    free((void *)session->pending->attachments[i].data);
+  free(session->pending);
+  session->pending = NULL;
 }
 
 /* Ends a session: a pending poll gets poll_answer ("1" or "6"), its
@@ -305,7 +307,9 @@ static char *copy_query(struct lws *wsi) {
       len += (size_t)n;
   }
   out[len] = '\0';
-  return out;
+  /* Kept for the life of the session: only as long as it is. */
+  char *fitted = realloc(out, len + 1);
+  return fitted ? fitted : out;
 }
 
 static eio_session_t *session_create(chat_sio_server_t *server, transport_t transport,
@@ -346,14 +350,15 @@ static chat_sio_socket_t *socket_find(eio_session_t *session, const char *nsp) {
   return NULL;
 }
 
-static bool nsp_allowed(const chat_sio_server_t *server, const char *nsp) {
+/* The server's own copy of nsp when it is allowed, else NULL. */
+static const char *nsp_allowed(const chat_sio_server_t *server, const char *nsp) {
   if (strcmp(nsp, "/") == 0)
-    return true;
+    return "/";
   for (const char *const *n = server->opts.namespaces; n && *n; n++) {
     if (strcmp(*n, nsp) == 0)
-      return true;
+      return *n;
   }
-  return false;
+  return NULL;
 }
 
 static void send_sio_text(eio_session_t *session, bson_string_t *text) {
@@ -382,7 +387,7 @@ static void handle_connect(eio_session_t *session, chat_sio_packet_t *packet) {
   if (!socket)
     return;
   socket->session = session;
-  snprintf(socket->nsp, sizeof socket->nsp, "%s", packet->nsp);
+  socket->nsp = nsp_allowed(server, packet->nsp);
   random_id(socket->id);
 
   bson_iter_t it;
@@ -429,7 +434,7 @@ static void dispatch_event(eio_session_t *session, const chat_sio_packet_t *pack
 static bool handle_sio_text(eio_session_t *session, const uint8_t *text, size_t len) {
   chat_sio_packet_t packet;
   const char *why = NULL;
-  if (session->has_pending)
+  if (session->pending)
     return false; /* attachments were due, text came */
   if (!chat_sio_decode((const char *)text, len, session->server->opts.max_payload, &packet, &why)) {
     CHAT_LOG(CHAT_LOG_DEBUG, "socket.io session %s: bad packet: %s", session->sid, why);
@@ -461,8 +466,14 @@ static bool handle_sio_text(eio_session_t *session, const uint8_t *text, size_t 
   case CHAT_SIO_BINARY_EVENT:
   case CHAT_SIO_BINARY_ACK:
     if (packet.attachments > 0) {
-      session->pending = packet; /* ownership moves to the session */
-      session->has_pending = true;
+      /* bson_t asks for 128-byte alignment, which malloc does not give. */
+      void *memory = NULL;
+      if (posix_memalign(&memory, _Alignof(struct pending_binary), sizeof *session->pending) != 0) {
+        chat_sio_packet_cleanup(&packet);
+        return false;
+      }
+      session->pending = memset(memory, 0, sizeof *session->pending);
+      session->pending->packet = packet; /* ownership moves to the session */
       return true;
     }
     dispatch_event(session, &packet, NULL, 0);
@@ -476,16 +487,17 @@ static bool handle_sio_text(eio_session_t *session, const uint8_t *text, size_t 
 }
 
 static bool handle_sio_binary(eio_session_t *session, const uint8_t *data, size_t len) {
-  if (!session->has_pending)
+  struct pending_binary *pending = session->pending;
+  if (!pending)
     return false; /* no packet announced attachments */
   uint8_t *copy = malloc(len ? len : 1);
   if (!copy)
     return false;
   memcpy(copy, data, len);
-  session->attachments[session->attachments_received++] = (chat_sio_attachment_t){copy, len};
-  if (session->attachments_received < (size_t)session->pending.attachments)
+  pending->attachments[pending->received++] = (chat_sio_attachment_t){copy, len};
+  if (pending->received < (size_t)pending->packet.attachments)
     return true;
-  dispatch_event(session, &session->pending, session->attachments, session->attachments_received);
+  dispatch_event(session, &pending->packet, pending->attachments, pending->received);
   pending_clear(session);
   return true;
 }
