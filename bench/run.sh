@@ -41,7 +41,7 @@ cleanup() {
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   stack_kafka_stop "$work/kafka" || true
   stack_ferretdb_stop "$work/ferretdb" || true
-  rm -rf "$work"
+  if [ "${CHAT_BENCH_KEEP:-0}" = 1 ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 
@@ -83,7 +83,21 @@ results=$work/results.txt
 : >"$results"
 say() { echo "$*" | tee -a "$results" >&2; }
 
+# ---- pair: 1-1 across two gateways ----
+node "$root/bench/prepare.mjs" pairs "http://127.0.0.1:$port_a" "$pairs" "$work/pairs.txt"
+"$build/bench/chatbench" pair --gateways "127.0.0.1:$port_a,127.0.0.1:$port_b" \
+  --users "$work/pairs.txt" --rate "$rate" --duration "$seconds" --json 1 >"$work/pair.json" 2>/dev/null
+say "ours pair: $(cat "$work/pair.json")"
+
+# ---- fanout: group rooms ----
+node "$root/bench/prepare.mjs" rooms "http://127.0.0.1:$port_a" "$rooms" "$room_size" "$work/rooms.txt"
+"$build/bench/chatbench" fanout --gateways "127.0.0.1:$port_a,127.0.0.1:$port_b" \
+  --rooms "$work/rooms.txt" --rate "$rate" --duration "$seconds" --json 1 >"$work/fanout.json" 2>/dev/null
+say "ours fanout: $(cat "$work/fanout.json")"
+
 # ---- idle: memory per connection on one gateway process ----
+# Last of ours: each connection is a session for the presence service,
+# whose writes share FerretDB's one SQLite file with persistence.
 before=$(rss_kb "$gw_a_pid")
 ips=127.0.0.1,127.0.0.2,127.0.0.3,127.0.0.4
 "$build/bench/chatbench" idle --gateways "127.0.0.1:$port_a" --secret "$secret" \
@@ -99,17 +113,11 @@ per_conn=$(( (during - before) * 1024 / (held > 0 ? held : 1) ))
 say "ours idle: $held of $idle connections held; gateway RSS ${before} kB -> ${during} kB: $per_conn bytes per connection"
 echo "ours_idle $held $per_conn" >>"$work/table"
 
-# ---- pair: 1-1 across two gateways ----
-node "$root/bench/prepare.mjs" pairs "http://127.0.0.1:$port_a" "$pairs" "$work/pairs.txt"
-"$build/bench/chatbench" pair --gateways "127.0.0.1:$port_a,127.0.0.1:$port_b" \
-  --users "$work/pairs.txt" --rate "$rate" --duration "$seconds" --json 1 >"$work/pair.json" 2>/dev/null
-say "ours pair: $(cat "$work/pair.json")"
-
-# ---- fanout: group rooms ----
-node "$root/bench/prepare.mjs" rooms "http://127.0.0.1:$port_a" "$rooms" "$room_size" "$work/rooms.txt"
-"$build/bench/chatbench" fanout --gateways "127.0.0.1:$port_a,127.0.0.1:$port_b" \
-  --rooms "$work/rooms.txt" --rate "$rate" --duration "$seconds" --json 1 >"$work/fanout.json" 2>/dev/null
-say "ours fanout: $(cat "$work/fanout.json")"
+# Ours stop before the peer runs, so that nothing of ours (presence
+# settling the idle sessions) competes with it for the two cores.
+for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+pids=()
 
 # ---- the peer: seed 004's events on Node/Socket.IO, same FerretDB ----
 peer_port=$(stack_free_port)
