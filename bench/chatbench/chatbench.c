@@ -451,10 +451,16 @@ static void report(double elapsed_s) {
            (unsigned long long)bench.connect_errors, (unsigned long long)bench.errors, window,
            (unsigned long long)bench.sent, (unsigned long long)bench.accepted,
            (unsigned long long)bench.persisted, (unsigned long long)bench.delivered);
-    for (size_t i = 0; i < 3; i++)
+    for (size_t i = 0; i < 3; i++) {
+      if (all[i]->count == 0) { /* JSON has no NaN */
+        printf(",\"%s_ms\":{\"n\":0,\"p50\":null,\"p90\":null,\"p99\":null,\"p999\":null}",
+               names[i]);
+        continue;
+      }
       printf(",\"%s_ms\":{\"n\":%zu,\"p50\":%.2f,\"p90\":%.2f,\"p99\":%.2f,\"p999\":%.2f}",
              names[i], all[i]->count, percentile_ms(all[i], 50), percentile_ms(all[i], 90),
              percentile_ms(all[i], 99), percentile_ms(all[i], 99.9));
+    }
     printf(",\"elapsed_s\":%.1f}\n", elapsed_s);
     return;
   }
