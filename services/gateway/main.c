@@ -284,8 +284,12 @@ out:
   /* Delivery reports of what is still in flight reach the loop before it
    * goes; none come after the flush. */
   chat_producer_flush(chat_runtime_producer(gw.rt), cfg->shutdown_timeout_ms);
-  chat_sio_server_destroy(&gw.sio); /* runs what they posted last */
+  /* REST calls still waiting for a command hear that the gateway stops,
+   * and a few turns of the loop write those answers out. */
   rest_pending_discard(&gw);
+  for (int turn = 0; gw.sio && turn < 20; turn++)
+    chat_sio_server_service(gw.sio, 10);
+  chat_sio_server_destroy(&gw.sio); /* runs what they posted last */
   gateway_sends_discard(&gw);
   rooms_destroy(&gw.rooms);
   chat_runtime_destroy(&gw.rt);

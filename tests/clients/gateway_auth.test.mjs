@@ -161,3 +161,22 @@ test("unknown events get an ack error; malformed packets close only their own co
   assert.equal(good.connected, true);
   good.close();
 });
+
+test("SIGTERM while a REST call waits for its command: it is answered 503 and the gateway exits 0", async () => {
+  // No persistence runs here: the send waits for a command.result that never comes.
+  const lonePort = await startGateway();
+  const child = gateways[gateways.length - 1];
+  const pending = fetch(`http://127.0.0.1:${lonePort}/api/chat/send`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Authorization: `Bearer ${token({ sub: USER, exp: now() + 3600 })}` },
+    body: JSON.stringify({ receiverId: "65f1a0c2e4b0a1b2c3d4e5f7", content: "into the void" }),
+  });
+  await new Promise((r) => setTimeout(r, 500));
+  const exited = once(child, "exit");
+  child.kill("SIGTERM");
+  const res = await within(15000, pending, "an answer before the gateway goes");
+  assert.equal(res.status, 503);
+  assert.equal((await res.json()).error.code, "STOPPED");
+  const [code, signal] = await within(15000, exited, "gateway exit");
+  assert.deepEqual([code, signal], [0, null], "the gateway must stop cleanly");
+});

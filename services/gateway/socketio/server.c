@@ -1135,6 +1135,8 @@ chat_err_t chat_sio_server_post(chat_sio_server_t *server, void (*fn)(void *arg)
 
 bool chat_sio_http_respond(chat_sio_server_t *server, uint64_t request_id, int status,
                            const char *json_body) {
+  if (!server)
+    return false; /* destroyed: nobody left to answer */
   for (wsi_state_t *state = server->pending_requests; state; state = state->next_pending) {
     if (state->request_id != request_id)
       continue;
