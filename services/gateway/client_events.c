@@ -213,11 +213,14 @@ static void mark_as_read(gateway_t *gw, gateway_socket_t *state, bson_iter_t *ar
     gateway_ack_ok(state->socket, ack_id, "\"status\":\"accepted\"");
 }
 
-/* mark_message_read {messageId} (seed 000): that message and all before
- * it. The receipts service checks the rest and answers a refusal with
- * message_read_reverted. */
-static void mark_message_read(gateway_t *gw, gateway_socket_t *state, bson_iter_t *args,
-                              int64_t ack_id) {
+/* A command about one message, {messageId}, for the service behind topic:
+ * mark_message_read (seed 000: that message and all before it; refusals
+ * come back as message_read_reverted) and delete_message (seed 000:
+ * persistence checks the sender; refusals come back as
+ * message_deletion_reverted). Keyed by the message id: the gateway does
+ * not know its conversation. */
+static void message_command(gateway_t *gw, gateway_socket_t *state, bson_iter_t *args,
+                            int64_t ack_id, const char *type, chat_topic_t topic) {
   bson_iter_t payload;
   if (!bson_iter_next(args) || !BSON_ITER_HOLDS_DOCUMENT(args) ||
       !bson_iter_recurse(args, &payload) || !bson_iter_find(&payload, "messageId") ||
@@ -234,45 +237,12 @@ static void mark_message_read(gateway_t *gw, gateway_socket_t *state, bson_iter_
   chat_envelope_t env;
   char connection[CHAT_CONFIG_STR_MAX + 64];
   connection_of(gw, state, connection, sizeof connection);
-  chat_err_t err = chat_envelope_init(&env, "read.mark_message", chat_runtime_source(gw->rt), NULL);
+  chat_err_t err = chat_envelope_init(&env, type, chat_runtime_source(gw->rt), NULL);
   if (err == CHAT_OK) {
     BSON_APPEND_UTF8(&env.payload, "messageId", message_id);
     BSON_APPEND_UTF8(&env.payload, "userId", state->user_id);
     BSON_APPEND_UTF8(&env.payload, "connectionId", connection);
-    err = gateway_produce(gw, CHAT_TOPIC_RECEIPTS, &env, message_id, 0);
-  }
-  if (err != CHAT_OK)
-    ack_error(state->socket, ack_id, CHAT_ERR_UNAVAILABLE, "cannot reach Kafka now, try again");
-  else
-    gateway_ack_ok(state->socket, ack_id, "\"status\":\"accepted\"");
-}
-
-/* delete_message {messageId} (seed 000): persistence checks that the
- * sender asks and answers a refusal with message_deletion_reverted. */
-static void delete_message(gateway_t *gw, gateway_socket_t *state, bson_iter_t *args,
-                           int64_t ack_id) {
-  bson_iter_t payload;
-  if (!bson_iter_next(args) || !BSON_ITER_HOLDS_DOCUMENT(args) ||
-      !bson_iter_recurse(args, &payload) || !bson_iter_find(&payload, "messageId") ||
-      !BSON_ITER_HOLDS_UTF8(&payload)) {
-    ack_error(state->socket, ack_id, CHAT_ERR_INVALID,
-              "expected {messageId} as the first argument");
-    return;
-  }
-  const char *message_id = bson_iter_utf8(&payload, NULL);
-  if (!chat_is_id(message_id)) {
-    ack_error(state->socket, ack_id, CHAT_ERR_INVALID, "messageId must be 24 hex digits");
-    return;
-  }
-  chat_envelope_t env;
-  char connection[CHAT_CONFIG_STR_MAX + 64];
-  connection_of(gw, state, connection, sizeof connection);
-  chat_err_t err = chat_envelope_init(&env, "message.delete", chat_runtime_source(gw->rt), NULL);
-  if (err == CHAT_OK) {
-    BSON_APPEND_UTF8(&env.payload, "messageId", message_id);
-    BSON_APPEND_UTF8(&env.payload, "userId", state->user_id);
-    BSON_APPEND_UTF8(&env.payload, "connectionId", connection);
-    err = gateway_produce(gw, CHAT_TOPIC_COMMANDS, &env, message_id, 0);
+    err = gateway_produce(gw, topic, &env, message_id, 0);
   }
   if (err != CHAT_OK)
     ack_error(state->socket, ack_id, CHAT_ERR_UNAVAILABLE, "cannot reach Kafka now, try again");
@@ -317,11 +287,11 @@ void gateway_handle_client_event(gateway_t *gw, gateway_socket_t *state,
   if (strcmp(name, "send_message") == 0) {
     gateway_send_message(gw, state, &args, packet->ack_id);
   } else if (strcmp(name, "delete_message") == 0) {
-    delete_message(gw, state, &args, packet->ack_id);
+    message_command(gw, state, &args, packet->ack_id, "message.delete", CHAT_TOPIC_COMMANDS);
   } else if (strcmp(name, "mark_as_read") == 0) {
     mark_as_read(gw, state, &args, packet->ack_id);
   } else if (strcmp(name, "mark_message_read") == 0) {
-    mark_message_read(gw, state, &args, packet->ack_id);
+    message_command(gw, state, &args, packet->ack_id, "read.mark_message", CHAT_TOPIC_RECEIPTS);
   } else if (strcmp(name, "join_personal_room") == 0) {
     ack_ok(state->socket, packet->ack_id); /* joined on connect */
   } else if (strcmp(name, "join_conversation") == 0) {

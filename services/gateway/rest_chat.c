@@ -107,11 +107,10 @@ static void names_want(names_t *names, const char *id) {
   names->usernames[names->count++] = NULL;
 }
 
-static bool names_load(names_t *names, mongoc_collection_t *users, bson_error_t *error) {
-  if (names->count == 0)
-    return true;
-  bson_t filter = BSON_INITIALIZER, in, list;
-  BSON_APPEND_DOCUMENT_BEGIN(&filter, "_id", &in);
+/* Appends {"_id": {"$in": [the ids of names]}} to filter. */
+static void append_ids_in(bson_t *filter, const names_t *names) {
+  bson_t in, list;
+  BSON_APPEND_DOCUMENT_BEGIN(filter, "_id", &in);
   BSON_APPEND_ARRAY_BEGIN(&in, "$in", &list);
   for (size_t i = 0; i < names->count; i++) {
     char key[16];
@@ -120,7 +119,14 @@ static bool names_load(names_t *names, mongoc_collection_t *users, bson_error_t 
     bson_append_utf8(&list, key_str, -1, names->ids[i], -1);
   }
   bson_append_array_end(&in, &list);
-  bson_append_document_end(&filter, &in);
+  bson_append_document_end(filter, &in);
+}
+
+static bool names_load(names_t *names, mongoc_collection_t *users, bson_error_t *error) {
+  if (names->count == 0)
+    return true;
+  bson_t filter = BSON_INITIALIZER;
+  append_ids_in(&filter, names);
   bson_t *opts = BCON_NEW("projection", "{", "username", BCON_INT32(1), "}");
   mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(users, &filter, opts, NULL);
   const bson_t *doc;
@@ -144,17 +150,8 @@ static bool names_load_presence(names_t *names, mongoc_collection_t *presence,
   names->online = calloc(names->count ? names->count : 1, sizeof *names->online);
   if (!names->online || names->count == 0)
     return names->online != NULL;
-  bson_t filter = BSON_INITIALIZER, in, list;
-  BSON_APPEND_DOCUMENT_BEGIN(&filter, "_id", &in);
-  BSON_APPEND_ARRAY_BEGIN(&in, "$in", &list);
-  for (size_t i = 0; i < names->count; i++) {
-    char key[16];
-    const char *key_str;
-    bson_uint32_to_string((uint32_t)i, &key_str, key, sizeof key);
-    bson_append_utf8(&list, key_str, -1, names->ids[i], -1);
-  }
-  bson_append_array_end(&in, &list);
-  bson_append_document_end(&filter, &in);
+  bson_t filter = BSON_INITIALIZER;
+  append_ids_in(&filter, names);
   BSON_APPEND_BOOL(&filter, "online", true);
   mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(presence, &filter, NULL, NULL);
   const bson_t *doc;
