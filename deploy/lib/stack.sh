@@ -150,7 +150,14 @@ PROPS
   if [ ! -f "$dir/data/meta.properties" ]; then
     # A cluster id is 16 random bytes in URL-safe base64 (Kafka's Uuid).
     local cluster_id
-    cluster_id=$(python3 -c 'import base64,os; print(base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("="))')
+    # One that starts with '-' would be read as an option by kafka-storage
+    # (1 start in 64 failed so): draw again.
+    cluster_id=$(python3 -c 'import base64,os
+while True:
+    i = base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")
+    if not i.startswith("-"):
+        print(i)
+        break')
     java "${java_opts[@]}" -cp "$lib/*" kafka.tools.StorageTool format -t "$cluster_id" \
       -c "$dir/server.properties" >>"$log" 2>&1 || {
       stack__fail "kafka: formatting $dir/data failed" "$log"

@@ -286,9 +286,12 @@ out:
   chat_producer_flush(chat_runtime_producer(gw.rt), cfg->shutdown_timeout_ms);
   /* REST calls still waiting for a command hear that the gateway stops,
    * and a few turns of the loop write those answers out. */
-  rest_pending_discard(&gw);
-  for (int turn = 0; gw.sio && turn < 20; turn++)
-    chat_sio_server_service(gw.sio, 10);
+  if (rest_pending_discard(&gw) > 0) {
+    for (int turn = 0; gw.sio && turn < 10; turn++) {
+      chat_sio_server_wake(gw.sio); /* a turn returns at once, not at the next event */
+      chat_sio_server_service(gw.sio, 10);
+    }
+  }
   chat_sio_server_destroy(&gw.sio); /* runs what they posted last */
   gateway_sends_discard(&gw);
   rooms_destroy(&gw.rooms);

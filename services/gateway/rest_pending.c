@@ -64,11 +64,14 @@ void rest_pending_expire(gateway_t *gw) {
   }
 }
 
-void rest_pending_discard(gateway_t *gw) {
+size_t rest_pending_discard(gateway_t *gw) {
+  size_t count = 0;
   while (gw->pending) {
+    count++;
     rest_pending_t *pending = gw->pending;
     gw->pending = pending->next;
     pending->fn(gw, pending->ctx, NULL, 0, true);
     free(pending);
   }
+  return count;
 }

@@ -31,7 +31,7 @@ bool rest_pending_resolve(gateway_t *gw, const char *correlation_id, const char 
 /* Calls the waiters past their deadline; about once a second. */
 void rest_pending_expire(gateway_t *gw);
 
-/* At shutdown: calls every waiter with stopping set. */
-void rest_pending_discard(gateway_t *gw);
+/* At shutdown: calls every waiter with stopping set; returns how many. */
+size_t rest_pending_discard(gateway_t *gw);
 
 #endif
