@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "chat/json.h"
 #include "chat/topics.h"
 
 chat_err_t chat_broadcast_send(chat_producer_t *producer, const chat_config_t *cfg,
@@ -45,4 +46,17 @@ chat_err_t chat_broadcast_reply(chat_producer_t *producer, const chat_config_t *
   const chat_broadcast_route_t route = {
       .event = "command.result", .target = target, .correlation_id = event->correlation_id};
   return chat_broadcast_send(producer, cfg, &route, value, strlen(value), 0);
+}
+
+chat_err_t chat_broadcast_reply_error(chat_producer_t *producer, const chat_config_t *cfg,
+                                      const chat_envelope_t *event, chat_err_t code,
+                                      const char *message) {
+  bson_string_t *value = bson_string_new("{\"ok\":false,\"error\":{\"code\":\"");
+  bson_string_append(value, chat_err_code(code));
+  bson_string_append(value, "\",\"message\":");
+  chat_json_append_string(value, message, strlen(message));
+  bson_string_append(value, "}}");
+  chat_err_t err = chat_broadcast_reply(producer, cfg, event, value->str);
+  bson_string_free(value, true);
+  return err;
 }

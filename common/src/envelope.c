@@ -158,3 +158,10 @@ void chat_envelope_cleanup(chat_envelope_t *env) {
   bson_destroy(&env->payload);
   env->type[0] = '\0';
 }
+
+const char *chat_envelope_string(const chat_envelope_t *env, const char *key, uint32_t *len) {
+  bson_iter_t it;
+  if (!bson_iter_init_find(&it, &env->payload, key) || !BSON_ITER_HOLDS_UTF8(&it))
+    return NULL;
+  return bson_iter_utf8(&it, len);
+}

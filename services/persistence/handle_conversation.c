@@ -37,12 +37,9 @@ typedef struct command {
   group_t group;
 } command_t;
 
-static const char *payload_string(const chat_envelope_t *event, const char *key) {
-  bson_iter_t it;
-  if (!bson_iter_init_find(&it, &event->payload, key) || !BSON_ITER_HOLDS_UTF8(&it))
-    return NULL;
-  const char *value = bson_iter_utf8(&it, NULL);
-  return chat_is_id(value) ? value : NULL;
+static const char *payload_id(const chat_envelope_t *event, const char *key) {
+  const char *value = chat_envelope_string(event, key, NULL);
+  return value && chat_is_id(value) ? value : NULL;
 }
 
 /* Reads the ids of payload[key] (an array) into *ids; false when it is not
@@ -119,14 +116,8 @@ static chat_err_t load_group(command_t *c) {
 
 static chat_err_t reply_error(command_t *c, chat_err_t code, const char *message) {
   CHAT_LOG(CHAT_LOG_INFO, "%s on %s refused: %s", c->event->type, c->conversation_id, message);
-  bson_string_t *value = bson_string_new("{\"ok\":false,\"error\":{\"code\":\"");
-  bson_string_append(value, chat_err_code(code));
-  bson_string_append(value, "\",\"message\":");
-  chat_json_append_string(value, message, strlen(message));
-  bson_string_append(value, "}}");
-  chat_err_t err = persistence_reply(c->rt, c->event, value->str);
-  bson_string_free(value, true);
-  return err;
+  return chat_broadcast_reply_error(chat_runtime_producer(c->rt), chat_runtime_config(c->rt),
+                                    c->event, code, message);
 }
 
 /* The refusal common to every change of a group, or CHAT_OK to go on. */
@@ -259,7 +250,7 @@ static chat_err_t reply_ok(command_t *c, const bson_string_t *data) {
 static chat_err_t with_group(chat_runtime_t *rt, const chat_envelope_t *event,
                              chat_err_t (*fn)(command_t *c)) {
   command_t c = {.rt = rt, .event = event};
-  c.conversation_id = payload_string(event, "conversationId");
+  c.conversation_id = payload_id(event, "conversationId");
   if (!c.conversation_id) {
     CHAT_LOG(CHAT_LOG_WARN, "%s without a conversationId; skipped", event->type);
     return CHAT_OK;
@@ -277,7 +268,7 @@ static chat_err_t with_group(chat_runtime_t *rt, const chat_envelope_t *event,
 /* ---- conversation.create ---- */
 
 static chat_err_t create(command_t *c) {
-  const char *owner = payload_string(c->event, "ownerId");
+  const char *owner = payload_id(c->event, "ownerId");
   bson_iter_t it;
   const char *name =
       bson_iter_init_find(&it, &c->event->payload, "name") && BSON_ITER_HOLDS_UTF8(&it)
@@ -383,7 +374,7 @@ chat_err_t persistence_handle_conversation_create(void *ctx, const chat_envelope
 /* ---- member.add ---- */
 
 static chat_err_t add(command_t *c) {
-  const char *actor = payload_string(c->event, "actorId");
+  const char *actor = payload_id(c->event, "actorId");
   char(*ids)[CHAT_ID_SIZE] = NULL;
   size_t count = 0;
   chat_err_t code, err = CHAT_OK;
@@ -530,8 +521,8 @@ static chat_err_t remove_member(command_t *c, const char *user, const char *acto
 }
 
 static chat_err_t remove_by_owner(command_t *c) {
-  const char *actor = payload_string(c->event, "actorId");
-  const char *user = payload_string(c->event, "userId");
+  const char *actor = payload_id(c->event, "actorId");
+  const char *user = payload_id(c->event, "userId");
   chat_err_t code;
   const char *refusal = group_refusal(&c->group, &code);
   if (refusal)
@@ -554,7 +545,7 @@ chat_err_t persistence_handle_member_remove(void *ctx, const chat_envelope_t *ev
 }
 
 static chat_err_t leave(command_t *c) {
-  const char *user = payload_string(c->event, "userId");
+  const char *user = payload_id(c->event, "userId");
   chat_err_t code;
   const char *refusal = group_refusal(&c->group, &code);
   if (refusal)
@@ -575,7 +566,7 @@ chat_err_t persistence_handle_conversation_leave(void *ctx, const chat_envelope_
 /* ---- conversation.delete ---- */
 
 static chat_err_t delete_group(command_t *c) {
-  const char *actor = payload_string(c->event, "actorId");
+  const char *actor = payload_id(c->event, "actorId");
   chat_err_t code;
   const char *refusal = group_refusal(&c->group, &code);
   if (refusal)

@@ -15,11 +15,8 @@
 #include "persistence_publish.h"
 
 static const char *payload_id(const chat_envelope_t *event, const char *key) {
-  bson_iter_t it;
-  if (!bson_iter_init_find(&it, &event->payload, key) || !BSON_ITER_HOLDS_UTF8(&it))
-    return NULL;
-  const char *value = bson_iter_utf8(&it, NULL);
-  return chat_is_id(value) ? value : NULL;
+  const char *value = chat_envelope_string(event, key, NULL);
+  return value && chat_is_id(value) ? value : NULL;
 }
 
 /* Tells whoever asked that it was refused. */
@@ -41,15 +38,9 @@ static chat_err_t refuse(chat_runtime_t *rt, const chat_envelope_t *event, const
                               value->str, value->len, 0);
     bson_string_free(value, true);
   }
-  if (err == CHAT_OK && event->correlation_id[0]) {
-    bson_string_t *value = bson_string_new("{\"ok\":false,\"error\":{\"code\":\"");
-    bson_string_append(value, chat_err_code(code));
-    bson_string_append(value, "\",\"message\":");
-    chat_json_append_string(value, reason, strlen(reason));
-    bson_string_append(value, "}}");
-    err = persistence_reply(rt, event, value->str);
-    bson_string_free(value, true);
-  }
+  if (err == CHAT_OK)
+    err = chat_broadcast_reply_error(chat_runtime_producer(rt), chat_runtime_config(rt), event,
+                                     code, reason);
   return err;
 }
 

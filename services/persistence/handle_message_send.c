@@ -102,13 +102,6 @@ static int64_t monotonic_us(void) {
   return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static const char *payload_string(const chat_envelope_t *event, const char *key, uint32_t *len) {
-  bson_iter_t it;
-  if (!bson_iter_init_find(&it, &event->payload, key) || !BSON_ITER_HOLDS_UTF8(&it))
-    return NULL;
-  return bson_iter_utf8(&it, len);
-}
-
 static void reject(send_t *send, chat_err_t err, const char *message) {
   if (send->reject == CHAT_OK) {
     send->reject = err;
@@ -134,13 +127,13 @@ static void read_send(send_t *send) {
   uint32_t len = 0;
   bson_iter_t it;
   send->created_at = event->ts;
-  send->client_msg_id = payload_string(event, "clientMsgId", &len);
+  send->client_msg_id = chat_envelope_string(event, "clientMsgId", &len);
   if (!send->client_msg_id || len == 0 || len > CLIENT_MSG_ID_MAX)
     return reject(send, CHAT_ERR_SCHEMA, "clientMsgId must be a string of 1 to 128 bytes");
-  send->sender_id = payload_string(event, "senderId", NULL);
+  send->sender_id = chat_envelope_string(event, "senderId", NULL);
   if (!send->sender_id || !chat_is_id(send->sender_id))
     return reject(send, CHAT_ERR_SCHEMA, "senderId must be an id");
-  send->content = payload_string(event, "content", &send->content_len);
+  send->content = chat_envelope_string(event, "content", &send->content_len);
   if (!send->content || send->content_len == 0 || send->content_len > CONTENT_MAX)
     return reject(send, CHAT_ERR_SCHEMA, "content must be a non-empty string");
   if (bson_iter_init_find(&it, &event->payload, "attachmentUrl") && !BSON_ITER_HOLDS_NULL(&it)) {
@@ -148,9 +141,9 @@ static void read_send(send_t *send) {
       return reject(send, CHAT_ERR_SCHEMA, "attachmentUrl must be a string or null");
     send->attachment_url = bson_iter_utf8(&it, NULL);
   }
-  send->connection_id = payload_string(event, "connectionId", NULL);
-  send->receiver_id = payload_string(event, "receiverId", NULL);
-  const char *conversation_id = payload_string(event, "conversationId", NULL);
+  send->connection_id = chat_envelope_string(event, "connectionId", NULL);
+  send->receiver_id = chat_envelope_string(event, "receiverId", NULL);
+  const char *conversation_id = chat_envelope_string(event, "conversationId", NULL);
   if (conversation_id && !chat_is_id(conversation_id))
     return reject(send, CHAT_ERR_SCHEMA, "conversationId must be an id");
   if (send->receiver_id) {
@@ -892,12 +885,9 @@ static chat_err_t publish_rejection(run_t *run, const send_t *send) {
     err = broadcast(run, &route, ack);
     bson_string_free(ack, true);
   }
-  if (err == CHAT_OK && send->event->correlation_id[0]) {
-    bson_string_t *result = bson_string_new("{\"ok\":false,\"error\":");
-    bson_string_append_printf(result, "%s}", error->str);
-    err = persistence_reply(run->rt, send->event, result->str);
-    bson_string_free(result, true);
-  }
+  if (err == CHAT_OK)
+    err = chat_broadcast_reply_error(chat_runtime_producer(run->rt), chat_runtime_config(run->rt),
+                                     send->event, send->reject, send->reject_message);
   bson_string_free(error, true);
   return err;
 }

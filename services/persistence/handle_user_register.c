@@ -9,13 +9,6 @@
 #include "chat/runtime.h"
 #include "persistence_publish.h"
 
-static const char *payload_string(const chat_envelope_t *event, const char *key) {
-  bson_iter_t it;
-  if (!bson_iter_init_find(&it, &event->payload, key) || !BSON_ITER_HOLDS_UTF8(&it))
-    return NULL;
-  return bson_iter_utf8(&it, NULL);
-}
-
 /* True when the user named username exists with id user_id: a replay of a
  * registration that went through, not a clash. */
 static bool same_user_exists(mongoc_collection_t *users, const char *username,
@@ -34,9 +27,9 @@ static bool same_user_exists(mongoc_collection_t *users, const char *username,
 chat_err_t persistence_handle_user_register(void *ctx, const chat_envelope_t *event,
                                             const chat_record_t *record) {
   chat_runtime_t *rt = ctx;
-  const char *user_id = payload_string(event, "userId");
-  const char *username = payload_string(event, "username");
-  const char *hash = payload_string(event, "passwordHash");
+  const char *user_id = chat_envelope_string(event, "userId", NULL);
+  const char *username = chat_envelope_string(event, "username", NULL);
+  const char *hash = chat_envelope_string(event, "passwordHash", NULL);
   if (!user_id || !username || !hash) {
     CHAT_LOG(CHAT_LOG_WARN, "user.register at %s[%d]@%lld lacks userId, username or passwordHash",
              record->topic, record->partition, (long long)record->offset);

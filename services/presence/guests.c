@@ -16,13 +16,6 @@
 
 #define GUESTS_PER_ROOM_MAX 1000 /* users listed per room */
 
-static const char *payload_string(const chat_envelope_t *event, const char *key) {
-  bson_iter_t it;
-  if (!bson_iter_init_find(&it, &event->payload, key) || !BSON_ITER_HOLDS_UTF8(&it))
-    return NULL;
-  return bson_iter_utf8(&it, NULL);
-}
-
 static chat_err_t broadcast(chat_runtime_t *rt, const char *event, const char *room,
                             const bson_string_t *value) {
   char target[160];
@@ -97,13 +90,14 @@ static chat_err_t gateway_life(mongoc_client_t *client, chat_runtime_t *rt, cons
 }
 
 static chat_err_t guest_changed(chat_runtime_t *rt, const chat_envelope_t *event, bool joined) {
-  const char *gateway = payload_string(event, "gatewayId");
-  const char *connection = payload_string(event, "connectionId");
-  const char *room = payload_string(event, "room");
-  const char *name = payload_string(event, "name");
+  const char *gateway = chat_envelope_string(event, "gatewayId", NULL);
+  const char *connection = chat_envelope_string(event, "connectionId", NULL);
+  const char *room = chat_envelope_string(event, "room", NULL);
+  const char *name = chat_envelope_string(event, "name", NULL);
   int64_t at_ms;
   if (!gateway || !connection || !room || !name ||
-      !chat_json_parse_time(payload_string(event, joined ? "joinedAt" : "leftAt"), &at_ms)) {
+      !chat_json_parse_time(chat_envelope_string(event, joined ? "joinedAt" : "leftAt", NULL),
+                            &at_ms)) {
     CHAT_LOG(CHAT_LOG_WARN, "%s lacks gatewayId, connectionId, room, name or its time; skipped",
              event->type);
     return CHAT_OK;

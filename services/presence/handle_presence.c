@@ -17,13 +17,6 @@ static int64_t wall_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static const char *payload_string(const chat_envelope_t *event, const char *key) {
-  bson_iter_t it;
-  if (!bson_iter_init_find(&it, &event->payload, key) || !BSON_ITER_HOLDS_UTF8(&it))
-    return NULL;
-  return bson_iter_utf8(&it, NULL);
-}
-
 static int64_t doc_time(const bson_t *doc, const char *key) {
   bson_iter_t it;
   if (bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_DATE_TIME(&it))
@@ -36,11 +29,11 @@ static int64_t doc_time(const bson_t *doc, const char *key) {
 static bool read_session(const chat_envelope_t *event, const chat_record_t *record,
                          const char *time_key, const char **user, const char **gateway,
                          const char **connection, int64_t *at_ms) {
-  *user = payload_string(event, "userId");
-  *gateway = payload_string(event, "gatewayId");
-  *connection = payload_string(event, "connectionId");
+  *user = chat_envelope_string(event, "userId", NULL);
+  *gateway = chat_envelope_string(event, "gatewayId", NULL);
+  *connection = chat_envelope_string(event, "connectionId", NULL);
   if (!*user || !*gateway || !*connection ||
-      !chat_json_parse_time(payload_string(event, time_key), at_ms)) {
+      !chat_json_parse_time(chat_envelope_string(event, time_key, NULL), at_ms)) {
     CHAT_LOG(CHAT_LOG_WARN,
              "%s at %s[%d]@%lld lacks userId, gatewayId, connectionId or %s; "
              "skipped",
@@ -135,9 +128,10 @@ chat_err_t presence_handle_session_closed(void *ctx, const chat_envelope_t *even
 chat_err_t presence_handle_heartbeat(void *ctx, const chat_envelope_t *event,
                                      const chat_record_t *record) {
   chat_runtime_t *rt = ctx;
-  const char *gateway = payload_string(event, "gatewayId");
+  const char *gateway = chat_envelope_string(event, "gatewayId", NULL);
   int64_t started_ms, stored_started_ms, expired_ms;
-  if (!gateway || !chat_json_parse_time(payload_string(event, "startedAt"), &started_ms)) {
+  if (!gateway ||
+      !chat_json_parse_time(chat_envelope_string(event, "startedAt", NULL), &started_ms)) {
     CHAT_LOG(CHAT_LOG_WARN,
              "gateway.heartbeat at %s[%d]@%lld lacks gatewayId or startedAt; "
              "skipped",

@@ -13,24 +13,10 @@
 #include "chat/topics.h"
 #include "chat/read_rules.h"
 
-static const char *payload_string(const chat_envelope_t *event, const char *key) {
-  bson_iter_t it;
-  if (!bson_iter_init_find(&it, &event->payload, key) || !BSON_ITER_HOLDS_UTF8(&it))
-    return NULL;
-  return bson_iter_utf8(&it, NULL);
-}
-
 static chat_err_t reply_error(chat_runtime_t *rt, const chat_envelope_t *event, chat_err_t code,
                               const char *message) {
-  bson_string_t *value = bson_string_new("{\"ok\":false,\"error\":{\"code\":\"");
-  bson_string_append(value, chat_err_code(code));
-  bson_string_append(value, "\",\"message\":");
-  chat_json_append_string(value, message, strlen(message));
-  bson_string_append(value, "}}");
-  chat_err_t err =
-      chat_broadcast_reply(chat_runtime_producer(rt), chat_runtime_config(rt), event, value->str);
-  bson_string_free(value, true);
-  return err;
+  return chat_broadcast_reply_error(chat_runtime_producer(rt), chat_runtime_config(rt), event, code,
+                                    message);
 }
 
 /* Sets *member; CHAT_OK or the store's error. */
@@ -147,8 +133,8 @@ static chat_err_t reply_ok(chat_runtime_t *rt, const chat_envelope_t *event,
 chat_err_t receipts_handle_mark_conversation(void *ctx, const chat_envelope_t *event,
                                              const chat_record_t *record) {
   chat_runtime_t *rt = ctx;
-  const char *conversation_id = payload_string(event, "conversationId");
-  const char *user_id = payload_string(event, "userId");
+  const char *conversation_id = chat_envelope_string(event, "conversationId", NULL);
+  const char *user_id = chat_envelope_string(event, "userId", NULL);
   int64_t read_at_ms = event->ts;
   if (!conversation_id || !chat_is_id(conversation_id) || !user_id) {
     CHAT_LOG(CHAT_LOG_WARN,
@@ -157,7 +143,7 @@ chat_err_t receipts_handle_mark_conversation(void *ctx, const chat_envelope_t *e
              record->topic, record->partition, (long long)record->offset);
     return reply_error(rt, event, CHAT_ERR_SCHEMA, "conversationId and userId are required");
   }
-  chat_json_parse_time(payload_string(event, "readAt"), &read_at_ms);
+  chat_json_parse_time(chat_envelope_string(event, "readAt", NULL), &read_at_ms);
   chat_mongo_t *mongo = chat_runtime_mongo(rt);
   mongoc_client_t *client = chat_mongo_acquire(mongo);
   bool member = false, moved = false;
@@ -197,7 +183,7 @@ chat_err_t receipts_handle_mark_conversation(void *ctx, const chat_envelope_t *e
 /* message_read_reverted to the socket that asked. */
 static chat_err_t revert(chat_runtime_t *rt, const chat_envelope_t *event, const char *message_id,
                          receipt_verdict_t verdict) {
-  const char *connection = payload_string(event, "connectionId");
+  const char *connection = chat_envelope_string(event, "connectionId", NULL);
   if (!connection || !strchr(connection, '/'))
     return CHAT_OK;
   char target[CHAT_ENVELOPE_SOURCE_MAX + 16];
@@ -218,8 +204,8 @@ static chat_err_t revert(chat_runtime_t *rt, const chat_envelope_t *event, const
 chat_err_t receipts_handle_mark_message(void *ctx, const chat_envelope_t *event,
                                         const chat_record_t *record) {
   chat_runtime_t *rt = ctx;
-  const char *message_id = payload_string(event, "messageId");
-  const char *user_id = payload_string(event, "userId");
+  const char *message_id = chat_envelope_string(event, "messageId", NULL);
+  const char *user_id = chat_envelope_string(event, "userId", NULL);
   if (!message_id || !user_id) {
     CHAT_LOG(CHAT_LOG_WARN,
              "read.mark_message at %s[%d]@%lld lacks messageId or userId; "

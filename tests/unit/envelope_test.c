@@ -174,3 +174,16 @@ Test(envelope, oversized_values_are_refused) {
   cr_assert_eq(chat_envelope_decode(text, strlen(text), 3, &env, why, sizeof why),
                CHAT_ERR_TOO_LARGE);
 }
+
+Test(envelope, payload_strings_are_read_by_key) {
+  chat_envelope_t env;
+  cr_assert_eq(chat_envelope_init(&env, "t.x", "gateway/g", NULL), CHAT_OK);
+  BSON_APPEND_UTF8(&env.payload, "name", "ann");
+  BSON_APPEND_INT32(&env.payload, "n", 3);
+  uint32_t len = 0;
+  cr_assert_str_eq(chat_envelope_string(&env, "name", &len), "ann");
+  cr_assert_eq(len, 3);
+  cr_assert_null(chat_envelope_string(&env, "n", NULL), "not a string");
+  cr_assert_null(chat_envelope_string(&env, "absent", NULL));
+  chat_envelope_cleanup(&env);
+}

@@ -39,4 +39,10 @@ chat_err_t chat_broadcast_send(chat_producer_t *producer, const chat_config_t *c
 chat_err_t chat_broadcast_reply(chat_producer_t *producer, const chat_config_t *cfg,
                                 const chat_envelope_t *event, const char *value);
 
+/* chat_broadcast_reply() with the refusal
+ * {"ok":false,"error":{"code":chat_err_code(code),"message":message}}. */
+chat_err_t chat_broadcast_reply_error(chat_producer_t *producer, const chat_config_t *cfg,
+                                      const chat_envelope_t *event, chat_err_t code,
+                                      const char *message);
+
 #endif

@@ -49,6 +49,10 @@ chat_err_t chat_envelope_decode(const char *value, size_t len, size_t max_len, c
  * CHAT_ERR_INVALID when the payload holds a type JSON cannot carry. */
 chat_err_t chat_envelope_encode(const chat_envelope_t *env, bson_string_t *out);
 
+/* The string payload[key] of env (its length in *len when len is not
+ * NULL), or NULL when it is absent or not a string. A view into env. */
+const char *chat_envelope_string(const chat_envelope_t *env, const char *key, uint32_t *len);
+
 /* Frees the payload; accepts NULL and may be called twice. */
 void chat_envelope_cleanup(chat_envelope_t *env);
 
