@@ -11,6 +11,7 @@
 #include "chat/json.h"
 #include "chat/log.h"
 #include "eio_packet.h"
+#include "fifo_timers.h"
 
 #define QUERY_ARGS_MAX 32    /* query arguments looked at per request */
 #define SESSION_BUCKETS 4096 /* sid hash table size; sessions chain per bucket */
@@ -50,7 +51,7 @@ struct eio_session {
   bool ever_connected;
   char *handshake_query; /* the opening request's query arguments, "a=1&b=2" */
   out_packet_t *out_head, *out_tail;
-  lws_sorted_usec_list_t ping_sul, pong_sul, connect_sul;
+  fifo_timer_t ping_timer, pong_timer, connect_timer; /* in the server's queues */
   chat_sio_socket_t *sockets;
   /* A BINARY_EVENT/ACK waiting for its attachments; allocated only then,
    * so that an idle session stays small. */
@@ -112,6 +113,13 @@ struct chat_sio_server {
   struct lws_context *context;
   struct lws_protocols protocols[2];
   eio_session_t *buckets[SESSION_BUCKETS];
+  /* Each session's heartbeat and connect timers, one queue per delay, and
+   * one loop wake-up per queue for the first to fall due (fifo_timers.h). */
+  struct session_timers {
+    fifo_timers_t queue;
+    lws_sorted_usec_list_t wake;
+    chat_sio_server_t *server;
+  } ping_timers, pong_timers, connect_timers;
 };
 
 /* ---- sessions ---------------------------------------------------------- */
@@ -239,9 +247,9 @@ static void session_close(eio_session_t *session, const char *poll_answer, const
     link = &(*link)->hash_next;
   *link = session->hash_next;
 
-  lws_sul_cancel(&session->ping_sul);
-  lws_sul_cancel(&session->pong_sul);
-  lws_sul_cancel(&session->connect_sul);
+  fifo_timers_stop(&server->ping_timers.queue, &session->ping_timer);
+  fifo_timers_stop(&server->pong_timers.queue, &session->pong_timer);
+  fifo_timers_stop(&server->connect_timers.queue, &session->connect_timer);
   if (session->poll)
     answer_poll(session, poll_answer);
   if (session->ws)
@@ -260,29 +268,46 @@ static void session_close(eio_session_t *session, const char *poll_answer, const
   free(session);
 }
 
-static void on_ping_due(lws_sorted_usec_list_t *sul);
-static void on_pong_missing(lws_sorted_usec_list_t *sul);
-static void on_connect_missing(lws_sorted_usec_list_t *sul);
-
-static void schedule(eio_session_t *session, lws_sorted_usec_list_t *sul, sul_cb_t cb, int ms) {
-  lws_sul_schedule(session->server->context, 0, sul, cb, (lws_usec_t)ms * LWS_US_PER_MS);
+static void arm(struct session_timers *timers, int64_t due_us) {
+  lws_usec_t now = lws_now_usecs();
+  lws_sul_schedule(timers->server->context, 0, &timers->wake, timers->wake.cb,
+                   due_us > now ? due_us - now : 0);
 }
 
-static void on_ping_due(lws_sorted_usec_list_t *sul) {
-  eio_session_t *session = lws_container_of(sul, eio_session_t, ping_sul);
+static void on_timers_due(lws_sorted_usec_list_t *wake) {
+  struct session_timers *timers = lws_container_of(wake, struct session_timers, wake);
+  int64_t next = fifo_timers_run(&timers->queue, lws_now_usecs());
+  if (next >= 0)
+    arm(timers, next);
+}
+
+static void start_timer(struct session_timers *timers, fifo_timer_t *timer) {
+  if (fifo_timers_start(&timers->queue, timer, lws_now_usecs()))
+    arm(timers, timer->due_us);
+}
+
+static void on_ping_due(fifo_timer_t *timer) {
+  eio_session_t *session = lws_container_of(timer, eio_session_t, ping_timer);
   enqueue(session, CHAT_EIO_PING, false, NULL, 0);
-  schedule(session, &session->pong_sul, on_pong_missing, session->server->opts.ping_timeout_ms);
+  start_timer(&session->server->pong_timers, &session->pong_timer);
 }
 
-static void on_pong_missing(lws_sorted_usec_list_t *sul) {
-  eio_session_t *session = lws_container_of(sul, eio_session_t, pong_sul);
+static void on_pong_missing(fifo_timer_t *timer) {
+  eio_session_t *session = lws_container_of(timer, eio_session_t, pong_timer);
   session_close(session, "1", "ping timeout");
 }
 
-static void on_connect_missing(lws_sorted_usec_list_t *sul) {
-  eio_session_t *session = lws_container_of(sul, eio_session_t, connect_sul);
+static void on_connect_missing(fifo_timer_t *timer) {
+  eio_session_t *session = lws_container_of(timer, eio_session_t, connect_timer);
   if (!session->ever_connected)
     session_close(session, "1", "no namespace connect in time");
+}
+
+static void session_timers_init(chat_sio_server_t *server, struct session_timers *timers,
+                                int delay_ms, void (*fire)(fifo_timer_t *timer)) {
+  fifo_timers_init(&timers->queue, (int64_t)delay_ms * LWS_US_PER_MS, fire);
+  timers->server = server;
+  timers->wake.cb = on_timers_due;
 }
 
 #define HANDSHAKE_QUERY_MAX 4096 /* query arguments kept from the opening request */
@@ -326,9 +351,9 @@ static eio_session_t *session_create(chat_sio_server_t *server, transport_t tran
   size_t bucket = bucket_of(session->sid);
   session->hash_next = server->buckets[bucket];
   server->buckets[bucket] = session;
-  schedule(session, &session->ping_sul, on_ping_due, server->opts.ping_interval_ms);
+  start_timer(&server->ping_timers, &session->ping_timer);
   if (server->opts.connect_timeout_ms > 0)
-    schedule(session, &session->connect_sul, on_connect_missing, server->opts.connect_timeout_ms);
+    start_timer(&server->connect_timers, &session->connect_timer);
   return session;
 }
 
@@ -510,8 +535,8 @@ static bool handle_eio_packet(eio_session_t *session, const chat_eio_packet_t *p
                               bool *closed) {
   switch (packet->type) {
   case CHAT_EIO_PONG:
-    lws_sul_cancel(&session->pong_sul);
-    schedule(session, &session->ping_sul, on_ping_due, session->server->opts.ping_interval_ms);
+    fifo_timers_stop(&session->server->pong_timers.queue, &session->pong_timer);
+    start_timer(&session->server->ping_timers, &session->ping_timer);
     return true;
   case CHAT_EIO_MESSAGE:
     if (session->server->opts.engine_echo) {
@@ -1066,6 +1091,10 @@ chat_err_t chat_sio_server_create(const chat_sio_options_t *opts, chat_sio_serve
   }
   server->opts = *opts;
   pthread_mutex_init(&server->posted_lock, NULL);
+  session_timers_init(server, &server->ping_timers, opts->ping_interval_ms, on_ping_due);
+  session_timers_init(server, &server->pong_timers, opts->ping_timeout_ms, on_pong_missing);
+  session_timers_init(server, &server->connect_timers, opts->connect_timeout_ms,
+                      on_connect_missing);
   snprintf(server->path, sizeof server->path, "%s", opts->path);
   server->protocols[0] = (struct lws_protocols){
       .name = "socket.io",
@@ -1179,6 +1208,9 @@ void chat_sio_server_destroy(chat_sio_server_t **server_ptr) {
     while (server->buckets[i])
       session_close(server->buckets[i], "1", "server shutting down");
   }
+  lws_sul_cancel(&server->ping_timers.wake);
+  lws_sul_cancel(&server->pong_timers.wake);
+  lws_sul_cancel(&server->connect_timers.wake);
   lws_context_destroy(server->context);
   run_posted(server); /* frees what was posted and never ran */
   pthread_mutex_destroy(&server->posted_lock);
