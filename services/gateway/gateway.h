@@ -26,6 +26,10 @@ typedef struct gateway {
   int64_t started_ms;     /* wall clock at start: the heartbeat's startedAt */
   size_t session_count;   /* authenticated sockets */
   uint64_t delivery_mark; /* marks sockets already served by one delivery */
+  /* New sockets waiting for their conversations (rooms_lookup.c). */
+  struct gateway_socket **rooms_waiting;
+  size_t rooms_waiting_count, rooms_waiting_cap;
+  bool rooms_lookup_running;
 } gateway_t;
 
 /* What the gateway keeps per authenticated socket. Reference-counted: a
@@ -54,6 +58,13 @@ typedef struct gateway_socket {
 void gateway_socket_connected(gateway_t *gw, gateway_socket_t *state);
 void gateway_socket_gone(gateway_t *gw, gateway_socket_t *state);
 void gateway_socket_release(gateway_socket_t *state);
+
+/* rooms_lookup.c: state (connected, referenced meanwhile) joins the rooms
+ * of its user's conversations once MongoDB has said which, looked up with
+ * other new sockets' in one query; then it resumes if it asked to. */
+void gateway_rooms_lookup(gateway_t *gw, gateway_socket_t *state);
+/* At shutdown, after the loop is gone: drops the sockets still waiting. */
+void gateway_rooms_lookup_discard(gateway_t *gw);
 
 /* True when the socket is in room (e.g. "room:<conversationId>"). */
 bool gateway_socket_in_room(const gateway_socket_t *state, const char *room);

@@ -293,6 +293,7 @@ out:
     }
   }
   chat_sio_server_destroy(&gw.sio); /* runs what they posted last */
+  gateway_rooms_lookup_discard(&gw);
   gateway_sends_discard(&gw);
   rooms_destroy(&gw.rooms);
   chat_runtime_destroy(&gw.rt);

@@ -1,14 +1,12 @@
 /* Rooms on connect and disconnect (seed 000): a socket joins its user's
  * personal room at once and each of the user's conversations once MongoDB
- * has said which (read on a worker); it leaves them all when it goes. */
+ * has said which (rooms_lookup.c); it leaves them all when it goes. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "chat/log.h"
 #include "gateway.h"
-
-#define ROOMS_PER_USER_MAX 10000 /* conversations joined per socket at most */
 
 static void join(gateway_t *gw, gateway_socket_t *state, const char *room) {
   char **grown = realloc(state->rooms, (state->room_count + 1) * sizeof *grown);
@@ -22,57 +20,6 @@ static void join(gateway_t *gw, gateway_socket_t *state, const char *room) {
   }
   state->rooms = grown;
   state->rooms[state->room_count++] = copy;
-}
-
-typedef struct rooms_job {
-  gateway_t *gw;
-  gateway_socket_t *state;
-  char user_id[CHAT_JWT_SUB_MAX];
-  char **conversations;
-  size_t count;
-} rooms_job_t;
-
-static void find_conversations(void *arg) {
-  rooms_job_t *job = arg;
-  chat_mongo_t *mongo = chat_runtime_mongo(job->gw->rt);
-  mongoc_client_t *client = chat_mongo_acquire(mongo);
-  mongoc_collection_t *members = chat_mongo_collection(mongo, client, "members");
-  bson_t *filter = BCON_NEW("userId", BCON_UTF8(job->user_id));
-  bson_t *opts = BCON_NEW("projection", "{", "conversationId", BCON_INT32(1), "}", "limit",
-                          BCON_INT64(ROOMS_PER_USER_MAX));
-  mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(members, filter, opts, NULL);
-  const bson_t *doc;
-  bson_error_t error;
-  while (mongoc_cursor_next(cursor, &doc)) {
-    bson_iter_t it;
-    char **grown = realloc(job->conversations, (job->count + 1) * sizeof *grown);
-    if (!grown)
-      break;
-    job->conversations = grown;
-    if (bson_iter_init_find(&it, doc, "conversationId") && BSON_ITER_HOLDS_UTF8(&it))
-      job->conversations[job->count++] = strdup(bson_iter_utf8(&it, NULL));
-  }
-  if (mongoc_cursor_error(cursor, &error))
-    CHAT_LOG(CHAT_LOG_WARN, "rooms of user %s: %s", job->user_id, error.message);
-  mongoc_cursor_destroy(cursor);
-  bson_destroy(opts);
-  bson_destroy(filter);
-  mongoc_collection_destroy(members);
-  chat_mongo_release(mongo, client);
-}
-
-static void join_conversations(void *arg) {
-  rooms_job_t *job = arg;
-  for (size_t i = 0; i < job->count; i++) {
-    if (job->conversations[i])
-      gateway_socket_join_conversation(job->gw, job->state, job->conversations[i]);
-    free(job->conversations[i]);
-  }
-  free(job->conversations);
-  if (job->state->socket && job->state->resume)
-    gateway_resume_start(job->gw, job->state); /* rooms first: nothing live slips between */
-  gateway_socket_release(job->state);
-  free(job);
 }
 
 bool gateway_socket_in_room(const gateway_socket_t *state, const char *room) {
@@ -141,18 +88,7 @@ void gateway_socket_connected(gateway_t *gw, gateway_socket_t *state) {
   snprintf(room, sizeof room, "conn:%s/%s", chat_runtime_config(gw->rt)->instance_id,
            chat_sio_socket_id(state->socket));
   join(gw, state, room);
-  rooms_job_t *job = calloc(1, sizeof *job);
-  if (!job)
-    return;
-  job->gw = gw;
-  job->state = state;
-  snprintf(job->user_id, sizeof job->user_id, "%s", state->user_id);
-  state->refs++;
-  if (work_queue_submit(gw->work, find_conversations, join_conversations, job) != CHAT_OK) {
-    CHAT_LOG(CHAT_LOG_WARN, "socket of user %s: too busy to look its rooms up", state->user_id);
-    state->refs--;
-    free(job);
-  }
+  gateway_rooms_lookup(gw, state);
 }
 
 void gateway_socket_gone(gateway_t *gw, gateway_socket_t *state) {

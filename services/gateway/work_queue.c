@@ -70,8 +70,8 @@ chat_err_t work_queue_create(chat_sio_server_t *server, size_t thread_count, siz
   return CHAT_OK;
 }
 
-chat_err_t work_queue_submit(work_queue_t *queue, void (*work)(void *arg), void (*done)(void *arg),
-                             void *arg) {
+static chat_err_t submit(work_queue_t *queue, void (*work)(void *arg), void (*done)(void *arg),
+                         void *arg, bool may_refuse) {
   job_t *job = calloc(1, sizeof *job);
   if (!job)
     return CHAT_ERR_NOMEM;
@@ -79,7 +79,7 @@ chat_err_t work_queue_submit(work_queue_t *queue, void (*work)(void *arg), void 
   job->done = done;
   job->arg = arg;
   pthread_mutex_lock(&queue->lock);
-  if (queue->queued >= queue->max_queued) {
+  if (may_refuse && queue->queued >= queue->max_queued) {
     pthread_mutex_unlock(&queue->lock);
     free(job);
     return CHAT_ERR_RATE_LIMITED;
@@ -93,6 +93,16 @@ chat_err_t work_queue_submit(work_queue_t *queue, void (*work)(void *arg), void 
   pthread_cond_signal(&queue->ready);
   pthread_mutex_unlock(&queue->lock);
   return CHAT_OK;
+}
+
+chat_err_t work_queue_submit(work_queue_t *queue, void (*work)(void *arg), void (*done)(void *arg),
+                             void *arg) {
+  return submit(queue, work, done, arg, true);
+}
+
+chat_err_t work_queue_submit_always(work_queue_t *queue, void (*work)(void *arg),
+                                    void (*done)(void *arg), void *arg) {
+  return submit(queue, work, done, arg, false);
 }
 
 void work_queue_destroy(work_queue_t **queue_ptr) {

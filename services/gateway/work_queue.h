@@ -20,6 +20,12 @@ chat_err_t work_queue_create(chat_sio_server_t *server, size_t thread_count, siz
 chat_err_t work_queue_submit(work_queue_t *queue, void (*work)(void *arg), void (*done)(void *arg),
                              void *arg);
 
+/* Queues work(arg) then done(arg) on the loop whatever the queue holds:
+ * for the gateway's own jobs, which it keeps to a fixed number in flight.
+ * Returns CHAT_OK, or CHAT_ERR_NOMEM. */
+chat_err_t work_queue_submit_always(work_queue_t *queue, void (*work)(void *arg),
+                                    void (*done)(void *arg), void *arg);
+
 /* Finishes the queued jobs, stops the workers, frees; sets *queue NULL. */
 void work_queue_destroy(work_queue_t **queue);
 

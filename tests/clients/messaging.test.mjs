@@ -119,6 +119,24 @@ test("seed 004 flow across two gateways: first message opens the conversation, t
   assert.equal(conversation.lastSeq, 3);
 });
 
+test("a connect storm: every socket joins its conversations (more sockets than the work queue holds)", async () => {
+  const kim = await register(gwA, `kim_${pid}`);
+  const lea = await register(gwB, `lea_${pid}`);
+  const kimSocket = await open(gwA, kim);
+  const first = await request(kimSocket, "send_message", { receiverId: lea.id, content: "before the storm", clientMsgId: "s1" });
+  await waitFor(kimSocket, "message_ack", (a) => a.status === "persisted" && a.clientMsgId === "s1");
+  // 1000 devices of lea's at once on one gateway: each must look its rooms
+  // up, more at once than the 256 jobs the gateway's work queue admits.
+  const devices = await Promise.all(Array.from({ length: 1000 }, () => open(gwB, lea)));
+  await sleep(2000); /* the lookups run after CONNECT */
+  assert.equal((await request(kimSocket, "send_message", { conversationId: first.conversationId, content: "after the storm", clientMsgId: "s2" })).ok, true);
+  const missing = [];
+  await Promise.all(devices.map((d, i) =>
+    waitFor(d, "message_notification", (n) => n.content === "after the storm").catch(() => missing.push(i))));
+  assert.deepEqual(missing, [], `${missing.length} of 1000 sockets were not in the conversation's room`);
+  for (const d of devices) d.close();
+});
+
 test("two users sending their first message at the same moment share one conversation", async () => {
   const carol = await register(gwA, `carol_${pid}`);
   const dave = await register(gwB, `dave_${pid}`);

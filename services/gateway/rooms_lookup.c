@@ -1,0 +1,204 @@
+/* Which conversations a newly connected socket belongs to, asked of
+ * MongoDB for many sockets at once. One query per socket cost a collection
+ * scan each on FerretDB and, at connect storms, filled the work queue so
+ * that sockets were left without their rooms. Here the sockets wait in a
+ * list on the loop thread, and one job at a time asks for all the users
+ * of up to ROOMS_LOOKUP_BATCH of them with one $in query; nothing is ever
+ * refused, and the list holds each socket once, so it is bounded by the
+ * connections. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "chat/ids.h"
+#include "chat/log.h"
+#include "gateway.h"
+
+#define ROOMS_LOOKUP_BATCH 500      /* sockets per MongoDB query */
+#define ROOMS_PER_LOOKUP_MAX 500000 /* memberships read per query at most */
+
+typedef struct membership {
+  size_t socket; /* index in the job's sockets, sorted by user id */
+  char conversation_id[CHAT_ID_SIZE];
+} membership_t;
+
+typedef struct lookup_job {
+  gateway_t *gw;
+  gateway_socket_t **sockets; /* references held; sorted by user id on the worker */
+  size_t socket_count;
+  membership_t *found;
+  size_t found_count;
+  bool failed;
+} lookup_job_t;
+
+static int by_user_id(const void *a, const void *b) {
+  return strcmp((*(gateway_socket_t *const *)a)->user_id, (*(gateway_socket_t *const *)b)->user_id);
+}
+
+/* The first of the job's sockets with user_id, or socket_count. */
+static size_t first_of_user(const lookup_job_t *job, const char *user_id) {
+  size_t low = 0, high = job->socket_count;
+  while (low < high) {
+    size_t mid = low + (high - low) / 2;
+    if (strcmp(job->sockets[mid]->user_id, user_id) < 0)
+      low = mid + 1;
+    else
+      high = mid;
+  }
+  return low < job->socket_count && strcmp(job->sockets[low]->user_id, user_id) == 0
+             ? low
+             : job->socket_count;
+}
+
+static bool add_found(lookup_job_t *job, size_t socket, const char *conversation_id) {
+  if (job->found_count % 256 == 0) {
+    membership_t *grown = realloc(job->found, (job->found_count + 256) * sizeof *grown);
+    if (!grown)
+      return false;
+    job->found = grown;
+  }
+  membership_t *m = &job->found[job->found_count++];
+  m->socket = socket;
+  snprintf(m->conversation_id, sizeof m->conversation_id, "%s", conversation_id);
+  return true;
+}
+
+/* On a worker: the sockets' user ids never change after connect, so they
+ * can be read here while the loop thread holds the sockets. */
+static void find_memberships(void *arg) {
+  lookup_job_t *job = arg;
+  qsort(job->sockets, job->socket_count, sizeof *job->sockets, by_user_id);
+  chat_mongo_t *mongo = chat_runtime_mongo(job->gw->rt);
+  mongoc_client_t *client = chat_mongo_acquire(mongo);
+  mongoc_collection_t *members = chat_mongo_collection(mongo, client, "members");
+  bson_t filter = BSON_INITIALIZER, user_id, in;
+  BSON_APPEND_DOCUMENT_BEGIN(&filter, "userId", &user_id);
+  BSON_APPEND_ARRAY_BEGIN(&user_id, "$in", &in);
+  char key[16];
+  for (size_t i = 0, n = 0; i < job->socket_count; i++) {
+    if (i > 0 && strcmp(job->sockets[i]->user_id, job->sockets[i - 1]->user_id) == 0)
+      continue; /* a user's devices: asked once */
+    const char *index;
+    bson_uint32_to_string((uint32_t)n++, &index, key, sizeof key);
+    bson_append_utf8(&in, index, -1, job->sockets[i]->user_id, -1);
+  }
+  bson_append_array_end(&user_id, &in);
+  bson_append_document_end(&filter, &user_id);
+  bson_t *opts =
+      BCON_NEW("projection", "{", "userId", BCON_INT32(1), "conversationId", BCON_INT32(1), "}");
+  mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(members, &filter, opts, NULL);
+  const bson_t *doc;
+  bson_error_t error;
+  while (mongoc_cursor_next(cursor, &doc)) {
+    bson_iter_t user, conversation;
+    if (!bson_iter_init_find(&user, doc, "userId") || !BSON_ITER_HOLDS_UTF8(&user) ||
+        !bson_iter_init_find(&conversation, doc, "conversationId") ||
+        !BSON_ITER_HOLDS_UTF8(&conversation) || !chat_is_id(bson_iter_utf8(&conversation, NULL)))
+      continue;
+    size_t first = first_of_user(job, bson_iter_utf8(&user, NULL));
+    if (first == job->socket_count)
+      continue;
+    if (job->found_count >= ROOMS_PER_LOOKUP_MAX ||
+        !add_found(job, first, bson_iter_utf8(&conversation, NULL))) {
+      CHAT_LOG(CHAT_LOG_WARN,
+               "rooms lookup: more than %d memberships for %zu sockets; the rest "
+               "are not joined",
+               ROOMS_PER_LOOKUP_MAX, job->socket_count);
+      break;
+    }
+  }
+  if (mongoc_cursor_error(cursor, &error)) {
+    CHAT_LOG(CHAT_LOG_WARN, "rooms of %zu new sockets: %s", job->socket_count, error.message);
+    job->failed = true;
+  }
+  mongoc_cursor_destroy(cursor);
+  bson_destroy(opts);
+  bson_destroy(&filter);
+  mongoc_collection_destroy(members);
+  chat_mongo_release(mongo, client);
+}
+
+static void lookup_next(gateway_t *gw);
+
+/* On the loop: each socket still connected joins its conversations (every
+ * socket of its user in the batch: they share the first index's run), then
+ * replays what it missed, if it asked to resume. */
+static void join_memberships(void *arg) {
+  lookup_job_t *job = arg;
+  gateway_t *gw = job->gw;
+  for (size_t i = 0; i < job->found_count; i++) {
+    const char *user_id = job->sockets[job->found[i].socket]->user_id;
+    for (size_t s = job->found[i].socket;
+         s < job->socket_count && strcmp(job->sockets[s]->user_id, user_id) == 0; s++) {
+      if (job->sockets[s]->socket)
+        gateway_socket_join_conversation(gw, job->sockets[s], job->found[i].conversation_id);
+    }
+  }
+  for (size_t s = 0; s < job->socket_count; s++) {
+    gateway_socket_t *state = job->sockets[s];
+    if (state->socket && state->resume)
+      gateway_resume_start(gw, state); /* rooms first: nothing live slips between */
+    gateway_socket_release(state);
+  }
+  free(job->found);
+  free(job->sockets);
+  free(job);
+  gw->rooms_lookup_running = false;
+  lookup_next(gw);
+}
+
+static void lookup_next(gateway_t *gw) {
+  if (gw->rooms_lookup_running || gw->rooms_waiting_count == 0 || !gw->work ||
+      chat_runtime_stopping(gw->rt))
+    return;
+  lookup_job_t *job = calloc(1, sizeof *job);
+  size_t count =
+      gw->rooms_waiting_count < ROOMS_LOOKUP_BATCH ? gw->rooms_waiting_count : ROOMS_LOOKUP_BATCH;
+  gateway_socket_t **sockets = job ? malloc(count * sizeof *sockets) : NULL;
+  if (!sockets) {
+    free(job);
+    CHAT_LOG(CHAT_LOG_ERROR, "out of memory looking %zu sockets' rooms up", count);
+    return; /* tried again at the next connect */
+  }
+  memcpy(sockets, gw->rooms_waiting, count * sizeof *sockets);
+  gw->rooms_waiting_count -= count;
+  memmove(gw->rooms_waiting, gw->rooms_waiting + count,
+          gw->rooms_waiting_count * sizeof *gw->rooms_waiting);
+  job->gw = gw;
+  job->sockets = sockets;
+  job->socket_count = count;
+  gw->rooms_lookup_running = true;
+  /* One job in flight at a time: the queue's limit is for clients' work. */
+  if (work_queue_submit_always(gw->work, find_memberships, join_memberships, job) != CHAT_OK) {
+    CHAT_LOG(CHAT_LOG_ERROR, "out of memory: %zu sockets join no conversation", count);
+    for (size_t i = 0; i < count; i++)
+      gateway_socket_release(sockets[i]);
+    free(sockets);
+    free(job);
+    gw->rooms_lookup_running = false;
+  }
+}
+
+void gateway_rooms_lookup(gateway_t *gw, gateway_socket_t *state) {
+  if (gw->rooms_waiting_count == gw->rooms_waiting_cap) {
+    size_t cap = gw->rooms_waiting_cap ? gw->rooms_waiting_cap * 2 : 64;
+    gateway_socket_t **grown = realloc(gw->rooms_waiting, cap * sizeof *grown);
+    if (!grown) {
+      CHAT_LOG(CHAT_LOG_ERROR, "out of memory: socket of user %s joins no conversation",
+               state->user_id);
+      return;
+    }
+    gw->rooms_waiting = grown;
+    gw->rooms_waiting_cap = cap;
+  }
+  state->refs++;
+  gw->rooms_waiting[gw->rooms_waiting_count++] = state;
+  lookup_next(gw);
+}
+
+void gateway_rooms_lookup_discard(gateway_t *gw) {
+  for (size_t i = 0; i < gw->rooms_waiting_count; i++)
+    gateway_socket_release(gw->rooms_waiting[i]);
+  free(gw->rooms_waiting);
+  gw->rooms_waiting = NULL;
+  gw->rooms_waiting_count = gw->rooms_waiting_cap = 0;
+}
