@@ -17,6 +17,11 @@
  * latency is measured from that due time, so a stall shows up in the
  * percentiles instead of slowing the load (no coordinated omission).
  *
+ * Connections open at --connect-rate per second with at most
+ * --connect-window handshakes under way (default 256); one lost before its
+ * handshake is opened again after a second, up to 3 times, and counted in
+ * connect_retries. The connect phase prints its progress every 2 s.
+ *
  * Every run is bounded: --connections, --duration and --hold have
  * ceilings, and the tool stops after --deadline seconds whatever happens.
  * --source-ips spreads connections over several local addresses
@@ -42,6 +47,7 @@
 #define FRAME_MAX 4096
 #define OUTBOX_MAX 64 /* frames waiting per connection */
 #define SAMPLES_MAX 4000000
+#define CONNECT_RETRIES 3 /* a connection lost before its handshake is opened again */
 
 typedef enum role { ROLE_IDLE, ROLE_SENDER, ROLE_RECEIVER } role_t;
 
@@ -58,6 +64,10 @@ typedef struct conn {
   char peer[25]; /* a sender's receiver id, or room conversation id */
   bool to_room;  /* fanout: send by conversationId */
   bool open, connected, failed;
+  bool was_open;    /* the WebSocket handshake was done once */
+  bool retrying;    /* lost before its handshake: opened again at retry_at_us */
+  uint8_t attempts; /* connection attempts after the first */
+  uint64_t retry_at_us;
   /* sender state */
   uint64_t next_due_us, sent;
   uint32_t next_ack;
@@ -80,7 +90,7 @@ static struct {
   char *source_ips[32];
   size_t source_count;
   const char *secret, *users_file, *rooms_file;
-  long connections, hold_s, duration_s, deadline_s, connect_rate;
+  long connections, hold_s, duration_s, deadline_s, connect_rate, connect_window;
   double rate;
   bool json;
   /* run state */
@@ -93,6 +103,13 @@ static struct {
   volatile sig_atomic_t stop;
   /* counters over the measured window */
   uint64_t sent, accepted, persisted, delivered, errors, connect_errors, connected;
+  uint64_t ws_open;      /* WebSocket handshakes done (connected counts namespaces) */
+  uint64_t ws_open_once; /* connections whose handshake was ever done */
+  uint64_t lost;         /* connections given up before their handshake */
+  uint64_t retries;      /* connections opened again after a loss before the handshake */
+  size_t retry_pending;
+  double connect_s;          /* how long the connect phase took */
+  uint64_t next_progress_us; /* when the connect phase prints its progress next */
   samples_t accepted_lat, persisted_lat, delivered_lat;
   /* pending sends: due time by (connection, ack id) and by client message id */
 } bench;
@@ -247,20 +264,45 @@ static void pace(conn_t *c, uint64_t now) {
   }
 }
 
+/* A connection that never became a WebSocket: opened again after a
+ * second, up to CONNECT_RETRIES times (as a client would), then failed. */
+static void lost_before_handshake(conn_t *c, const char *why) {
+  if (c->was_open || c->failed || c->retrying)
+    return;
+  if (c->attempts < CONNECT_RETRIES) {
+    c->retrying = true;
+    c->retry_at_us = now_us() + 1000000u;
+    bench.retry_pending++;
+    bench.retries++;
+    return;
+  }
+  c->failed = true;
+  bench.connect_errors++;
+  bench.lost++;
+  if (bench.connect_errors <= 5)
+    fprintf(stderr, "connection failed after %d attempts: %s\n", c->attempts + 1, why);
+}
+
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                     size_t len) {
   conn_t *c = (conn_t *)lws_get_opaque_user_data(wsi);
   (void)user;
   switch (reason) {
   case LWS_CALLBACK_CLIENT_ESTABLISHED:
-    c->open = true;
+    if (!c->was_open)
+      bench.ws_open_once++;
+    c->open = c->was_open = true;
+    bench.ws_open++;
     break;
   case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-    bench.connect_errors++;
-    if (bench.connect_errors <= 5)
-      fprintf(stderr, "connection error: %s\n", in ? (const char *)in : "?");
     c->wsi = NULL;
-    c->failed = true;
+    lost_before_handshake(c, in ? (const char *)in : "connection error");
+    break;
+  case LWS_CALLBACK_WSI_DESTROY:
+    /* Some losses before the handshake (a reset while the request is
+     * sent) come with no CONNECTION_ERROR. */
+    if (c)
+      lost_before_handshake(c, "closed before the WebSocket handshake");
     break;
   case LWS_CALLBACK_CLIENT_CLOSED:
     if (c) {
@@ -322,8 +364,9 @@ static void open_conn(size_t i) {
   info.pwsi = &c->wsi;
   if (bench.source_count)
     info.iface = bench.source_ips[i % bench.source_count];
-  if (!lws_client_connect_via_info(&info)) {
+  if (!lws_client_connect_via_info(&info) && !c->failed && !c->retrying) {
     bench.connect_errors++;
+    bench.lost++;
     c->failed = true;
   }
 }
@@ -423,11 +466,35 @@ static int load_rooms(void) {
 static void tick(lws_sorted_usec_list_t *sul) {
   uint64_t now = now_us();
   size_t allowed = (size_t)(seconds(now - bench.start_us) * (double)bench.connect_rate) + 1;
-  while (bench.next_to_open < bench.conn_count && bench.next_to_open < allowed)
+  /* At most --connect-window handshakes at once: each pending one holds a
+   * timer in libwebsockets' sorted list (O(pending) per insertion, here
+   * and in the server), which made 20,000 at once take a minute. */
+  while (bench.next_to_open < bench.conn_count && bench.next_to_open < allowed &&
+         bench.next_to_open - bench.ws_open_once - bench.lost - bench.retry_pending <
+             (size_t)bench.connect_window)
     open_conn(bench.next_to_open++);
+  for (size_t i = 0; bench.retry_pending && i < bench.next_to_open; i++) {
+    conn_t *c = &bench.conns[i];
+    if (c->retrying && now >= c->retry_at_us) {
+      c->retrying = false;
+      c->attempts++;
+      bench.retry_pending--;
+      open_conn(i);
+    }
+  }
   for (size_t i = 0; bench.sending && i < bench.conn_count; i++)
     pace(&bench.conns[i], now);
-  lws_sul_schedule(bench.context, 0, sul, tick, 1000);
+  if (!bench.sending && now >= bench.next_progress_us) {
+    bench.next_progress_us = now + 2000000u;
+    fprintf(stderr,
+            "%.1f s: %zu opened, %llu WebSockets, %llu connected, %llu retried, %llu failed\n",
+            seconds(now - bench.start_us), bench.next_to_open, (unsigned long long)bench.ws_open,
+            (unsigned long long)bench.connected, (unsigned long long)bench.retries,
+            (unsigned long long)bench.connect_errors);
+  }
+  /* Sending paces every millisecond; connecting and holding need less, and
+   * each turn of the loop polls every descriptor. */
+  lws_sul_schedule(bench.context, 0, sul, tick, bench.sending ? 1000 : 10000);
 }
 
 static void on_signal(int sig) {
@@ -445,10 +512,12 @@ static void report(double elapsed_s) {
   const char *names[] = {"accepted", "persisted", "delivered"};
   if (bench.json) {
     printf("{\"scenario\":\"%s\",\"connections\":%zu,\"connected\":%llu,\"connect_errors\":%llu,"
-           "\"errors\":%llu,\"window_s\":%.1f,\"sent\":%llu,\"accepted\":%llu,\"persisted\":%llu,"
+           "\"connect_retries\":%llu,\"connect_s\":%.1f,\"errors\":%llu,\"window_s\":%.1f,\"sent\":"
+           "%llu,\"accepted\":%llu,\"persisted\":%llu,"
            "\"delivered\":%llu",
            bench.scenario, bench.conn_count, (unsigned long long)bench.connected,
-           (unsigned long long)bench.connect_errors, (unsigned long long)bench.errors, window,
+           (unsigned long long)bench.connect_errors, (unsigned long long)bench.retries,
+           bench.connect_s, (unsigned long long)bench.errors, window,
            (unsigned long long)bench.sent, (unsigned long long)bench.accepted,
            (unsigned long long)bench.persisted, (unsigned long long)bench.delivered);
     for (size_t i = 0; i < 3; i++) {
@@ -498,6 +567,7 @@ int main(int argc, char **argv) {
   bench.duration_s = 10;
   bench.deadline_s = 900;
   bench.connect_rate = 2000;
+  bench.connect_window = 256;
   for (int i = 2; i + 1 < argc; i += 2) {
     const char *opt = argv[i], *val = argv[i + 1];
     if (!strcmp(opt, "--gateways"))
@@ -520,6 +590,8 @@ int main(int argc, char **argv) {
       bench.deadline_s = arg_long(val, 10, 3600, opt);
     else if (!strcmp(opt, "--connect-rate"))
       bench.connect_rate = arg_long(val, 1, 100000, opt);
+    else if (!strcmp(opt, "--connect-window"))
+      bench.connect_window = arg_long(val, 1, 100000, opt);
     else if (!strcmp(opt, "--rate"))
       bench.rate = strtod(val, NULL);
     else if (!strcmp(opt, "--json"))
@@ -571,9 +643,9 @@ int main(int argc, char **argv) {
         bench.connected + bench.connect_errors >= bench.conn_count)
       break;
   }
-  double connect_s = seconds(now_us() - bench.start_us);
+  bench.connect_s = seconds(now_us() - bench.start_us);
   fprintf(stderr, "%llu of %zu connected in %.1f s\n", (unsigned long long)bench.connected,
-          bench.conn_count, connect_s);
+          bench.conn_count, bench.connect_s);
   /* Phase 2: hold (idle) or send (pair, fanout): 1 s of warm-up, then the
    * measured window, then up to 5 s for the last answers. */
   uint64_t begin = now_us();
