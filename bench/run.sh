@@ -1,25 +1,40 @@
 #!/usr/bin/env bash
 # The benchmark: ours, the Node/Socket.IO peer and the floors, on this
 # machine, in one run, printed as one table (README.md, "Performance").
-#   bench/run.sh            a quick run (minutes)
-#   CHAT_BENCH_FULL=1 bench/run.sh   the targets' sizes (idle up to the
-#                           open-file limit, more pairs and a longer window)
-# Settings (environment): CHAT_BENCH_IDLE (connections), CHAT_BENCH_PAIRS,
-# CHAT_BENCH_RATE (messages/s per sender), CHAT_BENCH_SECONDS (window),
-# CHAT_BENCH_ROOMS, CHAT_BENCH_ROOM_SIZE. Everything listens on loopback
+#   bench/run.sh                    the targets' sizes (about 15 minutes)
+#   CHAT_BENCH_QUICK=1 bench/run.sh a small run (about 3 minutes)
+# Settings (environment):
+#   CHAT_BENCH_RATES      1-1 message rates offered, messages/s in all, a
+#                         ladder climbed until a rung is not sustained
+#                         (default "100 250 500 1000 2000 4000")
+#   CHAT_BENCH_PAIRS      sender/receiver pairs sharing that rate (100)
+#   CHAT_BENCH_SECONDS    measured window of each run (10)
+#   CHAT_BENCH_REPEAT     runs per rung; the table shows medians (3)
+#   CHAT_BENCH_IDLE       idle connections on one process (19900: the
+#                         open-file limit of 20,000 less what the process needs)
+#   CHAT_BENCH_IDLE_MANY  idle connections across 3 gateway processes from
+#                         3 chatbench processes (50000; 0 skips it)
+#   CHAT_BENCH_ROOMS, CHAT_BENCH_ROOM_SIZE, CHAT_BENCH_ROOM_RATE  fan-out (5, 20, 10/s per sender)
+#   CHAT_BENCH_KEEP=1     keep the work directory (every run's JSON and logs)
+# Everything listens on loopback, every run is bounded in count and time,
 # and every process it starts, it stops.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=../deploy/lib/stack.sh
 source "$root/deploy/lib/stack.sh"
-full=${CHAT_BENCH_FULL:-0}
-idle=${CHAT_BENCH_IDLE:-$([ "$full" = 1 ] && echo 19000 || echo 5000)}
-pairs=${CHAT_BENCH_PAIRS:-$([ "$full" = 1 ] && echo 500 || echo 200)}
-rate=${CHAT_BENCH_RATE:-10}
-seconds=${CHAT_BENCH_SECONDS:-$([ "$full" = 1 ] && echo 30 || echo 10)}
+quick=${CHAT_BENCH_QUICK:-0}
+if [ "$quick" = 1 ]; then
+  rates=${CHAT_BENCH_RATES:-"100 250"} repeat=${CHAT_BENCH_REPEAT:-1} seconds=${CHAT_BENCH_SECONDS:-5}
+  idle=${CHAT_BENCH_IDLE:-3000} idle_many=${CHAT_BENCH_IDLE_MANY:-0}
+else
+  rates=${CHAT_BENCH_RATES:-"100 250 500 1000 2000 4000"} repeat=${CHAT_BENCH_REPEAT:-3}
+  seconds=${CHAT_BENCH_SECONDS:-10} idle=${CHAT_BENCH_IDLE:-19900} idle_many=${CHAT_BENCH_IDLE_MANY:-50000}
+fi
+pairs=${CHAT_BENCH_PAIRS:-100}
 rooms=${CHAT_BENCH_ROOMS:-5}
 room_size=${CHAT_BENCH_ROOM_SIZE:-20}
+room_rate=${CHAT_BENCH_ROOM_RATE:-10}
 secret=bench-secret-0123456789abcdef0123456789
 build=$root/build-bench
 
@@ -37,8 +52,9 @@ cmake --build "$build" -j"$(nproc)" >/dev/null
 work=$(mktemp -d /tmp/chat-bench.XXXXXX)
 pids=()
 cleanup() {
+  for pid in $(jobs -p); do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
   stack_kafka_stop "$work/kafka" || true
   stack_ferretdb_stop "$work/ferretdb" || true
   if [ "${CHAT_BENCH_KEEP:-0}" = 1 ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
@@ -52,67 +68,128 @@ stack_ferretdb_start "$work/ferretdb" "$ferretdb_port" >/dev/null
 brokers=127.0.0.1:$kafka_port
 mongo=mongodb://127.0.0.1:$ferretdb_port/
 
-# Our services: two gateways, one of each other service.
-export CHAT_KAFKA_BROKERS=$brokers CHAT_MONGO_URI=$mongo CHAT_MONGO_DB=bench CHAT_TOPIC_PREFIX=bench.
-export CHAT_TOPIC_PARTITIONS=8 CHAT_LOG_LEVEL=warn
-start() { # name health_port binary [VAR=value...]
-  local name=$1 health=$2 binary=$3
-  shift 3
-  env CHAT_HEALTH_PORT="$health" CHAT_INSTANCE_ID="$name" "$@" "$binary" >"$work/$name.log" 2>&1 &
-  pids+=($!)
-  eval "${name//-/_}_pid=$!"
+say() { echo "$*" | tee -a "$work/results.txt" >&2; }
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+wait_ready() { # url pid name
   for _ in $(seq 1 300); do
-    curl -sf "http://127.0.0.1:$health/readyz" >/dev/null && return 0
+    curl -sf "$1" >/dev/null && return 0
+    kill -0 "$2" 2>/dev/null || break
     sleep 0.2
   done
-  echo "$name did not become ready; its log:" >&2
-  tail -20 "$work/$name.log" >&2
+  echo "$3 did not become ready; its log:" >&2
+  tail -20 "$work/$3.log" >&2
   exit 1
 }
-gw_env=(CHAT_JWT_SECRET=$secret CHAT_RATE_LIMIT_PER_SEC=100000 CHAT_RATE_LIMIT_BURST=100000)
-start persistence "$(stack_free_port)" "$build/services/persistence/chat-persistence"
-start presence "$(stack_free_port)" "$build/services/presence/chat-presence"
-start receipts "$(stack_free_port)" "$build/services/receipts/chat-receipts"
-port_a=$(stack_free_port)
-port_b=$(stack_free_port)
-start gw-a "$(stack_free_port)" "$build/services/gateway/chat-gateway" "${gw_env[@]}" CHAT_GATEWAY_PORT="$port_a"
-start gw-b "$(stack_free_port)" "$build/services/gateway/chat-gateway" "${gw_env[@]}" CHAT_GATEWAY_PORT="$port_b"
+stop_pid() {
+  kill -TERM "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
 
-rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
-results=$work/results.txt
-: >"$results"
-say() { echo "$*" | tee -a "$results" >&2; }
+# ---- our services: three gateways, one of each other service ----
+export CHAT_KAFKA_BROKERS=$brokers CHAT_MONGO_URI=$mongo CHAT_MONGO_DB=bench CHAT_TOPIC_PREFIX=bench.
+export CHAT_TOPIC_PARTITIONS=8 CHAT_LOG_LEVEL=warn
+declare -A pid_of port_of
+start() { # name binary [VAR=value...]
+  local name=$1 binary=$2 health
+  shift 2
+  health=$(stack_free_port)
+  env CHAT_HEALTH_PORT="$health" CHAT_INSTANCE_ID="$name" "$@" "$binary" >>"$work/$name.log" 2>&1 &
+  pid_of[$name]=$!
+  pids+=($!)
+  wait_ready "http://127.0.0.1:$health/readyz" "$!" "$name"
+}
+start_gateway() { # name
+  [ -n "${port_of[$1]:-}" ] || port_of[$1]=$(stack_free_port)
+  start "$1" "$build/services/gateway/chat-gateway" CHAT_JWT_SECRET=$secret \
+    CHAT_RATE_LIMIT_PER_SEC=100000 CHAT_RATE_LIMIT_BURST=100000 CHAT_GATEWAY_PORT="${port_of[$1]}"
+}
+start persistence "$build/services/persistence/chat-persistence"
+start presence "$build/services/presence/chat-presence"
+start receipts "$build/services/receipts/chat-receipts"
+for gw in gw-a gw-b gw-c; do start_gateway $gw; done
+gw_a=127.0.0.1:${port_of[gw-a]} gw_b=127.0.0.1:${port_of[gw-b]} gw_c=127.0.0.1:${port_of[gw-c]}
 
-# ---- pair: 1-1 across two gateways ----
-node "$root/bench/prepare.mjs" pairs "http://127.0.0.1:$port_a" "$pairs" "$work/pairs.txt"
-"$build/bench/chatbench" pair --gateways "127.0.0.1:$port_a,127.0.0.1:$port_b" \
-  --users "$work/pairs.txt" --rate "$rate" --duration "$seconds" --json 1 >"$work/pair.json" 2>/dev/null
-say "ours pair: $(cat "$work/pair.json")"
+node "$root/bench/prepare.mjs" pairs "http://$gw_a" "$pairs" "$work/pairs.txt"
+node "$root/bench/prepare.mjs" rooms "http://$gw_a" "$rooms" "$room_size" "$work/rooms.txt"
 
-# ---- fanout: group rooms ----
-node "$root/bench/prepare.mjs" rooms "http://127.0.0.1:$port_a" "$rooms" "$room_size" "$work/rooms.txt"
-"$build/bench/chatbench" fanout --gateways "127.0.0.1:$port_a,127.0.0.1:$port_b" \
-  --rooms "$work/rooms.txt" --rate "$rate" --duration "$seconds" --json 1 >"$work/fanout.json" 2>/dev/null
-say "ours fanout: $(cat "$work/fanout.json")"
+# ladder SYSTEM GATEWAYS: 1-1 traffic at each rate, REPEAT runs a rung,
+# up to the first rung not sustained (report.py --held says which).
+ladder() {
+  local system=$1 gateways=$2 rate run file
+  for rate in $rates; do
+    for run in $(seq 1 "$repeat"); do
+      file=$work/$system-pair-$rate-$run.json
+      "$build/bench/chatbench" pair --gateways "$gateways" --users "$work/pairs.txt" \
+        --rate "$(python3 -c "print($rate / $pairs)")" --duration "$seconds" --json 1 \
+        >"$file" 2>"$work/$system-pair-$rate-$run.err" || true
+      say "$system pair $rate msg/s, run $run: $(cat "$file")"
+      sleep 2
+    done
+    if ! python3 "$root/bench/report.py" --held "$work" "$system" "$rate"; then
+      say "$system: $rate msg/s is not sustained; the ladder stops there"
+      break
+    fi
+  done
+}
 
-# ---- idle: memory per connection on one gateway process ----
-# Last of ours: each connection is a session for the presence service,
-# whose writes share FerretDB's one SQLite file with persistence.
-before=$(rss_kb "$gw_a_pid")
-ips=127.0.0.1,127.0.0.2,127.0.0.3,127.0.0.4
-"$build/bench/chatbench" idle --gateways "127.0.0.1:$port_a" --secret "$secret" \
-  --connections "$idle" --hold 8 --connect-rate 3000 --source-ips "$ips" --json 1 \
-  >"$work/idle.json" 2>"$work/idle.err" &
-bench_pid=$!
-for _ in $(seq 1 600); do grep -q HOLDING "$work/idle.err" && break; sleep 0.5; done
-sleep 3
-during=$(rss_kb "$gw_a_pid")
-wait "$bench_pid"
-held=$(grep -o '"connected":[0-9]*' "$work/idle.json" | cut -d: -f2)
-per_conn=$(( (during - before) * 1024 / (held > 0 ? held : 1) ))
-say "ours idle: $held of $idle connections held; gateway RSS ${before} kB -> ${during} kB: $per_conn bytes per connection"
-echo "ours_idle $held $per_conn" >>"$work/table"
+# hold_idle LABEL CONNECTIONS PROCESSES SERVER_PIDS SERVERS [chatbench options]:
+# PROCESSES chatbench processes (own source addresses and users each)
+# open CONNECTIONS in all to SERVERS and hold them; the servers' RSS is
+# read once all hold, and the growth per connection recorded.
+hold_idle() {
+  local label=$1 total=$2 procs=$3 server_pids=$4 servers=$5
+  shift 5
+  local before=0 during=0 held=0 i n pid loaders=()
+  for pid in $server_pids; do before=$((before + $(rss_kb "$pid"))); done
+  for i in $(seq 1 "$procs"); do
+    n=$((total / procs + (i <= total % procs ? 1 : 0)))
+    "$build/bench/chatbench" idle --gateways "$servers" --connections "$n" \
+      --user-offset $(((i - 1) * 1000000)) --hold 600 --connect-rate 3000 \
+      --source-ips "127.0.$i.1,127.0.$i.2,127.0.$i.3,127.0.$i.4" --json 1 "$@" \
+      >"$work/$label-$i.json" 2>"$work/$label-$i.err" &
+    loaders+=($!)
+  done
+  for i in $(seq 1 "$procs"); do # until each holds, or gave up
+    for _ in $(seq 1 1800); do
+      grep -q HOLDING "$work/$label-$i.err" && break
+      kill -0 "${loaders[i - 1]}" 2>/dev/null || break
+      sleep 0.5
+    done
+  done
+  sleep 3
+  for pid in $server_pids; do during=$((during + $(rss_kb "$pid"))); done
+  for pid in "${loaders[@]}"; do stop_pid "$pid"; done # they report what they still hold
+  for i in $(seq 1 "$procs"); do
+    n=$(grep -o '"connected":[0-9]*' "$work/$label-$i.json" | cut -d: -f2 || true)
+    held=$((held + ${n:-0}))
+  done
+  echo "$label $total $held $(((during - before) * 1024 / (held > 0 ? held : 1))) $before $during" \
+    >>"$work/idle.txt"
+  say "$label: $held of $total held by $procs process(es); server RSS $before kB -> $during kB"
+}
 
+# Each idle measurement starts from fresh gateway processes: freed memory
+# kept by an earlier run's heap would hide what the connections cost.
+restart_gateways() {
+  for gw in gw-a gw-b gw-c; do stop_pid "${pid_of[$gw]}"; done
+  for gw in gw-a gw-b gw-c; do start_gateway $gw; done
+}
+
+# ---- ours ----
+for run in $(seq 1 "$repeat"); do
+  "$build/bench/chatbench" fanout --gateways "$gw_a,$gw_b" --rooms "$work/rooms.txt" \
+    --rate "$room_rate" --duration "$seconds" --json 1 >"$work/ours-fanout-$run.json" 2>/dev/null || true
+  say "ours fanout, run $run: $(cat "$work/ours-fanout-$run.json")"
+done
+ladder ours "$gw_a,$gw_b"
+sleep 10 # what a saturated rung left in the queues drains
+restart_gateways
+hold_idle ours-idle-one "$idle" 1 "${pid_of[gw-a]}" "$gw_a" --secret "$secret"
+if [ "$idle_many" -gt 0 ]; then
+  restart_gateways
+  hold_idle ours-idle-many "$idle_many" 3 "${pid_of[gw-a]} ${pid_of[gw-b]} ${pid_of[gw-c]}" \
+    "$gw_a,$gw_b,$gw_c" --secret "$secret"
+fi
 # Ours stop before the peer runs, so that nothing of ours (presence
 # settling the idle sessions) competes with it for the two cores.
 for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
@@ -125,28 +202,33 @@ PORT=$peer_port MONGO_URI=$mongo MONGO_DB=bench_peer JWT_SECRET=$secret \
   node "$root/bench/peers/node-seed004/server.mjs" >"$work/peer.log" 2>&1 &
 peer_pid=$!
 pids+=("$peer_pid")
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$peer_port/health" >/dev/null && break; sleep 0.2; done
-before=$(rss_kb "$peer_pid")
-"$build/bench/chatbench" idle --gateways "127.0.0.1:$peer_port" --secret "$secret" \
-  --connections "$idle" --hold 8 --connect-rate 3000 --source-ips "$ips" --json 1 \
-  >"$work/peer-idle.json" 2>"$work/peer-idle.err" &
-bench_pid=$!
-for _ in $(seq 1 600); do grep -q HOLDING "$work/peer-idle.err" && break; sleep 0.5; done
-sleep 3
-during=$(rss_kb "$peer_pid")
-wait "$bench_pid"
-held=$(grep -o '"connected":[0-9]*' "$work/peer-idle.json" | cut -d: -f2)
-per_conn=$(( (during - before) * 1024 / (held > 0 ? held : 1) ))
-say "peer idle: $held of $idle connections held; RSS ${before} kB -> ${during} kB: $per_conn bytes per connection"
-echo "peer_idle $held $per_conn" >>"$work/table"
-"$build/bench/chatbench" pair --gateways "127.0.0.1:$peer_port,127.0.0.1:$peer_port" \
-  --users "$work/pairs.txt" --rate "$rate" --duration "$seconds" --json 1 >"$work/peer-pair.json" 2>/dev/null
-say "peer pair: $(cat "$work/peer-pair.json")"
+wait_ready "http://127.0.0.1:$peer_port/health" "$peer_pid" peer
+hold_idle peer-idle-one "$idle" 1 "$peer_pid" "127.0.0.1:$peer_port" --secret "$secret"
+ladder peer "127.0.0.1:$peer_port,127.0.0.1:$peer_port"
+stop_pid "$peer_pid"
+pids=()
 
 # ---- floors ----
+echo_port=$(stack_free_port)
+"$build/bench/lws_echo" "$echo_port" >"$work/lws-echo.log" 2>&1 &
+echo_pid=$!
+pids+=("$echo_pid")
+sleep 0.5
+hold_idle lws-echo-idle-one "$idle" 1 "$echo_pid" "127.0.0.1:$echo_port" --raw 1
+top_rate=${rates##* }
+for run in $(seq 1 "$repeat"); do
+  "$build/bench/chatbench" echo --gateways "127.0.0.1:$echo_port" --connections "$pairs" \
+    --rate "$(python3 -c "print($top_rate / $pairs)")" --duration "$seconds" --json 1 \
+    >"$work/lws-echo-$run.json" 2>/dev/null || true
+  say "floor lws echo $top_rate msg/s, run $run: $(cat "$work/lws-echo-$run.json")"
+done
+stop_pid "$echo_pid"
 "$python_env/bin/python" "$root/bench/floors/kafka_floor.py" "$brokers" 50000 >"$work/kafka.json" ||
   echo '{}' >"$work/kafka.json"
-say "floor kafka: $(cat "$work/kafka.json")"
+say "floor kafka, as fast as it goes: $(cat "$work/kafka.json")"
+"$python_env/bin/python" "$root/bench/floors/kafka_floor.py" "$brokers" $((2000 * seconds)) 300 2000 \
+  >"$work/kafka-paced.json" || echo '{}' >"$work/kafka-paced.json"
+say "floor kafka, 2000 records/s: $(cat "$work/kafka-paced.json")"
 "$python_env/bin/python" "$root/bench/floors/ferretdb_floor.py" "$mongo" 5000 >"$work/ferretdb.json" ||
   echo '{}' >"$work/ferretdb.json"
 say "floor ferretdb: $(cat "$work/ferretdb.json")"

@@ -5,6 +5,7 @@
  *   chatbench idle   --gateways H:P[,H:P..] --secret S --connections N [--hold SEC]
  *   chatbench pair   --gateways A,B --users FILE --rate R --duration SEC
  *   chatbench fanout --gateways A[,B..] --rooms FILE --rate R --duration SEC
+ *   chatbench echo   --gateways H:P --connections N --rate R --duration SEC
  *
  * idle opens N authenticated connections (tokens minted with the HS256
  * secret for made-up user ids) spread over the gateways and holds them.
@@ -12,7 +13,11 @@
  * sender, on the first gateway, sends to its receiver, on the second, at
  * --rate messages per second. fanout reads "conversationId token token.."
  * lines: the first member of each room sends to it at --rate, everyone
- * else receives. Pacing is open-loop: message k of a sender is due at
+ * else receives. echo is the floor under all of them: plain WebSockets
+ * (no Engine.IO) to bench/floors/lws_echo, each sending at --rate and
+ * timing the echo; idle --raw 1 holds plain WebSockets the same way.
+ * --user-offset K starts idle's made-up users at K, so that several
+ * processes hold different users. Pacing is open-loop: message k of a sender is due at
  * start + k / rate whether or not earlier ones were answered, and every
  * latency is measured from that due time, so a stall shows up in the
  * percentiles instead of slowing the load (no coordinated omission).
@@ -93,6 +98,8 @@ static struct {
   long connections, hold_s, duration_s, deadline_s, connect_rate, connect_window;
   double rate;
   bool json;
+  bool raw;         /* plain WebSockets, no Engine.IO (echo, idle --raw 1) */
+  long user_offset; /* idle: the first made-up user's number */
   /* run state */
   conn_t *conns;
   size_t conn_count, next_to_open;
@@ -185,6 +192,13 @@ static uint64_t due_in_content(const char *text) {
 static void on_text(conn_t *c, char *text, size_t len) {
   text[len] = '\0';
   uint64_t at = now_us();
+  if (bench.raw) { /* an echo of "e:<due_us>" */
+    (void)c;
+    if (strncmp(text, "e:", 2) == 0 &&
+        sample(&bench.delivered_lat, strtoull(text + 2, NULL, 10), at))
+      bench.delivered++;
+    return;
+  }
   if (text[0] == '2' && len == 1) { /* Engine.IO ping */
     queue_frame(c, "3", 1);
     return;
@@ -250,12 +264,13 @@ static void pace(conn_t *c, uint64_t now) {
   while (c->next_due_us <= now && c->next_due_us < bench.measure_until_us + 1000000u) {
     char frame[512];
     uint64_t due = c->next_due_us;
-    int n = snprintf(frame, sizeof frame,
-                     "42%u[\"send_message\",{\"%s\":\"%s\",\"content\":\"b:%llu:%llu\","
-                     "\"clientMsgId\":\"b:%llu:%llu\"}]",
-                     c->next_ack++, c->to_room ? "conversationId" : "receiverId", c->peer,
-                     (unsigned long long)due, (unsigned long long)c->sent, (unsigned long long)due,
-                     (unsigned long long)c->sent);
+    int n = bench.raw ? snprintf(frame, sizeof frame, "e:%llu", (unsigned long long)due)
+                      : snprintf(frame, sizeof frame,
+                                 "42%u[\"send_message\",{\"%s\":\"%s\",\"content\":\"b:%llu:%llu\","
+                                 "\"clientMsgId\":\"b:%llu:%llu\"}]",
+                                 c->next_ack++, c->to_room ? "conversationId" : "receiverId",
+                                 c->peer, (unsigned long long)due, (unsigned long long)c->sent,
+                                 (unsigned long long)due, (unsigned long long)c->sent);
     queue_frame(c, frame, (size_t)n);
     c->sent++;
     if (due >= bench.measure_from_us && due < bench.measure_until_us)
@@ -293,6 +308,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
       bench.ws_open_once++;
     c->open = c->was_open = true;
     bench.ws_open++;
+    if (bench.raw) { /* no namespace to connect */
+      c->connected = true;
+      bench.connected++;
+    }
     break;
   case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
     c->wsi = NULL;
@@ -354,7 +373,7 @@ static void open_conn(size_t i) {
   info.context = bench.context;
   info.address = bench.gateways[c->gateway];
   info.port = bench.gateway_ports[c->gateway];
-  info.path = "/socket.io/?EIO=4&transport=websocket";
+  info.path = bench.raw ? "/" : "/socket.io/?EIO=4&transport=websocket";
   info.host = info.address;
   info.origin = info.address;
   info.protocol = NULL;
@@ -403,7 +422,7 @@ static conn_t *add_conn(role_t role, int gateway, const char *token) {
 static int load_idle(void) {
   char id[25], *token;
   for (long i = 0; i < bench.connections; i++) {
-    snprintf(id, sizeof id, "%08x%016llx", 0xbe0cu, (unsigned long long)i);
+    snprintf(id, sizeof id, "%08x%016llx", 0xbe0cu, (unsigned long long)(i + bench.user_offset));
     if (chat_jwt_sign(bench.secret, id, (int64_t)time(NULL), 3600, &token) != CHAT_OK) {
       fprintf(stderr, "cannot sign a token with that secret\n");
       return -1;
@@ -411,6 +430,18 @@ static int load_idle(void) {
     add_conn(ROLE_IDLE, (int)i, token);
     free(token);
   }
+  return 0;
+}
+
+static int load_echo_idle(void) {
+  for (long i = 0; i < bench.connections; i++)
+    add_conn(ROLE_IDLE, (int)i, "");
+  return 0;
+}
+
+static int load_echo(void) {
+  for (long i = 0; i < bench.connections; i++)
+    add_conn(ROLE_SENDER, (int)i, "");
   return 0;
 }
 
@@ -594,6 +625,10 @@ int main(int argc, char **argv) {
       bench.connect_window = arg_long(val, 1, 100000, opt);
     else if (!strcmp(opt, "--rate"))
       bench.rate = strtod(val, NULL);
+    else if (!strcmp(opt, "--raw"))
+      bench.raw = strcmp(val, "0") != 0;
+    else if (!strcmp(opt, "--user-offset"))
+      bench.user_offset = arg_long(val, 0, 1000000000L, opt);
     else if (!strcmp(opt, "--json"))
       bench.json = strcmp(val, "0") != 0;
     else {
@@ -612,13 +647,18 @@ int main(int argc, char **argv) {
     setrlimit(RLIMIT_NOFILE, &limit);
   }
   bench.conns = calloc(CONNECTIONS_MAX, sizeof *bench.conns);
-  int loaded = !strcmp(bench.scenario, "idle")     ? (bench.secret ? load_idle() : -1)
+  if (!strcmp(bench.scenario, "echo"))
+    bench.raw = true;
+  int loaded = !strcmp(bench.scenario, "idle")     ? (bench.raw      ? load_echo_idle()
+                                                      : bench.secret ? load_idle()
+                                                                     : -1)
+               : !strcmp(bench.scenario, "echo")   ? (bench.connections ? load_echo() : -1)
                : !strcmp(bench.scenario, "pair")   ? (bench.users_file ? load_pairs() : -1)
                : !strcmp(bench.scenario, "fanout") ? (bench.rooms_file ? load_rooms() : -1)
                                                    : -1;
   if (loaded != 0 || bench.conn_count == 0) {
-    fprintf(stderr, "nothing to run: idle needs --secret and --connections, pair --users, fanout "
-                    "--rooms\n");
+    fprintf(stderr, "nothing to run: idle needs --secret (or --raw 1) and --connections, pair "
+                    "--users, fanout --rooms, echo --connections\n");
     return 2;
   }
   signal(SIGINT, on_signal);
