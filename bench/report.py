@@ -89,10 +89,10 @@ def traffic_table(rows):
             print(f"| {name} | {fmt(rate)} | (no run) |||||||||")
             continue
         print(f"| {name} | {fmt(rate)} | {fmt(s['sent'])} | {fmt(s['accepted'])} | {fmt(s['persisted'])} | "
-              f"{fmt(s['delivered'])} | {fmt((s['delivered_share'] or 0) * 100, 1)}% | "
+              f"{fmt(s['delivered'])} | {fmt(s['delivered_share'] * 100, 1) + '%' if s['delivered_share'] is not None else '-'} | "
               f"{ms(s['accepted_p50'])} / {ms(s['accepted_p99'])} | {ms(s['persisted_p50'])} / {ms(s['persisted_p99'])} | "
               f"{ms(s['delivered_p50'])} / {ms(s['delivered_p90'])} / {ms(s['delivered_p99'])} / {ms(s['delivered_p999'])} | "
-              f"{s['runs']} | {'yes' if held(s) else 'no'} |")
+              f"{s['runs']} | {('yes' if held(s) else 'no') if s['delivered_share'] is not None else '-'} |")
 
 
 def idle_rows(work):
@@ -129,7 +129,8 @@ def main():
     print("1-1 messages, sender and receiver on different gateways (the peer: one Node process); medians of the runs")
     print()
     rows = [("ours", rate, s) for rate, s in ours.items()] + [("peer (Node, socket.io)", rate, s) for rate, s in peer.items()]
-    if fanout:
+    if fanout:  # one send is room-size deliveries: no share to show
+        fanout["delivered_share"] = None
         rows.append(("ours, fan-out (group rooms), deliveries", None, fanout))
     if echo:
         rows.append(("floor: bare libwebsockets echo", None, echo))
