@@ -17,7 +17,9 @@
  * (no Engine.IO) to bench/floors/lws_echo, each sending at --rate and
  * timing the echo; idle --raw 1 holds plain WebSockets the same way.
  * --user-offset K starts idle's made-up users at K, so that several
- * processes hold different users. Pacing is open-loop: message k of a sender is due at
+ * processes hold different users.
+ *
+ * Pacing is open-loop: message k of a sender is due at
  * start + k / rate whether or not earlier ones were answered, and every
  * latency is measured from that due time, so a stall shows up in the
  * percentiles instead of slowing the load (no coordinated omission).
@@ -110,10 +112,10 @@ static struct {
   volatile sig_atomic_t stop;
   /* counters over the measured window */
   uint64_t sent, accepted, persisted, delivered, errors, connect_errors, connected;
-  uint64_t ws_open;      /* WebSocket handshakes done (connected counts namespaces) */
-  uint64_t ws_open_once; /* connections whose handshake was ever done */
-  uint64_t lost;         /* connections given up before their handshake */
-  uint64_t retries;      /* connections opened again after a loss before the handshake */
+  uint64_t ws_open; /* handshakes done, once per connection at most (only those never
+                       open are retried); connected counts namespaces */
+  uint64_t lost;    /* connections given up before their handshake */
+  uint64_t retries; /* connections opened again after a loss before the handshake */
   size_t retry_pending;
   double connect_s;          /* how long the connect phase took */
   uint64_t next_progress_us; /* when the connect phase prints its progress next */
@@ -193,7 +195,6 @@ static void on_text(conn_t *c, char *text, size_t len) {
   text[len] = '\0';
   uint64_t at = now_us();
   if (bench.raw) { /* an echo of "e:<due_us>" */
-    (void)c;
     if (strncmp(text, "e:", 2) == 0 &&
         sample(&bench.delivered_lat, strtoull(text + 2, NULL, 10), at))
       bench.delivered++;
@@ -304,8 +305,6 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
   (void)user;
   switch (reason) {
   case LWS_CALLBACK_CLIENT_ESTABLISHED:
-    if (!c->was_open)
-      bench.ws_open_once++;
     c->open = c->was_open = true;
     bench.ws_open++;
     if (bench.raw) { /* no namespace to connect */
@@ -433,15 +432,10 @@ static int load_idle(void) {
   return 0;
 }
 
-static int load_echo_idle(void) {
+/* Plain WebSockets (--raw): no token; senders for echo, idle for idle. */
+static int load_raw(role_t role) {
   for (long i = 0; i < bench.connections; i++)
-    add_conn(ROLE_IDLE, (int)i, "");
-  return 0;
-}
-
-static int load_echo(void) {
-  for (long i = 0; i < bench.connections; i++)
-    add_conn(ROLE_SENDER, (int)i, "");
+    add_conn(role, (int)i, "");
   return 0;
 }
 
@@ -501,7 +495,7 @@ static void tick(lws_sorted_usec_list_t *sul) {
    * timer in libwebsockets' sorted list (O(pending) per insertion, here
    * and in the server), which made 20,000 at once take a minute. */
   while (bench.next_to_open < bench.conn_count && bench.next_to_open < allowed &&
-         bench.next_to_open - bench.ws_open_once - bench.lost - bench.retry_pending <
+         bench.next_to_open - bench.ws_open - bench.lost - bench.retry_pending <
              (size_t)bench.connect_window)
     open_conn(bench.next_to_open++);
   for (size_t i = 0; bench.retry_pending && i < bench.next_to_open; i++) {
@@ -649,11 +643,11 @@ int main(int argc, char **argv) {
   bench.conns = calloc(CONNECTIONS_MAX, sizeof *bench.conns);
   if (!strcmp(bench.scenario, "echo"))
     bench.raw = true;
-  int loaded = !strcmp(bench.scenario, "idle")     ? (bench.raw      ? load_echo_idle()
-                                                      : bench.secret ? load_idle()
-                                                                     : -1)
-               : !strcmp(bench.scenario, "echo")   ? (bench.connections ? load_echo() : -1)
-               : !strcmp(bench.scenario, "pair")   ? (bench.users_file ? load_pairs() : -1)
+  int loaded = !strcmp(bench.scenario, "idle")   ? (bench.raw      ? load_raw(ROLE_IDLE)
+                                                    : bench.secret ? load_idle()
+                                                                   : -1)
+               : !strcmp(bench.scenario, "echo") ? (bench.connections ? load_raw(ROLE_SENDER) : -1)
+               : !strcmp(bench.scenario, "pair") ? (bench.users_file ? load_pairs() : -1)
                : !strcmp(bench.scenario, "fanout") ? (bench.rooms_file ? load_rooms() : -1)
                                                    : -1;
   if (loaded != 0 || bench.conn_count == 0) {

@@ -27,7 +27,6 @@ typedef struct lookup_job {
   size_t socket_count;
   membership_t *found;
   size_t found_count;
-  bool failed;
 } lookup_job_t;
 
 static int by_user_id(const void *a, const void *b) {
@@ -106,10 +105,8 @@ static void find_memberships(void *arg) {
       break;
     }
   }
-  if (mongoc_cursor_error(cursor, &error)) {
+  if (mongoc_cursor_error(cursor, &error))
     CHAT_LOG(CHAT_LOG_WARN, "rooms of %zu new sockets: %s", job->socket_count, error.message);
-    job->failed = true;
-  }
   mongoc_cursor_destroy(cursor);
   bson_destroy(opts);
   bson_destroy(&filter);
