@@ -6,6 +6,7 @@
  * of up to ROOMS_LOOKUP_BATCH of them with one $in query; nothing is ever
  * refused, and the list holds each socket once, so it is bounded by the
  * connections. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +16,7 @@
 
 #define ROOMS_LOOKUP_BATCH 500      /* sockets per MongoDB query */
 #define ROOMS_PER_LOOKUP_MAX 500000 /* memberships read per query at most */
+#define ROOMS_PER_USER_MAX 10000    /* conversations joined per socket at most */
 
 typedef struct membership {
   size_t socket; /* index in the job's sockets, sorted by user id */
@@ -27,6 +29,7 @@ typedef struct lookup_job {
   size_t socket_count;
   membership_t *found;
   size_t found_count;
+  uint32_t *per_user; /* memberships found, by the index of the user's first socket */
 } lookup_job_t;
 
 static int by_user_id(const void *a, const void *b) {
@@ -94,8 +97,9 @@ static void find_memberships(void *arg) {
         !BSON_ITER_HOLDS_UTF8(&conversation) || !chat_is_id(bson_iter_utf8(&conversation, NULL)))
       continue;
     size_t first = first_of_user(job, bson_iter_utf8(&user, NULL));
-    if (first == job->socket_count)
+    if (first == job->socket_count || job->per_user[first] >= ROOMS_PER_USER_MAX)
       continue;
+    job->per_user[first]++;
     if (job->found_count >= ROOMS_PER_LOOKUP_MAX ||
         !add_found(job, first, bson_iter_utf8(&conversation, NULL))) {
       CHAT_LOG(CHAT_LOG_WARN,
@@ -137,6 +141,7 @@ static void join_memberships(void *arg) {
     gateway_socket_release(state);
   }
   free(job->found);
+  free(job->per_user);
   free(job->sockets);
   free(job);
   gw->rooms_lookup_running = false;
@@ -151,7 +156,9 @@ static void lookup_next(gateway_t *gw) {
   size_t count =
       gw->rooms_waiting_count < ROOMS_LOOKUP_BATCH ? gw->rooms_waiting_count : ROOMS_LOOKUP_BATCH;
   gateway_socket_t **sockets = job ? malloc(count * sizeof *sockets) : NULL;
-  if (!sockets) {
+  uint32_t *per_user = sockets ? calloc(count, sizeof *per_user) : NULL;
+  if (!per_user) {
+    free(sockets);
     free(job);
     CHAT_LOG(CHAT_LOG_ERROR, "out of memory looking %zu sockets' rooms up", count);
     return; /* tried again at the next connect */
@@ -163,12 +170,14 @@ static void lookup_next(gateway_t *gw) {
   job->gw = gw;
   job->sockets = sockets;
   job->socket_count = count;
+  job->per_user = per_user;
   gw->rooms_lookup_running = true;
   /* One job in flight at a time: the queue's limit is for clients' work. */
   if (work_queue_submit_always(gw->work, find_memberships, join_memberships, job) != CHAT_OK) {
     CHAT_LOG(CHAT_LOG_ERROR, "out of memory: %zu sockets join no conversation", count);
     for (size_t i = 0; i < count; i++)
       gateway_socket_release(sockets[i]);
+    free(per_user);
     free(sockets);
     free(job);
     gw->rooms_lookup_running = false;
