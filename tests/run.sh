@@ -8,7 +8,8 @@
 # (address|undefined|thread; default address, so every test, the services
 # it starts included, runs under AddressSanitizer and LeakSanitizer; set it
 # empty for a plain build), CHAT_TEST_KEEP=1 keeps the
-# temporary directory with the broker and FerretDB logs.
+# temporary directory with the broker and FerretDB logs, CHAT_TEST_REGEX
+# runs only the tests whose names match it (ctest -R).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -52,4 +53,4 @@ stack_ferretdb_start "$work/ferretdb" "$ferretdb_port"
 
 export CHAT_TEST_KAFKA_BROKERS="127.0.0.1:$kafka_port"
 export CHAT_TEST_MONGO_URI="mongodb://127.0.0.1:$ferretdb_port/"
-ctest --test-dir "$build" --output-on-failure --timeout 600
+ctest --test-dir "$build" --output-on-failure --timeout 600 ${CHAT_TEST_REGEX:+-R "$CHAT_TEST_REGEX"}

@@ -17,7 +17,6 @@ typedef struct pending_send {
   int64_t ack_id;
   char client_msg_id[SEND_CLIENT_MSG_ID_MAX + 1];
   char conversation_id[CHAT_ID_SIZE];
-  bool to_receiver; /* a 1-1 send by receiverId: may open the conversation */
 } pending_send_t;
 
 /* A delivery report on its way from the producer's thread to the loop. */
@@ -89,15 +88,19 @@ const char *send_request_read(const bson_t *doc, const char *sender_id, int max_
   if (!conversation_id && !receiver_id)
     return "conversationId or receiverId is required";
   if (receiver_id) {
+    /* A 1-1 send names its conversation by the pair: the id is derived
+     * from the two user ids, and a conversationId beside it must be that
+     * one, so that a receiverId never vouches for another conversation. */
     if (strcmp(receiver_id, sender_id) == 0)
       return "cannot send a message to yourself";
     memcpy(out->receiver_id, receiver_id, CHAT_ID_SIZE);
-    if (!conversation_id &&
-        !chat_direct_conversation_id(sender_id, receiver_id, out->conversation_id))
+    if (!chat_direct_conversation_id(sender_id, receiver_id, out->conversation_id))
       return "receiverId must be 24 hex digits";
-  }
-  if (conversation_id)
+    if (conversation_id && strcmp(conversation_id, out->conversation_id) != 0)
+      return "conversationId is not the direct conversation with receiverId";
+  } else {
     memcpy(out->conversation_id, conversation_id, CHAT_ID_SIZE);
+  }
   *err = CHAT_OK;
   return NULL;
 }
@@ -167,7 +170,6 @@ void gateway_send_message(gateway_t *gw, gateway_socket_t *state, bson_iter_t *a
   pending->ack_id = ack_id;
   memcpy(pending->client_msg_id, req.client_msg_id, sizeof pending->client_msg_id);
   memcpy(pending->conversation_id, req.conversation_id, sizeof pending->conversation_id);
-  pending->to_receiver = req.receiver_id[0] != '\0';
   state->refs++;
   char connection_id[CHAT_CONFIG_STR_MAX + 64];
   snprintf(connection_id, sizeof connection_id, "%s/%s", cfg->instance_id,
@@ -191,11 +193,9 @@ static void report_on_loop(void *arg) {
   if (pending && pending->state->socket && !chat_runtime_stopping(gw->rt)) {
     chat_sio_socket_t *socket = pending->state->socket;
     if (report->err == CHAT_OK) {
-      /* The sending socket may go on by conversationId at once, before
-       * conversation_created comes back: persistence still checks every
-       * message, so this grants nothing it would refuse. */
-      if (pending->to_receiver)
-        gateway_socket_join_conversation(gw, pending->state, pending->conversation_id);
+      /* Kafka's word is not persistence's: the socket joins the room only
+       * when persistence says so (the join header of conversation_created),
+       * never here (docs/architecture.md, "Who joins a room"). */
       bson_string_t *fields = bson_string_new("\"clientMsgId\":");
       chat_json_append_string(fields, pending->client_msg_id, strlen(pending->client_msg_id));
       bson_string_append_printf(fields, ",\"status\":\"accepted\",\"conversationId\":\"%s\"",

@@ -845,7 +845,11 @@ static chat_err_t publish_message(run_t *run, const send_t *send) {
     chat_json_append_string(ack, send->client_msg_id, strlen(send->client_msg_id));
     bson_string_append_printf(ack, ",\"status\":\"persisted\",\"messageId\":\"%s\",\"seq\":%lld}",
                               send->message_id, (long long)send->seq);
-    const chat_broadcast_route_t route = {.event = "message_ack", .target = conn};
+    /* The sender's socket joins a new conversation's room with its
+     * persisted ack, so that it may go on by conversationId as soon as it
+     * has the ack (conversation_created to user:<id> may come later). */
+    const chat_broadcast_route_t route = {
+        .event = "message_ack", .target = conn, .join = c->direct && send->seq == 1 ? c->id : NULL};
     err = broadcast(run, &route, ack);
     bson_string_free(ack, true);
   }

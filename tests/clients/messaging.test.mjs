@@ -214,6 +214,53 @@ test("bad input gets a precise ack error and nobody else notices", async () => {
   assert.ok(ginaSocket.connected && hankSocket.connected);
 });
 
+test("nobody listens in: a send naming someone else's conversation beside a receiverId is refused and joins no room", async () => {
+  const rosa = await register(gwA, `rhea_${pid}`);
+  const sven = await register(gwB, `sven_${pid}`);
+  const mallory = await register(gwA, `mallory_${pid}`);
+  const rosaSocket = await open(gwA, rosa);
+  const svenSocket = await open(gwB, sven);
+  const opened = await request(rosaSocket, "send_message", { receiverId: sven.id, content: "just us", clientMsgId: "r-1" });
+  const conversationId = opened.conversationId;
+  await waitFor(rosaSocket, "message_ack", (a) => a.clientMsgId === "r-1" && a.status === "persisted");
+  await waitFor(svenSocket, "conversation_created", (c) => c.conversationId === conversationId);
+  assert.deepEqual(await request(rosaSocket, "join_conversation", { conversationId }), { ok: true });
+  assert.deepEqual(await request(svenSocket, "join_conversation", { conversationId }), { ok: true });
+
+  // Mallory, on both gateways, names their conversation beside a receiverId.
+  const spies = [await open(gwA, mallory), await open(gwB, mallory)];
+  for (const [i, spy] of spies.entries()) {
+    const answer = await request(spy, "send_message", { receiverId: sven.id, conversationId, content: "let me listen", clientMsgId: `spy-${i}` });
+    assert.equal(answer.ok, false, JSON.stringify(answer));
+    assert.equal(answer.error.code, "INVALID_ARGUMENT");
+    assert.equal(answer.error.message, "conversationId is not the direct conversation with receiverId");
+  }
+  const rest = await http(gwA, "POST", "/api/chat/send", { token: mallory.token, body: { receiverId: sven.id, conversationId, content: "let me listen" } });
+  assert.equal(rest.status, 400, JSON.stringify(rest.body));
+  await sleep(500); /* were a join granted, it would be in by now */
+  for (const spy of spies) {
+    assert.equal((await request(spy, "join_conversation", { conversationId })).error?.code, "FORBIDDEN");
+    assert.equal((await request(spy, "typing", { conversationId })).error?.code, "FORBIDDEN");
+  }
+
+  // The members talk both ways, with typing; mallory hears none of it.
+  await request(rosaSocket, "typing", { conversationId });
+  assert.equal((await request(rosaSocket, "send_message", { conversationId, content: "secret 1", clientMsgId: "r-2" })).ok, true);
+  assert.equal((await request(svenSocket, "send_message", { conversationId, content: "secret 2", clientMsgId: "s-1" })).ok, true);
+  await waitFor(svenSocket, "new_message", (m) => m.content === "secret 1");
+  await waitFor(rosaSocket, "new_message", (m) => m.content === "secret 2");
+  await waitFor(svenSocket, "user_typing", (t) => t.userId === rosa.id);
+  await sleep(500);
+  for (const spy of spies) {
+    const heard = spy.seen.filter((e) => JSON.stringify(e.data ?? null).includes(conversationId));
+    assert.deepEqual(heard, [], "an outsider received events of the conversation");
+  }
+  // Mallory's own, honest first message to sven still works, in a conversation of its own.
+  const own = await request(spies[0], "send_message", { receiverId: sven.id, content: "hello sven", clientMsgId: "m-own" });
+  assert.equal(own.ok, true);
+  assert.notEqual(own.conversationId, conversationId);
+});
+
 test("flooding hits the per-connection rate limit with RATE_LIMITED, then recovers", async () => {
   const ivan = await register(gwA, `ivan_${pid}`);
   const socket = await open(gwLimited, ivan);
@@ -403,7 +450,8 @@ test("resume: reconnecting to the other gateway with lastSeqs replays what was m
   const rosaSocket = await open(gwA, rosa);
   const opened = await request(rosaSocket, "send_message", { receiverId: sam.id, content: "r-1", clientMsgId: "r-1" });
   const conversationId = opened.conversationId;
-  // Straight on by conversationId, before conversation_created has come back.
+  // By conversationId once persistence said the socket is in (the join of the persisted ack).
+  await waitFor(rosaSocket, "message_ack", (a) => a.clientMsgId === "r-1" && a.status === "persisted");
   for (let i = 2; i <= 3; i++) {
     const ack = await request(rosaSocket, "send_message", { conversationId, content: `r-${i}`, clientMsgId: `r-${i}` });
     assert.equal(ack.ok, true, JSON.stringify(ack));

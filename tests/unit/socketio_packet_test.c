@@ -1,6 +1,7 @@
 /* The Engine.IO and Socket.IO codecs, against the examples of the protocol
  * READMEs and every malformed case. */
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "chat/json.h"
@@ -109,11 +110,10 @@ Test(engineio, encodes_payloads_and_the_handshake) {
 
 /* ---- Socket.IO ---- */
 
-static chat_sio_packet_t decode_ok(const char *text) {
-  chat_sio_packet_t packet;
+/* Decodes into *packet (a bson_t is never returned or copied by value). */
+static void decode_ok(const char *text, chat_sio_packet_t *packet) {
   const char *why = NULL;
-  cr_assert(chat_sio_decode(text, strlen(text), 1 << 20, &packet, &why), "%s: %s", text, why);
-  return packet;
+  cr_assert(chat_sio_decode(text, strlen(text), 1 << 20, packet, &why), "%s: %s", text, why);
 }
 
 static char *data_json(const chat_sio_packet_t *packet) {
@@ -123,52 +123,53 @@ static char *data_json(const chat_sio_packet_t *packet) {
 }
 
 Test(socketio, readme_examples) {
-  chat_sio_packet_t p = decode_ok("0");
+  chat_sio_packet_t p;
+  decode_ok("0", &p);
   cr_assert_eq(p.type, CHAT_SIO_CONNECT);
   cr_assert_str_eq(p.nsp, "/");
   chat_sio_packet_cleanup(&p);
 
-  p = decode_ok("0/admin,{\"token\":\"123\"}");
+  decode_ok("0/admin,{\"token\":\"123\"}", &p);
   cr_assert_str_eq(p.nsp, "/admin");
   char *json = data_json(&p);
   cr_assert_str_eq(json, "{\"d\":{\"token\":\"123\"}}");
   bson_free(json);
   chat_sio_packet_cleanup(&p);
 
-  p = decode_ok("0/custom"); /* a CONNECT may end right after the namespace */
+  decode_ok("0/custom", &p); /* a CONNECT may end right after the namespace */
   cr_assert_str_eq(p.nsp, "/custom");
   chat_sio_packet_cleanup(&p);
 
-  p = decode_ok("1/admin,");
+  decode_ok("1/admin,", &p);
   cr_assert_eq(p.type, CHAT_SIO_DISCONNECT);
   chat_sio_packet_cleanup(&p);
 
-  p = decode_ok("2[\"foo\"]");
+  decode_ok("2[\"foo\"]", &p);
   bson_iter_t args;
   cr_assert_str_eq(chat_sio_event_name(&p, &args), "foo");
   cr_assert_not(bson_iter_next(&args));
   chat_sio_packet_cleanup(&p);
 
-  p = decode_ok("2/admin,456[\"project:delete\",123]");
+  decode_ok("2/admin,456[\"project:delete\",123]", &p);
   cr_assert_eq(p.ack_id, 456);
   cr_assert_str_eq(chat_sio_event_name(&p, &args), "project:delete");
   cr_assert(bson_iter_next(&args) && bson_iter_as_int64(&args) == 123);
   chat_sio_packet_cleanup(&p);
 
-  p = decode_ok("3/admin,456[]");
+  decode_ok("3/admin,456[]", &p);
   cr_assert_eq(p.type, CHAT_SIO_ACK);
   chat_sio_packet_cleanup(&p);
 
-  p = decode_ok("4{\"message\":\"Not authorized\"}");
+  decode_ok("4{\"message\":\"Not authorized\"}", &p);
   cr_assert_eq(p.type, CHAT_SIO_CONNECT_ERROR);
   chat_sio_packet_cleanup(&p);
 
-  p = decode_ok("51-[\"baz\",{\"_placeholder\":true,\"num\":0}]");
+  decode_ok("51-[\"baz\",{\"_placeholder\":true,\"num\":0}]", &p);
   cr_assert_eq(p.type, CHAT_SIO_BINARY_EVENT);
   cr_assert_eq(p.attachments, 1);
   chat_sio_packet_cleanup(&p);
 
-  p = decode_ok("61-/admin,456[{\"_placeholder\":true,\"num\":0}]");
+  decode_ok("61-/admin,456[{\"_placeholder\":true,\"num\":0}]", &p);
   cr_assert_eq(p.type, CHAT_SIO_BINARY_ACK);
   cr_assert_eq(p.ack_id, 456);
   cr_assert_str_eq(p.nsp, "/admin");
@@ -238,4 +239,31 @@ Test(socketio, headers) {
   chat_sio_append_header(out, CHAT_SIO_BINARY_EVENT, 2, "/", 7);
   cr_assert_str_eq(out->str, "52-7");
   bson_string_free(out, true);
+}
+
+/* A packet kept past the frame it came in (a binary event waiting for its
+ * attachments) is moved, never copied with '=': an allocated bson_t points
+ * into its own struct, and the copy freed the original's storage twice. */
+Test(socketio, a_moved_packet_owns_its_data) {
+  static const char *const texts[] = {
+      "51-[\"x\",{\"_placeholder\":true,\"num\":0}]", /* small: inline storage */
+      "51-/guest,7[\"a long event name to leave the inline storage of a bson_t behind\","
+      "\"caption caption caption caption caption caption caption caption\","
+      "{\"_placeholder\":true,\"num\":0}]", /* large: heap storage */
+  };
+  for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+    chat_sio_packet_t decoded, *kept = NULL;
+    const char *why = NULL;
+    cr_assert(chat_sio_decode(texts[i], strlen(texts[i]), 1 << 20, &decoded, &why), "%s", why);
+    cr_assert_eq(posix_memalign((void **)&kept, 128, sizeof *kept), 0);
+    chat_sio_packet_move(kept, &decoded);
+    chat_sio_packet_cleanup(&decoded); /* the frame's copy goes first, as in the server */
+    bson_iter_t args;
+    cr_assert_str_eq(chat_sio_event_name(kept, &args), i == 0 ? "x" : "a long event name to leave the inline storage of a bson_t behind");
+    cr_assert_eq(kept->attachments, 1);
+    cr_assert_str_eq(kept->nsp, i == 0 ? "/" : "/guest");
+    cr_assert_eq(kept->ack_id, i == 0 ? -1 : 7);
+    chat_sio_packet_cleanup(kept);
+    free(kept);
+  }
 }

@@ -498,7 +498,7 @@ static bool handle_sio_text(eio_session_t *session, const uint8_t *text, size_t 
         return false;
       }
       session->pending = memset(memory, 0, sizeof *session->pending);
-      session->pending->packet = packet; /* ownership moves to the session */
+      chat_sio_packet_move(&session->pending->packet, &packet);
       return true;
     }
     dispatch_event(session, &packet, NULL, 0);

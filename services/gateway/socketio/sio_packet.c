@@ -135,6 +135,18 @@ bool chat_sio_decode(const char *text, size_t len, size_t max_len, chat_sio_pack
   return true;
 }
 
+void chat_sio_packet_move(chat_sio_packet_t *to, chat_sio_packet_t *from) {
+  to->type = from->type;
+  memcpy(to->nsp, from->nsp, sizeof to->nsp);
+  to->ack_id = from->ack_id;
+  to->attachments = from->attachments;
+  if (!bson_steal(&to->data, &from->data)) { /* a static document: copied instead */
+    bson_copy_to(&from->data, &to->data);
+    bson_destroy(&from->data);
+  }
+  bson_init(&from->data);
+}
+
 void chat_sio_packet_cleanup(chat_sio_packet_t *packet) {
   if (packet)
     bson_destroy(&packet->data);

@@ -45,6 +45,11 @@ typedef struct chat_sio_packet {
 bool chat_sio_decode(const char *text, size_t len, size_t max_len, chat_sio_packet_t *packet,
                      const char **why);
 
+/* Moves a decoded packet into *to (not yet initialised): to takes over the
+ * data's storage and from is left empty, safe to clean up. A bson_t must
+ * never be copied with '=': an allocated one points into its own struct. */
+void chat_sio_packet_move(chat_sio_packet_t *to, chat_sio_packet_t *from);
+
 /* Frees what decode allocated; accepts a packet decode never filled. */
 void chat_sio_packet_cleanup(chat_sio_packet_t *packet);
 
