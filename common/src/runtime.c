@@ -159,6 +159,7 @@ chat_err_t chat_runtime_start(const chat_runtime_options_t *opts, chat_runtime_t
   if (!rt)
     return CHAT_ERR_NOMEM;
   chat_log_init(name, NULL, CHAT_LOG_INFO);
+  chat_log_install_crash_report();
   err = chat_config_load(&rt->config, opts->service, why, sizeof why);
   if (err != CHAT_OK) {
     CHAT_LOG(CHAT_LOG_ERROR, "configuration: %s", why);

@@ -46,4 +46,18 @@ void chat_log_write(chat_log_level_t level, const char *file, int line, const ch
 
 _Noreturn void chat_log_assert_failed(const char *expr, const char *file, int line);
 
+/* Installs handlers for the fatal signals (SIGSEGV, SIGBUS, SIGFPE, SIGILL,
+ * SIGABRT, SIGTRAP): each writes one line at level "fatal" with the
+ * signal's name, the faulting address and a backtrace, e.g.
+ *   {"ts":...,"level":"fatal","service":"gateway","instance":"gw-1",
+ *    "msg":"fatal signal SIGSEGV","signal":"SIGSEGV","addr":"0x0",
+ *    "backtrace":["chat-gateway+0x1b2c4 gateway_handle_http+0x4c",...]}
+ * then lets the signal kill the process as it would have (a core dump
+ * where those are on). Each frame is a module and offset for addr2line,
+ * and the function's name where the dynamic symbol table has it (services
+ * link with -rdynamic).
+ * Call once, early, from the main thread (which gets an alternate stack,
+ * so a stack overflow is reported too). */
+void chat_log_install_crash_report(void);
+
 #endif
