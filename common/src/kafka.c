@@ -23,6 +23,7 @@ struct chat_producer {
 struct chat_consumer {
   rd_kafka_t *rk;
   bool assigned; /* all_partitions_from_end: no group, nothing to commit */
+  _Atomic uint64_t *assignment_changes; /* the options', or NULL */
 };
 
 /* Assigns every partition of the subscription's topics at their end. */
@@ -326,7 +327,9 @@ void chat_producer_destroy(chat_producer_t **producer_ptr, int timeout_ms) {
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *partitions, void *opaque) {
   bool cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
-  (void)opaque;
+  chat_consumer_t *consumer = opaque;
+  if (consumer && consumer->assignment_changes)
+    atomic_fetch_add(consumer->assignment_changes, 1);
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     CHAT_LOG(CHAT_LOG_INFO, "kafka %s assigned %d partitions", rd_kafka_name(rk), partitions->cnt);
     if (cooperative)
@@ -377,6 +380,8 @@ chat_err_t chat_consumer_create(const chat_config_t *cfg, const char *group_id,
   if (err != CHAT_OK)
     goto out;
   rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+  rd_kafka_conf_set_opaque(conf, consumer);
+  consumer->assignment_changes = opts ? opts->assignment_changes : NULL;
   rd_kafka_conf_set_log_cb(conf, on_rdkafka_log);
   rd_kafka_conf_set_error_cb(conf, on_rdkafka_error);
   consumer->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);

@@ -28,6 +28,7 @@ struct chat_runtime {
   atomic_bool started; /* topics and indexes exist */
   atomic_bool stop_requested;
   _Atomic uint64_t delivery_failures;
+  _Atomic uint64_t assignment_changes; /* the consumer's rebalances */
   chat_delivery_fn on_delivery;
   void *delivery_ctx;
 };
@@ -52,6 +53,10 @@ bool chat_runtime_stopping(const chat_runtime_t *rt) {
 }
 
 void chat_runtime_request_stop(chat_runtime_t *rt) { atomic_store(&rt->stop_requested, true); }
+
+uint64_t chat_runtime_assignment_changes(const chat_runtime_t *rt) {
+  return atomic_load(&rt->assignment_changes);
+}
 
 const chat_config_t *chat_runtime_config(const chat_runtime_t *rt) { return &rt->config; }
 chat_producer_t *chat_runtime_producer(const chat_runtime_t *rt) { return rt->producer; }
@@ -220,7 +225,9 @@ chat_err_t chat_runtime_consume(chat_runtime_t *rt, const char *group_id,
 
   if (!batch)
     return CHAT_ERR_NOMEM;
-  err = chat_consumer_create(&rt->config, group_id, rt->source, topics, topic_count, opts,
+  chat_consumer_options_t options = opts ? *opts : (chat_consumer_options_t){0};
+  options.assignment_changes = &rt->assignment_changes;
+  err = chat_consumer_create(&rt->config, group_id, rt->source, topics, topic_count, &options,
                              &consumer, why, sizeof why);
   if (err != CHAT_OK) {
     CHAT_LOG(CHAT_LOG_ERROR, "consumer: %s", why);

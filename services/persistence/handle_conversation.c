@@ -16,6 +16,7 @@
 #include "chat/json.h"
 #include "chat/log.h"
 #include "chat/topics.h"
+#include "conversation_state.h"
 #include "persistence_publish.h"
 
 #define MEMBERS_MAX 1000 /* participants of one group at most */
@@ -260,6 +261,9 @@ static chat_err_t with_group(chat_runtime_t *rt, const chat_envelope_t *event,
   chat_err_t err = load_group(&c);
   if (err == CHAT_OK)
     err = fn(&c);
+  /* Members, owner or deletion may have changed: message.send reads the
+   * conversation again (the same partition's owner handles both). */
+  conversation_state_forget(c.conversation_id);
   chat_mongo_release(mongo, c.client);
   free(c.group.participants);
   return err;

@@ -1,24 +1,28 @@
 /* message.send (proto/events/message.send.schema.json), a run at a time.
  *
- * For a run of commands from one batch: read the conversations and users
- * they name (one query each), check that each sender may write there,
- * create the direct conversations that first messages open, find which
- * messages are stored already (a redelivered command), give the new ones
- * the next seq of their conversation, insert them in one ordered write,
- * move each conversation's last message, and only then publish: new_message
- * and message_notification to the room, message_ack "persisted" to the
- * sending socket, command.result to a REST call waiting for it, and
- * message.created to chat.events.
+ * For a run of commands from one batch: take the state of the
+ * conversations and users they name from the partition owner's copy
+ * (conversation_state.h: point reads by _id the first time only), check
+ * that each sender may write there, create the direct conversations that
+ * first messages open, give each message the next seq of its
+ * conversation, insert them in one ordered write, write each touched
+ * conversation's summary once, and only then publish: new_message and
+ * message_notification to the room, message_ack "persisted" to the sending
+ * socket, command.result to a REST call waiting for it, and
+ * message.created to chat.events. The hot path writes only: no $in, no
+ * sort, no scan.
  *
  * Idempotence: a message's _id is derived from (senderId, clientMsgId), so
- * a command seen twice finds its message by _id, keeps its seq, and is
- * published again (at-least-once; clients drop what they already have by
- * id). Ordering: one partition has one owner, and an ordered insert stores
- * a prefix of the run, so messages found stored always precede the new
- * ones of their conversation. A second writer (a zombie owner during a
- * rebalance) makes an insert fail on the unique (conversationId, seq)
- * index: the run is retried and the next try reads the seqs that writer
- * used. */
+ * a command seen twice meets its stored message in the insert's duplicate
+ * key error (E11000); only then are the ids from the failed one on read
+ * back, by _id, and found ones keep their stored seq and are published
+ * again (at-least-once; clients drop what they already have by id).
+ * Ordering: one partition has one owner, and an ordered insert stores a
+ * prefix of the run, so a conversation's stored seqs never have a gap. A
+ * second writer (a zombie owner during a rebalance) makes an insert fail
+ * on the unique (conversationId, seq) index: the conversation is read
+ * again from the store and the rest of the run gets seqs after what that
+ * writer stored. */
 #include "handle_message_send.h"
 
 #include <sodium.h>
@@ -34,6 +38,7 @@
 #include "chat/message_json.h"
 #include "chat/runtime.h"
 #include "chat/topics.h"
+#include "conversation_state.h"
 #include "persistence_publish.h"
 #include "reply_window.h"
 
@@ -41,6 +46,15 @@
 #define CLIENT_MSG_ID_MAX 128
 #define ATTACHMENT_URL_MAX 2048
 #define PREVIEW_MAX 200 /* bytes of content kept as the conversation's last message */
+#define INSERT_TRIES 16 /* tries of a run's insert before the batch is retried later */
+/* Documents per insert command. FerretDB 1.24 inserts in batches of 100
+ * (its --batch-size) and, after a duplicate key error in one batch, goes
+ * on with the next one although the insert is ordered (msg_insert.go: the
+ * break on a write error leaves only the inner loop): a run of 208 messages
+ * refused at index 0 came back with 100 stored past it, seqs taken that
+ * the run then gave again, and a gap of 100 in the SIGKILL fault test.
+ * No command of ours is larger than one of its batches. */
+#define INSERT_CHUNK 100
 
 typedef struct conversation {
   char id[CHAT_ID_SIZE];
@@ -50,9 +64,12 @@ typedef struct conversation {
   bool touched; /* gets a new message in this run */
   char **participants;
   size_t participant_count;
+  int64_t base_seq;         /* the highest seq stored before this run (the owner's copy) */
+  awaiting_t base_awaiting[2];
   int64_t last_seq; /* the highest seq stored, as this run goes */
-  const char *last_content;
+  const char *last_content; /* of the message with the highest seq this run stored */
   uint32_t last_content_len;
+  int64_t last_content_seq;
   int64_t last_at;
   awaiting_t awaiting[2]; /* direct only: per participant */
   bool awaiting_changed;
@@ -74,7 +91,8 @@ typedef struct send {
   chat_err_t reject; /* CHAT_OK: goes on */
   const char *reject_message;
   conversation_t *conversation;
-  bool stored; /* found stored already: a redelivery */
+  bool stored;   /* found stored already: a redelivery */
+  bool inserted; /* stored by this run (an earlier try of its insert) */
   int64_t seq;
   int64_t created_at; /* ms; the gateway's accept time, so a replay has the same */
   char stored_receiver[CHAT_ID_SIZE];
@@ -91,10 +109,6 @@ typedef struct run {
   user_t *users;
   size_t user_count;
 } run_t;
-
-/* Set when an insert met a seq another writer took: the next try reads
- * the seqs stored past each conversation's lastSeq. */
-static bool repair_seqs;
 
 static int64_t monotonic_us(void) {
   struct timespec ts;
@@ -199,45 +213,6 @@ static void free_run(run_t *run) {
   free(run->sends);
 }
 
-/* Runs find on collection with {_id: {$in: ids}} and calls fn per document. */
-static chat_err_t find_by_ids(run_t *run, const char *collection, const char *const *ids,
-                              size_t id_count, const bson_t *projection,
-                              void (*fn)(run_t *run, const bson_t *doc)) {
-  if (id_count == 0)
-    return CHAT_OK;
-  chat_mongo_t *mongo = chat_runtime_mongo(run->rt);
-  mongoc_collection_t *coll = chat_mongo_collection(mongo, run->client, collection);
-  bson_t filter = BSON_INITIALIZER, in, list;
-  BSON_APPEND_DOCUMENT_BEGIN(&filter, "_id", &in);
-  BSON_APPEND_ARRAY_BEGIN(&in, "$in", &list);
-  for (size_t i = 0; i < id_count; i++) {
-    char key[16];
-    const char *key_str;
-    bson_uint32_to_string((uint32_t)i, &key_str, key, sizeof key);
-    bson_append_utf8(&list, key_str, -1, ids[i], -1);
-  }
-  bson_append_array_end(&in, &list);
-  bson_append_document_end(&filter, &in);
-  bson_t opts = BSON_INITIALIZER;
-  if (projection)
-    BSON_APPEND_DOCUMENT(&opts, "projection", projection);
-  mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, &filter, &opts, NULL);
-  const bson_t *doc;
-  bson_error_t error;
-  chat_err_t err = CHAT_OK;
-  while (mongoc_cursor_next(cursor, &doc))
-    fn(run, doc);
-  if (mongoc_cursor_error(cursor, &error)) {
-    CHAT_LOG(CHAT_LOG_WARN, "reading %s: %s", collection, error.message);
-    err = chat_mongo_error(&error);
-  }
-  mongoc_cursor_destroy(cursor);
-  bson_destroy(&opts);
-  bson_destroy(&filter);
-  mongoc_collection_destroy(coll);
-  return err;
-}
-
 static int64_t doc_int(const bson_t *doc, const char *key) {
   bson_iter_t it;
   if (!bson_iter_init_find(&it, doc, key))
@@ -245,59 +220,40 @@ static int64_t doc_int(const bson_t *doc, const char *key) {
   return bson_iter_as_int64(&it);
 }
 
-static void take_conversation(run_t *run, const bson_t *doc) {
-  bson_iter_t it, list;
-  if (!bson_iter_init_find(&it, doc, "_id") || !BSON_ITER_HOLDS_UTF8(&it))
-    return;
-  conversation_t *c = find_conversation(run, bson_iter_utf8(&it, NULL));
-  if (!c)
-    return;
+/* Copies what the run needs of a conversation's kept state. */
+static bool take_conversation(conversation_t *c, const conversation_state_t *state) {
   c->exists = true;
-  c->last_seq = doc_int(doc, "lastSeq");
-  c->deleted = bson_iter_init_find(&it, doc, "deletedAt") && !BSON_ITER_HOLDS_NULL(&it);
-  bson_iter_t waiting, entry;
-  if (bson_iter_init_find(&it, doc, "awaiting") && BSON_ITER_HOLDS_DOCUMENT(&it) &&
-      bson_iter_recurse(&it, &waiting)) {
-    for (size_t n = 0; n < 2 && bson_iter_next(&waiting);) {
-      awaiting_t *a = &c->awaiting[n];
-      if (!BSON_ITER_HOLDS_DOCUMENT(&waiting) || !chat_is_id(bson_iter_key(&waiting)) ||
-          !bson_iter_recurse(&waiting, &entry))
-        continue;
-      memcpy(a->user, bson_iter_key(&waiting), CHAT_ID_SIZE);
-      while (bson_iter_next(&entry)) {
-        if (strcmp(bson_iter_key(&entry), "messageId") == 0 && BSON_ITER_HOLDS_UTF8(&entry))
-          snprintf(a->message_id, sizeof a->message_id, "%s", bson_iter_utf8(&entry, NULL));
-        else if (strcmp(bson_iter_key(&entry), "at") == 0 && BSON_ITER_HOLDS_DATE_TIME(&entry))
-          a->at = bson_iter_date_time(&entry);
-      }
-      n++;
-    }
+  c->direct = state->direct;
+  c->deleted = state->deleted;
+  c->base_seq = c->last_seq = state->last_seq;
+  memcpy(c->base_awaiting, state->awaiting, sizeof c->base_awaiting);
+  memcpy(c->awaiting, state->awaiting, sizeof c->awaiting);
+  c->participants = calloc(state->member_count + 1, sizeof *c->participants);
+  if (!c->participants)
+    return false;
+  for (size_t i = 0; i < state->member_count; i++) {
+    c->participants[i] = strdup(state->members[i]);
+    if (!c->participants[i])
+      return false;
+    c->participant_count++;
   }
-  c->direct = bson_iter_init_find(&it, doc, "kind") && BSON_ITER_HOLDS_UTF8(&it) &&
-              strcmp(bson_iter_utf8(&it, NULL), "direct") == 0;
-  if (bson_iter_init_find(&it, doc, "participants") && BSON_ITER_HOLDS_ARRAY(&it) &&
-      bson_iter_recurse(&it, &list)) {
-    while (bson_iter_next(&list)) {
-      if (!BSON_ITER_HOLDS_UTF8(&list))
-        continue;
-      char **grown = realloc(c->participants, (c->participant_count + 1) * sizeof *grown);
-      if (!grown)
-        break;
-      c->participants = grown;
-      c->participants[c->participant_count++] = strdup(bson_iter_utf8(&list, NULL));
-    }
-  }
+  return true;
 }
 
-static void take_user(run_t *run, const bson_t *doc) {
-  bson_iter_t id, name;
-  if (!bson_iter_init_find(&id, doc, "_id") || !BSON_ITER_HOLDS_UTF8(&id) ||
-      !bson_iter_init_find(&name, doc, "username") || !BSON_ITER_HOLDS_UTF8(&name))
+/* The state a conversation has after this run, for the owner's copy. */
+static void keep_conversation(const conversation_t *c) {
+  conversation_state_t state = {.direct = c->direct, .deleted = c->deleted, .last_seq = c->last_seq};
+  memcpy(state.awaiting, c->awaiting, sizeof state.awaiting);
+  state.members = calloc(c->participant_count + 1, sizeof *state.members);
+  if (!state.members) {
+    conversation_state_forget(c->id);
     return;
-  for (size_t i = 0; i < run->user_count; i++) {
-    if (strcmp(run->users[i].id, bson_iter_utf8(&id, NULL)) == 0 && !run->users[i].username)
-      run->users[i].username = strdup(bson_iter_utf8(&name, NULL));
   }
+  for (size_t i = 0; i < c->participant_count; i++)
+    snprintf(state.members[i], CHAT_ID_SIZE, "%s", c->participants[i]);
+  state.member_count = c->participant_count;
+  conversation_state_keep(c->id, &state);
+  free(state.members);
 }
 
 static void take_stored_message(run_t *run, const bson_t *doc) {
@@ -358,26 +314,22 @@ static chat_err_t index_run(run_t *run) {
   return CHAT_OK;
 }
 
+/* The run's conversations and users from the owner's copy, read from the
+ * store (by _id) the first time only. */
 static chat_err_t load(run_t *run) {
-  const char **ids = calloc(run->count * 2 + 1, sizeof *ids);
-  if (!ids)
-    return CHAT_ERR_NOMEM;
-  for (size_t i = 0; i < run->conversation_count; i++)
-    ids[i] = run->conversations[i].id;
-  bson_t *conversation_fields =
-      BCON_NEW("kind", BCON_INT32(1), "participants", BCON_INT32(1), "lastSeq", BCON_INT32(1),
-               "deletedAt", BCON_INT32(1), "awaiting", BCON_INT32(1));
-  chat_err_t err = find_by_ids(run, "conversations", ids, run->conversation_count,
-                               conversation_fields, take_conversation);
-  bson_destroy(conversation_fields);
-  if (err == CHAT_OK) {
-    for (size_t i = 0; i < run->user_count; i++)
-      ids[i] = run->users[i].id;
-    bson_t *user_fields = BCON_NEW("username", BCON_INT32(1));
-    err = find_by_ids(run, "users", ids, run->user_count, user_fields, take_user);
-    bson_destroy(user_fields);
+  chat_err_t err = CHAT_OK;
+  for (size_t i = 0; i < run->conversation_count && err == CHAT_OK; i++) {
+    const conversation_state_t *state = NULL;
+    err = conversation_state_get(run->rt, run->client, run->conversations[i].id, &state);
+    if (err == CHAT_OK && state && !take_conversation(&run->conversations[i], state))
+      err = CHAT_ERR_NOMEM;
   }
-  free(ids);
+  for (size_t i = 0; i < run->user_count && err == CHAT_OK; i++) {
+    const char *name = NULL;
+    err = conversation_state_user_name(run->rt, run->client, run->users[i].id, &name);
+    if (err == CHAT_OK && name && !(run->users[i].username = strdup(name)))
+      err = CHAT_ERR_NOMEM;
+  }
   return err;
 }
 
@@ -394,8 +346,10 @@ static void check_rights(run_t *run) {
     } else if (!c->exists) {
       bool opens_direct = send->receiver_id && chat_is_id(send->receiver_id);
       const user_t *receiver = opens_direct ? find_user(run, send->receiver_id) : NULL;
+      /* The same answer as for a conversation of others: whether two
+       * users have talked is theirs to know. */
       if (!opens_direct)
-        reject(send, CHAT_ERR_NOT_FOUND, "no such conversation");
+        reject(send, CHAT_ERR_FORBIDDEN, "not a member of this conversation");
       else if (!receiver || !receiver->username)
         reject(send, CHAT_ERR_NOT_FOUND, "no user with this receiverId");
     } else if (c->deleted) {
@@ -466,90 +420,100 @@ static chat_err_t create_direct_conversations(run_t *run) {
   return err;
 }
 
-/* Marks the sends whose message is stored already and, after a seq clash,
- * raises each conversation's last_seq to what is really stored. */
-/* Every run reads which of its messages are stored already. On FerretDB
- * 1.24 a read by _id scans the whole collection (145 ms for 20 ids among
- * 1,400 messages): skipping it unless an insert had met a duplicate was
- * faster, but lost the order of seqs after a SIGKILL of the partition's
- * owner in the fault test, so it stays until that is understood. */
-static chat_err_t find_stored(run_t *run) {
-  const char **ids = calloc(run->count + 1, sizeof *ids);
-  size_t n = 0;
-  if (!ids)
-    return CHAT_ERR_NOMEM;
-  for (size_t i = 0; i < run->count; i++) {
-    if (run->sends[i].reject == CHAT_OK)
-      ids[n++] = run->sends[i].message_id;
-  }
-  bson_t *fields = BCON_NEW("seq", BCON_INT32(1), "createdAt", BCON_INT32(1), "receiverId",
-                            BCON_INT32(1), "repliedFirst", BCON_INT32(1));
-  chat_err_t err = find_by_ids(run, "messages", ids, n, fields, take_stored_message);
-  bson_destroy(fields);
-  free(ids);
-  if (err != CHAT_OK || !repair_seqs)
-    return err;
+/* Reads back, by _id, the messages of the sends from index `from` on that
+ * are not known stored yet: after a duplicate key error, some of them may
+ * be (a redelivered or resent command). Found ones keep their stored seq. */
+static chat_err_t read_back(run_t *run, size_t from) {
   chat_mongo_t *mongo = chat_runtime_mongo(run->rt);
   mongoc_collection_t *messages = chat_mongo_collection(mongo, run->client, "messages");
-  for (size_t i = 0; i < run->conversation_count && err == CHAT_OK; i++) {
-    conversation_t *c = &run->conversations[i];
-    bson_t *filter = BCON_NEW("conversationId", BCON_UTF8(c->id), "seq", "{", "$gt",
-                              BCON_INT64(c->last_seq), "}");
-    bson_t *opts = BCON_NEW("projection", "{", "seq", BCON_INT32(1), "}");
+  bson_t *projection = BCON_NEW("seq", BCON_INT32(1), "createdAt", BCON_INT32(1), "receiverId",
+                                BCON_INT32(1), "repliedFirst", BCON_INT32(1));
+  bson_t *opts = BCON_NEW("limit", BCON_INT64(1));
+  BSON_APPEND_DOCUMENT(opts, "projection", projection);
+  chat_err_t err = CHAT_OK;
+  for (size_t i = from; i < run->count && err == CHAT_OK; i++) {
+    const send_t *send = &run->sends[i];
+    if (send->reject != CHAT_OK || send->stored || send->inserted)
+      continue;
+    bson_t *filter = BCON_NEW("_id", BCON_UTF8(send->message_id));
     mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(messages, filter, opts, NULL);
     const bson_t *doc;
     bson_error_t error;
-    while (mongoc_cursor_next(cursor, &doc)) {
-      int64_t seq = doc_int(doc, "seq");
-      if (seq > c->last_seq)
-        c->last_seq = seq;
-    }
-    if (mongoc_cursor_error(cursor, &error))
+    if (mongoc_cursor_next(cursor, &doc))
+      take_stored_message(run, doc); /* every send of that id in the run */
+    else if (mongoc_cursor_error(cursor, &error))
       err = chat_mongo_error(&error);
     mongoc_cursor_destroy(cursor);
-    bson_destroy(opts);
     bson_destroy(filter);
   }
+  bson_destroy(opts);
+  bson_destroy(projection);
   mongoc_collection_destroy(messages);
-  if (err == CHAT_OK)
-    repair_seqs = false;
   return err;
 }
 
-/* Gives each new message the next seq of its conversation; a message sent
- * twice in this run is stored once. */
+/* Gives each new message the next seq of its conversation. Called before
+ * each try of the insert, it starts from the conversation's base every
+ * time: messages found stored (redeliveries) and those inserted by an
+ * earlier try keep their seqs, and the new ones follow the highest of
+ * them, in the order they came; the reply window is tracked again in that
+ * same order, so an inserted message keeps what it was stored with. A
+ * message sent twice in this run is stored once. */
 static void assign_seqs(run_t *run) {
+  for (size_t i = 0; i < run->conversation_count; i++) {
+    conversation_t *c = &run->conversations[i];
+    c->last_seq = c->base_seq;
+    memcpy(c->awaiting, c->base_awaiting, sizeof c->awaiting);
+    c->awaiting_changed = false;
+    c->touched = false;
+    c->last_content = NULL;
+  }
   for (size_t i = 0; i < run->count; i++) {
     send_t *send = &run->sends[i];
-    if (send->reject != CHAT_OK)
+    if (send->reject == CHAT_OK && (send->stored || send->inserted) &&
+        send->seq > send->conversation->last_seq)
+      send->conversation->last_seq = send->seq;
+  }
+  for (size_t i = 0; i < run->count; i++) {
+    send_t *send = &run->sends[i];
+    if (send->reject != CHAT_OK || send->stored)
       continue;
     conversation_t *c = send->conversation;
-    if (send->stored) {
-      if (send->seq > c->last_seq)
-        c->last_seq = send->seq;
-      continue;
-    }
     const send_t *earlier = NULL;
     for (size_t j = 0; j < i && !earlier; j++) {
-      if (run->sends[j].reject == CHAT_OK &&
+      if (run->sends[j].reject == CHAT_OK && !run->sends[j].stored &&
           strcmp(run->sends[j].message_id, send->message_id) == 0)
         earlier = &run->sends[j];
     }
     if (earlier) {
-      send->stored = true; /* by the earlier one, in this run */
-      send->seq = earlier->seq;
+      send->seq = earlier->seq; /* stored by the earlier one, in this run */
       send->created_at = earlier->created_at;
       continue;
     }
-    send->seq = ++c->last_seq;
+    if (!send->inserted)
+      send->seq = ++c->last_seq;
     c->touched = true;
-    c->last_content = send->content;
-    c->last_content_len = send->content_len;
-    c->last_at = send->created_at;
+    if (!c->last_content || send->seq >= c->last_content_seq) {
+      c->last_content = send->content;
+      c->last_content_len = send->content_len;
+      c->last_content_seq = send->seq;
+      c->last_at = send->created_at;
+    }
+    memset(&send->replied, 0, sizeof send->replied);
     if (c->direct && reply_window_track(c->awaiting, send->sender_id, send->message_id,
                                         send->created_at, &send->replied))
       c->awaiting_changed = true;
   }
+}
+
+/* A send that is the second of its id in the run (stored by the first). */
+static bool repeats_earlier(const run_t *run, size_t i) {
+  for (size_t j = 0; j < i; j++) {
+    if (run->sends[j].reject == CHAT_OK && !run->sends[j].stored &&
+        strcmp(run->sends[j].message_id, run->sends[i].message_id) == 0)
+      return true;
+  }
+  return false;
 }
 
 /* The receiver of a message: the other member of a direct conversation. */
@@ -566,64 +530,153 @@ static const char *receiver_of(const send_t *send) {
   return NULL;
 }
 
-static chat_err_t insert_new(run_t *run) {
+/* The message document of a send, as stored. */
+static bson_t *message_doc(const send_t *send) {
+  const char *receiver = receiver_of(send);
+  bson_t *doc = bson_new();
+  BSON_APPEND_UTF8(doc, "_id", send->message_id);
+  BSON_APPEND_UTF8(doc, "conversationId", send->conversation->id);
+  BSON_APPEND_INT64(doc, "seq", send->seq);
+  BSON_APPEND_UTF8(doc, "senderId", send->sender_id);
+  if (receiver)
+    BSON_APPEND_UTF8(doc, "receiverId", receiver);
+  else
+    BSON_APPEND_NULL(doc, "receiverId");
+  BSON_APPEND_UTF8(doc, "clientMsgId", send->client_msg_id);
+  bson_append_utf8(doc, "content", 7, send->content, (int)send->content_len);
+  if (send->attachment_url)
+    BSON_APPEND_UTF8(doc, "attachmentUrl", send->attachment_url);
+  else
+    BSON_APPEND_NULL(doc, "attachmentUrl");
+  BSON_APPEND_DATE_TIME(doc, "createdAt", send->created_at);
+  BSON_APPEND_NULL(doc, "deletedAt");
+  if (send->replied.original_sender[0]) {
+    bson_t replied;
+    BSON_APPEND_DOCUMENT_BEGIN(doc, "repliedFirst", &replied);
+    BSON_APPEND_UTF8(&replied, "originalSenderId", send->replied.original_sender);
+    BSON_APPEND_UTF8(&replied, "originalMessageId", send->replied.original_message);
+    BSON_APPEND_DATE_TIME(&replied, "originalAt", send->replied.original_at);
+    bson_append_document_end(doc, &replied);
+  }
+  return doc;
+}
+
+/* The index in the insert of the first document refused as a duplicate
+ * key (E11000), from the reply; -1 when the error was another. */
+static int64_t duplicate_index(const bson_t *reply) {
+  bson_iter_t it, errors, entry;
+  if (!bson_iter_init_find(&it, reply, "writeErrors") || !BSON_ITER_HOLDS_ARRAY(&it) ||
+      !bson_iter_recurse(&it, &errors) || !bson_iter_next(&errors) ||
+      !BSON_ITER_HOLDS_DOCUMENT(&errors) || !bson_iter_recurse(&errors, &entry))
+    return -1;
+  int64_t index = -1, code = 0;
+  while (bson_iter_next(&entry)) {
+    if (strcmp(bson_iter_key(&entry), "index") == 0)
+      index = bson_iter_as_int64(&entry);
+    else if (strcmp(bson_iter_key(&entry), "code") == 0)
+      code = bson_iter_as_int64(&entry);
+  }
+  return code == 11000 ? index : -1;
+}
+
+/* After a duplicate on (conversationId, seq): another writer stored seqs
+ * this owner did not know of. The conversation is read again from the
+ * store, which finds the highest stored seq. */
+static chat_err_t reload_base(run_t *run, conversation_t *c) {
+  conversation_state_forget(c->id);
+  const conversation_state_t *state = NULL;
+  chat_err_t err = conversation_state_get(run->rt, run->client, c->id, &state);
+  if (err != CHAT_OK)
+    return err;
+  if (!state)
+    return CHAT_ERR_CONFLICT; /* gone meanwhile: the batch is retried */
+  CHAT_LOG(CHAT_LOG_WARN, "conversation %s: another writer stored up to seq %lld (this owner had %lld)",
+           c->id, (long long)state->last_seq, (long long)c->base_seq);
+  c->base_seq = state->last_seq;
+  memcpy(c->base_awaiting, state->awaiting, sizeof c->base_awaiting);
+  return CHAT_OK;
+}
+
+/* Stores the run's new messages with one ordered insert_many. A duplicate
+ * key error stops the insert at one document, after a prefix went in:
+ * those are kept as inserted, the sends from the refused one on are read
+ * back by _id (a redelivery is found there), or, when the refused one is
+ * not stored, its conversation's seq was taken by another writer and is
+ * read again; then seqs are given again and the rest is inserted. Each try
+ * stores or finds at least one message or learns another writer's seqs;
+ * after INSERT_TRIES the batch is retried later. */
+static chat_err_t store_messages(run_t *run) {
   bson_t **docs = calloc(run->count + 1, sizeof *docs);
-  size_t n = 0;
-  if (!docs)
-    return CHAT_ERR_NOMEM;
-  for (size_t i = 0; i < run->count; i++) {
-    send_t *send = &run->sends[i];
-    if (send->reject != CHAT_OK || send->stored || send->seq == 0)
-      continue;
-    if (run->sends[i].stored)
-      continue;
-    const char *receiver = receiver_of(send);
-    bson_t *doc = bson_new();
-    BSON_APPEND_UTF8(doc, "_id", send->message_id);
-    BSON_APPEND_UTF8(doc, "conversationId", send->conversation->id);
-    BSON_APPEND_INT64(doc, "seq", send->seq);
-    BSON_APPEND_UTF8(doc, "senderId", send->sender_id);
-    if (receiver)
-      BSON_APPEND_UTF8(doc, "receiverId", receiver);
-    else
-      BSON_APPEND_NULL(doc, "receiverId");
-    BSON_APPEND_UTF8(doc, "clientMsgId", send->client_msg_id);
-    bson_append_utf8(doc, "content", 7, send->content, (int)send->content_len);
-    if (send->attachment_url)
-      BSON_APPEND_UTF8(doc, "attachmentUrl", send->attachment_url);
-    else
-      BSON_APPEND_NULL(doc, "attachmentUrl");
-    BSON_APPEND_DATE_TIME(doc, "createdAt", send->created_at);
-    BSON_APPEND_NULL(doc, "deletedAt");
-    if (send->replied.original_sender[0]) {
-      bson_t replied;
-      BSON_APPEND_DOCUMENT_BEGIN(doc, "repliedFirst", &replied);
-      BSON_APPEND_UTF8(&replied, "originalSenderId", send->replied.original_sender);
-      BSON_APPEND_UTF8(&replied, "originalMessageId", send->replied.original_message);
-      BSON_APPEND_DATE_TIME(&replied, "originalAt", send->replied.original_at);
-      bson_append_document_end(doc, &replied);
+  size_t *send_of = calloc(run->count + 1, sizeof *send_of);
+  chat_mongo_t *mongo = chat_runtime_mongo(run->rt);
+  mongoc_collection_t *messages = chat_mongo_collection(mongo, run->client, "messages");
+  bson_t *opts = BCON_NEW("ordered", BCON_BOOL(true));
+  chat_err_t err = docs && send_of ? CHAT_OK : CHAT_ERR_NOMEM;
+  for (int try = 0; err == CHAT_OK; try++) {
+    if (try == INSERT_TRIES) {
+      CHAT_LOG(CHAT_LOG_WARN, "storing a run of %zu messages: %d tries met duplicates; the batch "
+               "is retried", run->count, INSERT_TRIES);
+      err = CHAT_ERR_CONFLICT;
+      break;
     }
-    docs[n++] = doc;
-  }
-  chat_err_t err = CHAT_OK;
-  if (n > 0) {
-    chat_mongo_t *mongo = chat_runtime_mongo(run->rt);
-    mongoc_collection_t *messages = chat_mongo_collection(mongo, run->client, "messages");
-    bson_t *opts = BCON_NEW("ordered", BCON_BOOL(true));
+    assign_seqs(run);
+    size_t n = 0;
+    for (size_t i = 0; i < run->count; i++) {
+      const send_t *send = &run->sends[i];
+      if (send->reject != CHAT_OK || send->stored || send->inserted || repeats_earlier(run, i))
+        continue;
+      send_of[n] = i;
+      docs[n++] = message_doc(send);
+    }
+    if (n == 0)
+      break;
+    /* In commands of at most INSERT_CHUNK documents, each after the one
+     * before it went in whole. */
+    int64_t refused = -1; /* index in docs of the refused document */
+    bool failed = false;
     bson_error_t error;
-    if (!mongoc_collection_insert_many(messages, (const bson_t **)docs, n, opts, NULL, &error)) {
-      err = chat_mongo_error(&error);
-      if (err == CHAT_ERR_DUPLICATE) {
-        repair_seqs = true; /* another writer: the retry reads what it stored */
-        err = CHAT_ERR_CONFLICT;
+    for (size_t at = 0; at < n && !failed; at += INSERT_CHUNK) {
+      size_t len = n - at < INSERT_CHUNK ? n - at : INSERT_CHUNK;
+      bson_t reply;
+      if (mongoc_collection_insert_many(messages, (const bson_t **)docs + at, len, opts, &reply,
+                                        &error)) {
+        for (size_t d = at; d < at + len; d++)
+          run->sends[send_of[d]].inserted = true;
+      } else {
+        failed = true;
+        int64_t in_chunk = duplicate_index(&reply);
+        bson_iter_t it;
+        int64_t count = bson_iter_init_find(&it, &reply, "insertedCount") ? bson_iter_as_int64(&it)
+                                                                          : in_chunk;
+        if (in_chunk >= 0 && count != in_chunk)
+          CHAT_LOG(CHAT_LOG_ERROR,
+                   "the store answered an ordered insert with %lld inserted but the error at "
+                   "index %lld: it is not keeping the order, and seqs may have a gap",
+                   (long long)count, (long long)in_chunk);
+        if (in_chunk >= 0 && (size_t)in_chunk < len)
+          refused = (int64_t)at + in_chunk;
       }
-      CHAT_LOG(CHAT_LOG_WARN, "storing %zu messages: %s; the batch is retried", n, error.message);
+      bson_destroy(&reply);
     }
-    bson_destroy(opts);
-    mongoc_collection_destroy(messages);
+    for (size_t d = 0; d < n; d++)
+      bson_destroy(docs[d]);
+    if (!failed)
+      break;
+    if (refused < 0) {
+      CHAT_LOG(CHAT_LOG_WARN, "storing %zu messages: %s; the batch is retried", n, error.message);
+      err = chat_mongo_error(&error);
+      break;
+    }
+    for (size_t d = 0; d < (size_t)refused; d++)
+      run->sends[send_of[d]].inserted = true; /* the prefix before the refused one went in */
+    send_t *first = &run->sends[send_of[refused]];
+    err = read_back(run, send_of[refused]);
+    if (err == CHAT_OK && !first->stored)
+      err = reload_base(run, first->conversation);
   }
-  for (size_t i = 0; i < n; i++)
-    bson_destroy(docs[i]);
+  bson_destroy(opts);
+  mongoc_collection_destroy(messages);
+  free(send_of);
   free(docs);
   return err;
 }
@@ -919,27 +972,33 @@ chat_err_t persistence_handle_message_sends(void *ctx, const chat_envelope_t *ev
     err = create_direct_conversations(&run);
   }
   if (err == CHAT_OK)
-    err = find_stored(&run);
-  if (err == CHAT_OK) {
-    assign_seqs(&run);
-    err = insert_new(&run);
-  }
+    err = store_messages(&run);
   t_insert = monotonic_us();
   if (err == CHAT_OK)
     err = update_conversations(&run);
   t_update = monotonic_us();
+  /* The owner's copy moves only now that the store has the run; after a
+   * failure it stays where the store surely is, and the retry finds what
+   * went in through the duplicate key errors. */
+  for (size_t i = 0; i < run.conversation_count && err == CHAT_OK; i++) {
+    if (run.conversations[i].exists)
+      keep_conversation(&run.conversations[i]);
+  }
   chat_mongo_release(mongo, run.client);
   for (size_t i = 0; i < count && err == CHAT_OK; i++) {
     const send_t *send = &run.sends[i];
     err = send->reject == CHAT_OK ? publish_message(&run, send) : publish_rejection(&run, send);
   }
   if (err == CHAT_OK) {
+    state_cache_stats_t cached = conversation_state_stats();
     CHAT_LOG(CHAT_LOG_DEBUG,
              "stored a run of %zu messages in %zu conversations: read %lld us, insert %lld us, "
-             "update %lld us, publish %lld us",
+             "update %lld us, publish %lld us; conversation states: %llu hits, %llu misses, "
+             "%zu kept",
              count, run.conversation_count, (long long)(t_load - t0),
              (long long)(t_insert - t_load), (long long)(t_update - t_insert),
-             (long long)(monotonic_us() - t_update));
+             (long long)(monotonic_us() - t_update), (unsigned long long)cached.hits,
+             (unsigned long long)cached.misses, cached.size);
   }
   free_run(&run);
   return err;

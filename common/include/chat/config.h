@@ -86,6 +86,10 @@ typedef enum chat_service {
     CHAT_SERVICE_GATEWAY, "How often a gateway tells presence it is alive")                        \
   X(CHAT_PRESENCE_EXPIRY_MS, presence_expiry_ms, INT, "15000", 300, 3600000,                       \
     CHAT_SERVICE_PRESENCE, "A gateway silent this long is dead: its sessions end")                 \
+  X(CHAT_CACHED_CONVERSATIONS, cached_conversations, INT, "100000", 16, 10000000,                  \
+    CHAT_SERVICE_PERSISTENCE, "Conversations whose state the partition owner keeps in memory")      \
+  X(CHAT_CACHED_USERS, cached_users, INT, "100000", 16, 10000000, CHAT_SERVICE_PERSISTENCE,         \
+    "User names the partition owner keeps in memory")                                             \
   X(CHAT_GUEST_ROOMS, guest_rooms, STR, "off", 0, 0, CHAT_SERVICE_GATEWAY,                         \
     "Seed 003's guest rooms: off, namespace (on CHAT_GUEST_NAMESPACE) or main (on /, guests "      \
     "only)")                                                                                       \
@@ -118,6 +122,8 @@ typedef struct chat_config {
   int rate_limit_burst;
   int presence_heartbeat_ms;
   int presence_expiry_ms;
+  int cached_conversations;
+  int cached_users;
   char guest_rooms[CHAT_CONFIG_STR_MAX];
   char guest_namespace[CHAT_CONFIG_STR_MAX];
 } chat_config_t;

@@ -94,6 +94,11 @@ typedef struct chat_consumer_options {
    * and there is no rebalance to wait for. Commits are no-ops. Partitions
    * added later are not seen until the next start. */
   bool all_partitions_from_end;
+  /* When set, incremented at every assignment and every revocation of
+   * partitions (on the polling thread, before the records of the new
+   * assignment): a cache of what the partitions' owner holds compares it
+   * to know when to drop what it kept. */
+  _Atomic uint64_t *assignment_changes;
 } chat_consumer_options_t;
 
 /* Creates a consumer in group_id subscribed to the prefixed topics. opts may

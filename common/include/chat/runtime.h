@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "chat/config.h"
 #include "chat/dispatch.h"
@@ -37,6 +38,10 @@ chat_err_t chat_runtime_start(const chat_runtime_options_t *opts, chat_runtime_t
 /* True once SIGTERM or SIGINT has arrived (or chat_runtime_request_stop). */
 bool chat_runtime_stopping(const chat_runtime_t *rt);
 void chat_runtime_request_stop(chat_runtime_t *rt);
+
+/* How many times the consumer's partitions were assigned or revoked so
+ * far: state kept for the partitions one owns is stale once it moved. */
+uint64_t chat_runtime_assignment_changes(const chat_runtime_t *rt);
 
 const chat_config_t *chat_runtime_config(const chat_runtime_t *rt);
 chat_producer_t *chat_runtime_producer(const chat_runtime_t *rt);

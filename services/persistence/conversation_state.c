@@ -1,0 +1,279 @@
+#include "conversation_state.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "chat/log.h"
+
+static state_cache_t *conversations, *users;
+static uint64_t assignment_seen; /* chat_runtime_assignment_changes() when last looked */
+
+static void free_state(void *value) {
+  conversation_state_t *state = value;
+  if (state)
+    free(state->members);
+  free(state);
+}
+
+/* Makes the caches on first use, and empties them when the partitions
+ * moved since the last look: another owner may have written since. */
+static bool ready(chat_runtime_t *rt) {
+  const chat_config_t *cfg = chat_runtime_config(rt);
+  if (!conversations)
+    conversations = state_cache_create((size_t)cfg->cached_conversations, free_state);
+  if (!users)
+    users = state_cache_create((size_t)cfg->cached_users, free);
+  if (!conversations || !users)
+    return false;
+  uint64_t changes = chat_runtime_assignment_changes(rt);
+  if (changes != assignment_seen) {
+    assignment_seen = changes;
+    state_cache_clear(conversations);
+    CHAT_LOG(CHAT_LOG_DEBUG, "partitions moved: conversation states dropped");
+  }
+  return true;
+}
+
+static conversation_state_t *copy_state(const conversation_state_t *state) {
+  conversation_state_t *copy = malloc(sizeof *copy);
+  if (!copy)
+    return NULL;
+  *copy = *state;
+  copy->members = NULL;
+  if (state->member_count) {
+    copy->members = malloc(state->member_count * sizeof *copy->members);
+    if (!copy->members) {
+      free(copy);
+      return NULL;
+    }
+    memcpy(copy->members, state->members, state->member_count * sizeof *copy->members);
+  }
+  return copy;
+}
+
+/* One document by filter, or none: CHAT_OK with *found. */
+static chat_err_t find_one(chat_runtime_t *rt, mongoc_client_t *client, const char *collection,
+                           const bson_t *filter, const bson_t *projection, bson_t *out,
+                           bool *found) {
+  mongoc_collection_t *coll = chat_mongo_collection(chat_runtime_mongo(rt), client, collection);
+  bson_t *opts = BCON_NEW("limit", BCON_INT64(1));
+  if (projection)
+    BSON_APPEND_DOCUMENT(opts, "projection", projection);
+  mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, opts, NULL);
+  const bson_t *doc;
+  bson_error_t error;
+  chat_err_t err = CHAT_OK;
+  *found = mongoc_cursor_next(cursor, &doc);
+  if (*found && out)
+    bson_copy_to(doc, out);
+  if (!*found && mongoc_cursor_error(cursor, &error)) {
+    CHAT_LOG(CHAT_LOG_WARN, "reading %s: %s", collection, error.message);
+    err = chat_mongo_error(&error);
+  }
+  mongoc_cursor_destroy(cursor);
+  bson_destroy(opts);
+  mongoc_collection_destroy(coll);
+  return err;
+}
+
+static chat_err_t seq_stored(chat_runtime_t *rt, mongoc_client_t *client, const char *id,
+                             int64_t seq, bool *stored) {
+  bson_t *filter = BCON_NEW("conversationId", BCON_UTF8(id), "seq", BCON_INT64(seq));
+  bson_t *projection = BCON_NEW("_id", BCON_INT32(1));
+  chat_err_t err = find_one(rt, client, "messages", filter, projection, NULL, stored);
+  bson_destroy(projection);
+  bson_destroy(filter);
+  return err;
+}
+
+/* The highest stored seq, from a lastSeq that may be behind it (header):
+ * gallop forward, then bisect between the last seq found and the first
+ * missing one. */
+static chat_err_t highest_stored_seq(chat_runtime_t *rt, mongoc_client_t *client, const char *id,
+                                     int64_t last_seq, int64_t *out) {
+  bool stored = false;
+  chat_err_t err = seq_stored(rt, client, id, last_seq + 1, &stored);
+  *out = last_seq;
+  if (err != CHAT_OK || !stored)
+    return err;
+  int64_t present = last_seq + 1, missing = 0;
+  for (int64_t step = 2; err == CHAT_OK && !missing; step *= 2) {
+    err = seq_stored(rt, client, id, last_seq + step, &stored);
+    if (stored)
+      present = last_seq + step;
+    else
+      missing = last_seq + step;
+  }
+  while (err == CHAT_OK && missing - present > 1) {
+    int64_t middle = present + (missing - present) / 2;
+    err = seq_stored(rt, client, id, middle, &stored);
+    if (stored)
+      present = middle;
+    else
+      missing = middle;
+  }
+  if (err == CHAT_OK) {
+    CHAT_LOG(CHAT_LOG_INFO,
+             "conversation %s: lastSeq %lld was behind its messages; continuing after seq %lld",
+             id, (long long)last_seq, (long long)present);
+    *out = present;
+  }
+  return err;
+}
+
+static void read_awaiting(const bson_t *doc, conversation_state_t *state) {
+  bson_iter_t it, waiting, entry;
+  if (!bson_iter_init_find(&it, doc, "awaiting") || !BSON_ITER_HOLDS_DOCUMENT(&it) ||
+      !bson_iter_recurse(&it, &waiting))
+    return;
+  for (size_t n = 0; n < 2 && bson_iter_next(&waiting);) {
+    awaiting_t *a = &state->awaiting[n];
+    if (!BSON_ITER_HOLDS_DOCUMENT(&waiting) || !chat_is_id(bson_iter_key(&waiting)) ||
+        !bson_iter_recurse(&waiting, &entry))
+      continue;
+    memcpy(a->user, bson_iter_key(&waiting), CHAT_ID_SIZE);
+    while (bson_iter_next(&entry)) {
+      if (strcmp(bson_iter_key(&entry), "messageId") == 0 && BSON_ITER_HOLDS_UTF8(&entry) &&
+          chat_is_id(bson_iter_utf8(&entry, NULL)))
+        memcpy(a->message_id, bson_iter_utf8(&entry, NULL), CHAT_ID_SIZE);
+      else if (strcmp(bson_iter_key(&entry), "at") == 0 && BSON_ITER_HOLDS_DATE_TIME(&entry))
+        a->at = bson_iter_date_time(&entry);
+    }
+    n++;
+  }
+}
+
+static bool read_members(const bson_t *doc, conversation_state_t *state) {
+  bson_iter_t it, list;
+  if (!bson_iter_init_find(&it, doc, "participants") || !BSON_ITER_HOLDS_ARRAY(&it) ||
+      !bson_iter_recurse(&it, &list))
+    return true;
+  size_t cap = 0;
+  while (bson_iter_next(&list)) {
+    if (!BSON_ITER_HOLDS_UTF8(&list) || !chat_is_id(bson_iter_utf8(&list, NULL)))
+      continue;
+    if (state->member_count == cap) {
+      cap = cap ? 2 * cap : 4;
+      char(*grown)[CHAT_ID_SIZE] = realloc(state->members, cap * sizeof *grown);
+      if (!grown)
+        return false;
+      state->members = grown;
+    }
+    memcpy(state->members[state->member_count++], bson_iter_utf8(&list, NULL), CHAT_ID_SIZE);
+  }
+  return true;
+}
+
+static chat_err_t load(chat_runtime_t *rt, mongoc_client_t *client, const char *id,
+                       conversation_state_t **out) {
+  bson_t *filter = BCON_NEW("_id", BCON_UTF8(id));
+  bson_t *projection = BCON_NEW("kind", BCON_INT32(1), "participants", BCON_INT32(1), "lastSeq",
+                                BCON_INT32(1), "deletedAt", BCON_INT32(1), "awaiting",
+                                BCON_INT32(1));
+  bson_t doc = BSON_INITIALIZER;
+  bool found = false;
+  chat_err_t err = find_one(rt, client, "conversations", filter, projection, &doc, &found);
+  bson_destroy(projection);
+  bson_destroy(filter);
+  *out = NULL;
+  if (err != CHAT_OK || !found) {
+    bson_destroy(&doc);
+    return err;
+  }
+  conversation_state_t *state = calloc(1, sizeof *state);
+  if (!state || !read_members(&doc, state)) {
+    free_state(state);
+    bson_destroy(&doc);
+    return CHAT_ERR_NOMEM;
+  }
+  bson_iter_t it;
+  state->direct = bson_iter_init_find(&it, &doc, "kind") && BSON_ITER_HOLDS_UTF8(&it) &&
+                  strcmp(bson_iter_utf8(&it, NULL), "direct") == 0;
+  state->deleted = bson_iter_init_find(&it, &doc, "deletedAt") && !BSON_ITER_HOLDS_NULL(&it);
+  int64_t last_seq =
+      bson_iter_init_find(&it, &doc, "lastSeq") ? bson_iter_as_int64(&it) : 0;
+  read_awaiting(&doc, state);
+  bson_destroy(&doc);
+  err = highest_stored_seq(rt, client, id, last_seq, &state->last_seq);
+  if (err != CHAT_OK) {
+    free_state(state);
+    return err;
+  }
+  *out = state;
+  return CHAT_OK;
+}
+
+chat_err_t conversation_state_get(chat_runtime_t *rt, mongoc_client_t *client, const char *id,
+                                  const conversation_state_t **out) {
+  *out = NULL;
+  if (!ready(rt))
+    return CHAT_ERR_NOMEM;
+  const conversation_state_t *kept = state_cache_get(conversations, id);
+  if (kept) {
+    *out = kept;
+    return CHAT_OK;
+  }
+  conversation_state_t *loaded = NULL;
+  chat_err_t err = load(rt, client, id, &loaded);
+  if (err != CHAT_OK || !loaded)
+    return err; /* a conversation that does not exist is not kept: it may be created */
+  if (!state_cache_put(conversations, id, loaded))
+    return CHAT_ERR_NOMEM;
+  *out = loaded; /* owned by the cache now */
+  return CHAT_OK;
+}
+
+void conversation_state_keep(const char *id, const conversation_state_t *state) {
+  if (!conversations)
+    return; /* nothing was ever read: the next get reads the store */
+  conversation_state_t *copy = copy_state(state);
+  if (!copy || !state_cache_put(conversations, id, copy))
+    state_cache_forget(conversations, id); /* out of memory: read again next time */
+}
+
+void conversation_state_forget(const char *id) {
+  if (conversations)
+    state_cache_forget(conversations, id);
+}
+
+chat_err_t conversation_state_user_name(chat_runtime_t *rt, mongoc_client_t *client,
+                                        const char *user_id, const char **name) {
+  *name = NULL;
+  if (!ready(rt))
+    return CHAT_ERR_NOMEM;
+  const char *kept = state_cache_get(users, user_id);
+  if (kept) {
+    *name = kept;
+    return CHAT_OK;
+  }
+  bson_t *filter = BCON_NEW("_id", BCON_UTF8(user_id));
+  bson_t *projection = BCON_NEW("username", BCON_INT32(1));
+  bson_t doc = BSON_INITIALIZER;
+  bool found = false;
+  chat_err_t err = find_one(rt, client, "users", filter, projection, &doc, &found);
+  bson_iter_t it;
+  if (err == CHAT_OK && found && bson_iter_init_find(&it, &doc, "username") &&
+      BSON_ITER_HOLDS_UTF8(&it)) {
+    /* Names never change, so a name once read is good for as long as it
+     * is kept; a user not found is not kept (they may register). */
+    char *copy = strdup(bson_iter_utf8(&it, NULL));
+    if (!copy || !state_cache_put(users, user_id, copy))
+      err = CHAT_ERR_NOMEM;
+    else
+      *name = copy;
+  }
+  bson_destroy(&doc);
+  bson_destroy(projection);
+  bson_destroy(filter);
+  return err;
+}
+
+static const state_cache_stats_t no_stats;
+
+state_cache_stats_t conversation_state_stats(void) {
+  return conversations ? state_cache_stats(conversations) : no_stats;
+}
+
+state_cache_stats_t conversation_state_user_stats(void) {
+  return users ? state_cache_stats(users) : no_stats;
+}
