@@ -41,26 +41,32 @@ bool rest_authenticate(gateway_t *gw, const chat_http_request_t *request,
   return false;
 }
 
+bool rest_query_text(gateway_t *gw, const chat_http_request_t *request, const char *name,
+                     char *out, size_t out_len, chat_query_result_t *result) {
+  *result = chat_query_get(request->query, name, out, out_len);
+  if (*result != CHAT_QUERY_MALFORMED)
+    return true;
+  char message[160];
+  snprintf(message, sizeof message,
+           "query argument %s is not well-formed: '%%' must be followed by two hex digits "
+           "(and not %%00)",
+           name);
+  rest_reply_error(gw, request->id, 400, CHAT_ERR_INVALID, message);
+  return false;
+}
+
 bool rest_query_int(gateway_t *gw, const chat_http_request_t *request, const char *name,
                     int64_t fallback, int64_t min, int64_t max, int64_t *out) {
-  char text[32], *end = NULL, ignored[2];
-  const char *query = request->query ? request->query : "";
+  char text[32], *end = NULL;
+  chat_query_result_t found;
   *out = fallback;
-  if (!chat_sio_query_arg(query, name, text, sizeof text)) {
-    /* Absent, or present and too long for any number we take. */
-    char probe[64];
-    snprintf(probe, sizeof probe, "%s=", name);
-    bool present = strncmp(query, probe, strlen(probe)) == 0 ||
-                   (snprintf(probe, sizeof probe, "&%s=", name), strstr(query, probe) != NULL);
-    if (!present || chat_sio_query_arg(query, name, ignored, 1))
-      return true; /* absent, or "name=" with nothing: the default */
-    snprintf(text, sizeof text, "x");
-  }
-  if (!text[0])
-    return true;
+  if (!rest_query_text(gw, request, name, text, sizeof text, &found))
+    return false;
+  if (found == CHAT_QUERY_ABSENT || (found == CHAT_QUERY_FOUND && !text[0]))
+    return true; /* absent, or "name=" with nothing: the default */
   errno = 0;
-  long long value = strtoll(text, &end, 10);
-  if (errno || end == text || *end || value < min || value > max) {
+  long long value = found == CHAT_QUERY_FOUND ? strtoll(text, &end, 10) : 0;
+  if (found != CHAT_QUERY_FOUND || errno || end == text || *end || value < min || value > max) {
     char message[160];
     snprintf(message, sizeof message, "%s must be an integer from %lld to %lld", name,
              (long long)min, (long long)max);

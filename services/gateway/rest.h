@@ -7,6 +7,7 @@
 #include "chat/err.h"
 #include "chat/topics.h"
 #include "gateway.h"
+#include "http_query.h"
 
 /* Routes one request (a chat_sio_handlers_t.on_http); ctx is the gateway. */
 void gateway_handle_http(void *ctx, const chat_http_request_t *request);
@@ -29,6 +30,12 @@ typedef struct rest_params {
  * or false after answering 401. */
 bool rest_authenticate(gateway_t *gw, const chat_http_request_t *request,
                        chat_jwt_claims_t *claims);
+
+/* Reads query argument name, decoded, into out (chat_query_get()):
+ * true with *result CHAT_QUERY_ABSENT, _FOUND or _TOO_LONG (out is then
+ * ""), or false after answering 400 when it is malformed. */
+bool rest_query_text(gateway_t *gw, const chat_http_request_t *request, const char *name,
+                     char *out, size_t out_len, chat_query_result_t *result);
 
 /* Reads integer query argument name into *out: *out = fallback when
  * absent; false (after answering 400) when it is not an integer in
