@@ -32,8 +32,8 @@ bool rest_authenticate(gateway_t *gw, const chat_http_request_t *request,
   const char *why = "missing token";
   const char *auth = request->authorization;
   if (strncmp(auth, "Bearer ", 7) == 0 &&
-      chat_jwt_verify(auth + 7, chat_runtime_config(gw->rt)->jwt_secret, (int64_t)time(NULL),
-                      claims, &why) == CHAT_OK)
+      chat_jwt_verify_user(auth + 7, chat_runtime_config(gw->rt)->jwt_secret,
+                           (int64_t)time(NULL), claims, &why) == CHAT_OK)
     return true;
   char message[128];
   snprintf(message, sizeof message, "%s (send Authorization: Bearer <token>)", why);

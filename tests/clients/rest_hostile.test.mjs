@@ -85,3 +85,17 @@ test("an escaped & or = in a query value is part of the value, on every route", 
   assert.equal(page.status, 200, JSON.stringify(page.body));
   assert.equal(page.body.data.messages.length, 1, "an escaped name is decoded too");
 });
+
+test("a token whose subject is not a user id is refused by REST as by sockets", async () => {
+  const admin = { token: token("admin") };
+  for (const [method, path] of [["GET", "/api/users"], ["GET", "/api/chat/conversations"], ["GET", "/api/chat/unread-count"]]) {
+    const res = await call(admin, method, path);
+    assert.equal(res.status, 401, `${method} ${path}: ${JSON.stringify(res.body)}`);
+    assert.deepEqual(res.body, {
+      success: false,
+      error: { code: "UNAUTHORIZED", message: "the token's subject is not a user id (send Authorization: Bearer <token>)" },
+    });
+  }
+  const user = await register(base, `subject_${pid}`);
+  assert.equal((await call({ token: token(user.id) }, "GET", "/api/users")).status, 200, "a user id is fine");
+});
