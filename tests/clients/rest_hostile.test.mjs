@@ -99,3 +99,47 @@ test("a token whose subject is not a user id is refused by REST as by sockets", 
   const user = await register(base, `subject_${pid}`);
   assert.equal((await call({ token: token(user.id) }, "GET", "/api/users")).status, 200, "a user id is fine");
 });
+
+test("an outsider cannot tell whether a conversation exists, nor whether two users have talked", async () => {
+  const ann = await register(base, `ann_${pid}`);
+  const ben = await register(base, `ben_${pid}`);
+  const cid = await register(base, `cid_${pid}`);
+  const outsider = await register(base, `outsider_${pid}`);
+  const sent = await call(ann, "POST", "/api/chat/send", { receiverId: ben.id, content: "just us" });
+  assert.equal(sent.status, 201, JSON.stringify(sent.body));
+  assert.equal(sent.body.data.conversation_id, directId(ann.id, ben.id));
+  const created = await call(ann, "POST", "/api/chat/conversations", { name: "no outsiders", memberIds: [ben.id] });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const deleted = await call(ann, "POST", "/api/chat/conversations", { name: "gone", memberIds: [ben.id] });
+  assert.equal((await call(ann, "DELETE", `/api/chat/conversations/${deleted.body.data.conversationId}`)).status, 200);
+  const conversations = {
+    "the 1-1 of a pair that talked": directId(ann.id, ben.id),
+    "the 1-1 of a pair that never did": directId(ann.id, cid.id),
+    "a group": created.body.data.conversationId,
+    "a deleted group": deleted.body.data.conversationId,
+    "no conversation at all": "65f1a0d9e4b0a1b2c3d4e6ff",
+  };
+  const routes = [
+    ["POST", (id) => `/api/chat/conversations/${id}/members`, { userIds: [outsider.id] }],
+    ["DELETE", (id) => `/api/chat/conversations/${id}/members/${ben.id}`],
+    ["POST", (id) => `/api/chat/conversations/${id}/leave`],
+    ["DELETE", (id) => `/api/chat/conversations/${id}`],
+    ["GET", (id) => `/api/chat/conversations/${id}/members`],
+    ["GET", (id) => `/api/chat/conversations/${id}/messages`],
+    ["GET", (id) => `/api/chat/conversations/${id}/search?q=us`],
+  ];
+  const refusal = { status: 403, body: { success: false, error: { code: "FORBIDDEN", message: "not a member of this conversation" } } };
+  for (const [method, path, body] of routes) {
+    for (const [what, id] of Object.entries(conversations)) {
+      const res = await call(outsider, method, path(id), body);
+      assert.deepEqual(res, refusal, `${method} ${path(":id")} on ${what}`);
+    }
+  }
+  // Members still hear what is true of their own conversations.
+  const direct = await call(ann, "POST", `/api/chat/conversations/${directId(ann.id, ben.id)}/members`, { userIds: [cid.id] });
+  assert.deepEqual([direct.status, direct.body.error.message], [400, "the members of a 1-1 conversation cannot change"]);
+  const gone = await call(ben, "POST", `/api/chat/conversations/${deleted.body.data.conversationId}/leave`);
+  assert.deepEqual([gone.status, gone.body.error.message], [404, "no such conversation"]);
+  const notOwner = await call(ben, "DELETE", `/api/chat/conversations/${created.body.data.conversationId}`);
+  assert.deepEqual([notOwner.status, notOwner.body.error.message], [403, "only the owner may delete the conversation"]);
+});
