@@ -103,6 +103,11 @@ static bool path_match(const char *pattern, const char *path, rest_params_t *par
   return !*pattern && !*path;
 }
 
+/* The most URI and header bytes a REST request may bring (lws' own
+ * default buffer); more is answered 431 whatever the route, up to the
+ * engine's HTTP_HEADER_BUFFER, past which lws drops the request. */
+#define REST_HEADERS_MAX 4096
+
 void gateway_handle_http(void *ctx, const chat_http_request_t *request) {
   gateway_t *gw = ctx;
   static const struct {
@@ -130,6 +135,13 @@ void gateway_handle_http(void *ctx, const chat_http_request_t *request) {
       {"POST", "/api/v1/chat/convo/one-to-one", rest_direct_details},
       {"GET", "/api/v1/chat/convo/one-to-one/message", rest_direct_messages},
   };
+  if (request->header_len > REST_HEADERS_MAX) {
+    char message[96];
+    snprintf(message, sizeof message, "request headers too large: at most %d bytes",
+             REST_HEADERS_MAX);
+    rest_reply_error(gw, request->id, 431, CHAT_ERR_TOO_LARGE, message);
+    return;
+  }
   bool path_known = false;
   rest_params_t params;
   for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {

@@ -143,3 +143,20 @@ test("an outsider cannot tell whether a conversation exists, nor whether two use
   const notOwner = await call(ben, "DELETE", `/api/chat/conversations/${created.body.data.conversationId}`);
   assert.deepEqual([notOwner.status, notOwner.body.error.message], [403, "only the owner may delete the conversation"]);
 });
+
+test("headers past 4 KB get a 431 in the REST envelope, not a dropped connection", async () => {
+  const user = await register(base, `headers_${pid}`);
+  const padding = "a".repeat(5000);
+  for (const header of [`Cookie: session=${padding}`, `Authorization: Bearer ${user.token}${padding}`]) {
+    const res = await rawRequest(`GET /api/users HTTP/1.1\r\nHost: x\r\n${header}\r\nConnection: close\r\n\r\n`);
+    assert.equal(res.status, 431, `${header.slice(0, 20)}...: ${res.body}`);
+    assert.match(res.headers, /content-type: application\/json/i);
+    assert.deepEqual(JSON.parse(res.body), {
+      success: false,
+      error: { code: "TOO_LARGE", message: "request headers too large: at most 4096 bytes" },
+    });
+  }
+  // Just under the limit is served as before.
+  const fine = await rawRequest(`GET /api/users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${user.token}\r\nCookie: s=${"a".repeat(3000)}\r\nConnection: close\r\n\r\n`);
+  assert.equal(fine.status, 200, fine.body);
+});

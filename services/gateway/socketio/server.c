@@ -19,6 +19,15 @@
 #define SID_LEN 20           /* random base64url characters in a sid */
 #define WS_RX_BUFFER 512     /* lws receive buffer per WebSocket; larger frames come in pieces */
 #define HTTP_HEADER_ROOM 512 /* status line and headers of a polling answer */
+/* lws' buffer for one request's URI and headers (max_http_header_data;
+ * lws' default is 4096). lws drops a request that overflows it without a
+ * word, and has no callback for that, so it is twice the most the REST API
+ * serves (REST_HEADERS_MAX in rest.c): the requests between get an answer
+ * (431). A connection holds this buffer only while it has a request in
+ * hand (headers arriving, a REST call waiting for Kafka, a long poll
+ * waiting for packets), never while it is an idle WebSocket: 4 KB more per
+ * such request, nothing more per idle WebSocket. */
+#define HTTP_HEADER_BUFFER 8192
 
 typedef struct out_packet {
   struct out_packet *next;
@@ -85,6 +94,7 @@ typedef struct wsi_state {
   char *query;     /* "a=1&b=2", escaped again (copy_query) */
   bool dispatched; /* handed to on_http (once) */
   char *authorization;
+  size_t header_len; /* what lws kept of the URI and headers */
   struct wsi_state *next_pending, *prev_pending;
   struct lws *wsi;
 } wsi_state_t;
@@ -658,6 +668,7 @@ static void api_dispatch(chat_sio_server_t *server, struct lws *wsi) {
       .path = state->path,
       .query = state->query,
       .authorization = state->authorization,
+      .header_len = state->header_len,
       .body = state->rx,
       .body_len = state->rx_len,
   };
@@ -688,6 +699,12 @@ static int on_api_request(chat_sio_server_t *server, struct lws *wsi, const char
     return -1;
   if (auth_len > 0)
     lws_hdr_copy(wsi, state->authorization, auth_len + 1, WSI_TOKEN_HTTP_AUTHORIZATION);
+  /* Every header lws knows, the URI and its arguments; lws gives no way
+   * to list the others (kept too, up to HTTP_HEADER_BUFFER). */
+  for (int token = 0; token < (int)WSI_TOKEN_COUNT; token++) {
+    int len = lws_hdr_total_length(wsi, (enum lws_token_indexes)token);
+    state->header_len += len > 0 ? (size_t)len : 0;
+  }
   state->kind = KIND_API;
   state->wsi = wsi;
   state->request_id = ++server->last_request_id;
@@ -1125,6 +1142,7 @@ chat_err_t chat_sio_server_create(const chat_sio_options_t *opts, chat_sio_serve
   info.protocols = server->protocols;
   info.user = server;
   info.timeout_secs = 60; /* long polls are answered by a ping well before */
+  info.max_http_header_data = HTTP_HEADER_BUFFER;
   info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
   server->context = lws_create_context(&info);
   if (!server->context) {

@@ -30,6 +30,7 @@ typedef struct chat_http_request {
   const char *path;          /* without the query string */
   const char *query;         /* "a=1&b=x%26y" ("" when none), encoded; read with chat_query_get() */
   const char *authorization; /* the Authorization header, "" when absent */
+  size_t header_len;         /* bytes of the URI and of the headers lws knows */
   const uint8_t *body;
   size_t body_len;
 } chat_http_request_t;
