@@ -80,29 +80,6 @@ bool rest_query_int(gateway_t *gw, const chat_http_request_t *request, const cha
 typedef void (*rest_handler_fn)(gateway_t *gw, const chat_http_request_t *request,
                                 const rest_params_t *params);
 
-/* Matches path against pattern, whose ":name" segments match one
- * non-empty segment each (copied into params). */
-static bool path_match(const char *pattern, const char *path, rest_params_t *params) {
-  size_t param = 0;
-  memset(params, 0, sizeof *params);
-  while (*pattern && *path) {
-    if (*pattern == ':') {
-      const char *end = strchr(path, '/');
-      size_t len = end ? (size_t)(end - path) : strlen(path);
-      if (len == 0 || len >= REST_PARAM_MAX || param >= REST_PARAMS_MAX)
-        return false;
-      memcpy(params->values[param++], path, len);
-      path += len;
-      while (*pattern && *pattern != '/')
-        pattern++;
-      continue;
-    }
-    if (*pattern++ != *path++)
-      return false;
-  }
-  return !*pattern && !*path;
-}
-
 /* The most URI and header bytes a REST request may bring (lws' own
  * default buffer); more is answered 431 whatever the route, up to the
  * engine's HTTP_HEADER_BUFFER, past which lws drops the request. */
@@ -145,7 +122,7 @@ void gateway_handle_http(void *ctx, const chat_http_request_t *request) {
   bool path_known = false;
   rest_params_t params;
   for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-    if (!path_match(routes[i].path, request->path, &params))
+    if (!rest_path_match(routes[i].path, request->path, &params))
       continue;
     path_known = true;
     if (strcmp(routes[i].method, request->method) == 0) {

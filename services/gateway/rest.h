@@ -8,6 +8,7 @@
 #include "chat/topics.h"
 #include "gateway.h"
 #include "http_query.h"
+#include "rest_route.h"
 
 /* Routes one request (a chat_sio_handlers_t.on_http); ctx is the gateway. */
 void gateway_handle_http(void *ctx, const chat_http_request_t *request);
@@ -19,12 +20,6 @@ void rest_reply_error(gateway_t *gw, uint64_t request_id, int status, chat_err_t
 /* Answers {"success":true,"data":<data_json>}. */
 void rest_reply_data(gateway_t *gw, uint64_t request_id, int status, const char *data_json);
 
-/* The :name segments of a route's path, in order ("" past the last). */
-#define REST_PARAMS_MAX 2
-#define REST_PARAM_MAX 64
-typedef struct rest_params {
-  char values[REST_PARAMS_MAX][REST_PARAM_MAX];
-} rest_params_t;
 
 /* Checks "Authorization: Bearer <token>". Returns true with *claims set,
  * or false after answering 401. */
