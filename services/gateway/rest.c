@@ -32,8 +32,8 @@ bool rest_authenticate(gateway_t *gw, const chat_http_request_t *request,
   const char *why = "missing token";
   const char *auth = request->authorization;
   if (strncmp(auth, "Bearer ", 7) == 0 &&
-      chat_jwt_verify(auth + 7, chat_runtime_config(gw->rt)->jwt_secret, (int64_t)time(NULL),
-                      claims, &why) == CHAT_OK)
+      chat_jwt_verify_user(auth + 7, chat_runtime_config(gw->rt)->jwt_secret,
+                           (int64_t)time(NULL), claims, &why) == CHAT_OK)
     return true;
   char message[128];
   snprintf(message, sizeof message, "%s (send Authorization: Bearer <token>)", why);
@@ -41,26 +41,32 @@ bool rest_authenticate(gateway_t *gw, const chat_http_request_t *request,
   return false;
 }
 
+bool rest_query_text(gateway_t *gw, const chat_http_request_t *request, const char *name,
+                     char *out, size_t out_len, chat_query_result_t *result) {
+  *result = chat_query_get(request->query, name, out, out_len);
+  if (*result != CHAT_QUERY_MALFORMED)
+    return true;
+  char message[160];
+  snprintf(message, sizeof message,
+           "query argument %s is not well-formed: '%%' must be followed by two hex digits "
+           "(and not %%00)",
+           name);
+  rest_reply_error(gw, request->id, 400, CHAT_ERR_INVALID, message);
+  return false;
+}
+
 bool rest_query_int(gateway_t *gw, const chat_http_request_t *request, const char *name,
                     int64_t fallback, int64_t min, int64_t max, int64_t *out) {
-  char text[32], *end = NULL, ignored[2];
-  const char *query = request->query ? request->query : "";
+  char text[32], *end = NULL;
+  chat_query_result_t found;
   *out = fallback;
-  if (!chat_sio_query_arg(query, name, text, sizeof text)) {
-    /* Absent, or present and too long for any number we take. */
-    char probe[64];
-    snprintf(probe, sizeof probe, "%s=", name);
-    bool present = strncmp(query, probe, strlen(probe)) == 0 ||
-                   (snprintf(probe, sizeof probe, "&%s=", name), strstr(query, probe) != NULL);
-    if (!present || chat_sio_query_arg(query, name, ignored, 1))
-      return true; /* absent, or "name=" with nothing: the default */
-    snprintf(text, sizeof text, "x");
-  }
-  if (!text[0])
-    return true;
+  if (!rest_query_text(gw, request, name, text, sizeof text, &found))
+    return false;
+  if (found == CHAT_QUERY_ABSENT || (found == CHAT_QUERY_FOUND && !text[0]))
+    return true; /* absent, or "name=" with nothing: the default */
   errno = 0;
-  long long value = strtoll(text, &end, 10);
-  if (errno || end == text || *end || value < min || value > max) {
+  long long value = found == CHAT_QUERY_FOUND ? strtoll(text, &end, 10) : 0;
+  if (found != CHAT_QUERY_FOUND || errno || end == text || *end || value < min || value > max) {
     char message[160];
     snprintf(message, sizeof message, "%s must be an integer from %lld to %lld", name,
              (long long)min, (long long)max);
@@ -74,28 +80,10 @@ bool rest_query_int(gateway_t *gw, const chat_http_request_t *request, const cha
 typedef void (*rest_handler_fn)(gateway_t *gw, const chat_http_request_t *request,
                                 const rest_params_t *params);
 
-/* Matches path against pattern, whose ":name" segments match one
- * non-empty segment each (copied into params). */
-static bool path_match(const char *pattern, const char *path, rest_params_t *params) {
-  size_t param = 0;
-  memset(params, 0, sizeof *params);
-  while (*pattern && *path) {
-    if (*pattern == ':') {
-      const char *end = strchr(path, '/');
-      size_t len = end ? (size_t)(end - path) : strlen(path);
-      if (len == 0 || len >= REST_PARAM_MAX || param >= REST_PARAMS_MAX)
-        return false;
-      memcpy(params->values[param++], path, len);
-      path += len;
-      while (*pattern && *pattern != '/')
-        pattern++;
-      continue;
-    }
-    if (*pattern++ != *path++)
-      return false;
-  }
-  return !*pattern && !*path;
-}
+/* The most URI and header bytes a REST request may bring (lws' own
+ * default buffer); more is answered 431 whatever the route, up to the
+ * engine's HTTP_HEADER_BUFFER, past which lws drops the request. */
+#define REST_HEADERS_MAX 4096
 
 void gateway_handle_http(void *ctx, const chat_http_request_t *request) {
   gateway_t *gw = ctx;
@@ -124,10 +112,17 @@ void gateway_handle_http(void *ctx, const chat_http_request_t *request) {
       {"POST", "/api/v1/chat/convo/one-to-one", rest_direct_details},
       {"GET", "/api/v1/chat/convo/one-to-one/message", rest_direct_messages},
   };
+  if (request->header_len > REST_HEADERS_MAX) {
+    char message[96];
+    snprintf(message, sizeof message, "request headers too large: at most %d bytes",
+             REST_HEADERS_MAX);
+    rest_reply_error(gw, request->id, 431, CHAT_ERR_TOO_LARGE, message);
+    return;
+  }
   bool path_known = false;
   rest_params_t params;
   for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-    if (!path_match(routes[i].path, request->path, &params))
+    if (!rest_path_match(routes[i].path, request->path, &params))
       continue;
     path_known = true;
     if (strcmp(routes[i].method, request->method) == 0) {

@@ -7,6 +7,8 @@
 #include "chat/err.h"
 #include "chat/topics.h"
 #include "gateway.h"
+#include "http_query.h"
+#include "rest_route.h"
 
 /* Routes one request (a chat_sio_handlers_t.on_http); ctx is the gateway. */
 void gateway_handle_http(void *ctx, const chat_http_request_t *request);
@@ -18,17 +20,17 @@ void rest_reply_error(gateway_t *gw, uint64_t request_id, int status, chat_err_t
 /* Answers {"success":true,"data":<data_json>}. */
 void rest_reply_data(gateway_t *gw, uint64_t request_id, int status, const char *data_json);
 
-/* The :name segments of a route's path, in order ("" past the last). */
-#define REST_PARAMS_MAX 2
-#define REST_PARAM_MAX 64
-typedef struct rest_params {
-  char values[REST_PARAMS_MAX][REST_PARAM_MAX];
-} rest_params_t;
 
 /* Checks "Authorization: Bearer <token>". Returns true with *claims set,
  * or false after answering 401. */
 bool rest_authenticate(gateway_t *gw, const chat_http_request_t *request,
                        chat_jwt_claims_t *claims);
+
+/* Reads query argument name, decoded, into out (chat_query_get()):
+ * true with *result CHAT_QUERY_ABSENT, _FOUND or _TOO_LONG (out is then
+ * ""), or false after answering 400 when it is malformed. */
+bool rest_query_text(gateway_t *gw, const chat_http_request_t *request, const char *name,
+                     char *out, size_t out_len, chat_query_result_t *result);
 
 /* Reads integer query argument name into *out: *out = fallback when
  * absent; false (after answering 400) when it is not an integer in

@@ -684,9 +684,10 @@ static bool read_other_user(gateway_t *gw, const chat_http_request_t *request,
                             const rest_params_t *params, chat_job_t *job) {
   (void)params;
   char other[64];
-  if (!chat_sio_query_arg(request->query ? request->query : "", "otherUserId", other,
-                          sizeof other) ||
-      !chat_is_id(other)) {
+  chat_query_result_t found;
+  if (!rest_query_text(gw, request, "otherUserId", other, sizeof other, &found))
+    return false;
+  if (found != CHAT_QUERY_FOUND || !chat_is_id(other)) {
     rest_reply_error(gw, request->id, 400, CHAT_ERR_INVALID,
                      "otherUserId is required and must be 24 hex digits");
     return false;
@@ -1267,8 +1268,10 @@ static bool read_search_args(gateway_t *gw, const chat_http_request_t *request,
                              const rest_params_t *params, chat_job_t *job) {
   if (!read_messages_args(gw, request, params, job))
     return false;
-  if (!chat_sio_query_arg(request->query ? request->query : "", "q", job->term, sizeof job->term) ||
-      !job->term[0]) {
+  chat_query_result_t found;
+  if (!rest_query_text(gw, request, "q", job->term, sizeof job->term, &found))
+    return false;
+  if (found != CHAT_QUERY_FOUND || !job->term[0]) {
     rest_reply_error(gw, request->id, 400, CHAT_ERR_INVALID,
                      "q is required: the text to look for, 1 to 200 bytes");
     return false;

@@ -121,10 +121,18 @@ static chat_err_t reply_error(command_t *c, chat_err_t code, const char *message
                                     c->event, code, message);
 }
 
-/* The refusal common to every change of a group, or CHAT_OK to go on. */
-static const char *group_refusal(const group_t *g, chat_err_t *code) {
+/* The refusal common to every change of a group asked by caller, or NULL
+ * to go on. One who is not a member hears the same whether the
+ * conversation exists or not, is a group or a 1-1, is deleted or not: a
+ * 1-1's id is derived from its two users, so any other answer would tell
+ * anyone whether two users have talked. It is what the read routes answer
+ * (check_member in the gateway's rest_chat.c). */
+static const char *group_refusal(const group_t *g, const char *caller, chat_err_t *code) {
+  *code = CHAT_ERR_FORBIDDEN;
+  if (!g->exists || !is_participant(g, caller))
+    return "not a member of this conversation";
   *code = CHAT_ERR_NOT_FOUND;
-  if (!g->exists || g->deleted)
+  if (g->deleted)
     return "no such conversation";
   *code = CHAT_ERR_INVALID;
   if (g->direct)
@@ -383,16 +391,14 @@ static chat_err_t add(command_t *c) {
   size_t count = 0;
   chat_err_t code, err = CHAT_OK;
   char missing[CHAT_ID_SIZE];
-  const char *refusal = group_refusal(&c->group, &code);
-  if (refusal)
-    return reply_error(c, code, refusal);
   if (!actor || !payload_ids(c->event, "userIds", MEMBERS_MAX, &ids, &count) || count == 0) {
     free(ids);
     return reply_error(c, CHAT_ERR_SCHEMA, "actorId and userIds (1 to 1000 ids) are required");
   }
-  if (!is_participant(&c->group, actor)) {
+  const char *refusal = group_refusal(&c->group, actor, &code);
+  if (refusal) {
     free(ids);
-    return reply_error(c, CHAT_ERR_FORBIDDEN, "not a member of this conversation");
+    return reply_error(c, code, refusal);
   }
   /* Only those not in it yet. */
   size_t fresh = 0;
@@ -528,11 +534,11 @@ static chat_err_t remove_by_owner(command_t *c) {
   const char *actor = payload_id(c->event, "actorId");
   const char *user = payload_id(c->event, "userId");
   chat_err_t code;
-  const char *refusal = group_refusal(&c->group, &code);
-  if (refusal)
-    return reply_error(c, code, refusal);
   if (!actor || !user)
     return reply_error(c, CHAT_ERR_SCHEMA, "actorId and userId are required");
+  const char *refusal = group_refusal(&c->group, actor, &code);
+  if (refusal)
+    return reply_error(c, code, refusal);
   if (strcmp(c->group.owner, actor) != 0)
     return reply_error(c, CHAT_ERR_FORBIDDEN, "only the owner may remove members");
   if (strcmp(user, actor) == 0)
@@ -551,13 +557,11 @@ chat_err_t persistence_handle_member_remove(void *ctx, const chat_envelope_t *ev
 static chat_err_t leave(command_t *c) {
   const char *user = payload_id(c->event, "userId");
   chat_err_t code;
-  const char *refusal = group_refusal(&c->group, &code);
-  if (refusal)
-    return reply_error(c, code, refusal);
   if (!user)
     return reply_error(c, CHAT_ERR_SCHEMA, "userId is required");
-  if (!is_participant(&c->group, user))
-    return reply_error(c, CHAT_ERR_FORBIDDEN, "not a member of this conversation");
+  const char *refusal = group_refusal(&c->group, user, &code);
+  if (refusal)
+    return reply_error(c, code, refusal);
   return remove_member(c, user, user);
 }
 
@@ -572,11 +576,11 @@ chat_err_t persistence_handle_conversation_leave(void *ctx, const chat_envelope_
 static chat_err_t delete_group(command_t *c) {
   const char *actor = payload_id(c->event, "actorId");
   chat_err_t code;
-  const char *refusal = group_refusal(&c->group, &code);
-  if (refusal)
-    return reply_error(c, code, refusal);
   if (!actor)
     return reply_error(c, CHAT_ERR_SCHEMA, "actorId is required");
+  const char *refusal = group_refusal(&c->group, actor, &code);
+  if (refusal)
+    return reply_error(c, code, refusal);
   if (strcmp(c->group.owner, actor) != 0)
     return reply_error(c, CHAT_ERR_FORBIDDEN, "only the owner may delete the conversation");
   mongoc_collection_t *conversations =

@@ -126,7 +126,7 @@ test("forbidden actions are refused with a clear error", async () => {
     [sara, "POST", "/api/chat/conversations", { name: "x", memberIds: ["nope"] }, 400, "memberIds must hold only user ids (24 hex digits)"],
     [sara, "POST", "/api/chat/conversations", { name: "x", memberIds: ["65f1a0c2e4b0a1b2c3d4e5aa"] }, 404, "no user with id 65f1a0c2e4b0a1b2c3d4e5aa"],
     [sara, "POST", `/api/chat/conversations/${conversationId}/members`, { userIds: [] }, 400, "userIds must hold at least one user id"],
-    [sara, "DELETE", "/api/chat/conversations/65f1a0d9e4b0a1b2c3d4e6ff", undefined, 404, "no such conversation"],
+    [sara, "DELETE", "/api/chat/conversations/65f1a0d9e4b0a1b2c3d4e6ff", undefined, 403, "not a member of this conversation"],
     [sara, "GET", `/api/chat/conversations/${conversationId}/search`, undefined, 400, "q is required: the text to look for, 1 to 200 bytes"],
     [undefined, "POST", "/api/chat/conversations", { name: "x", memberIds: [] }, 401, null],
   ];

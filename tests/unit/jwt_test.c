@@ -125,3 +125,25 @@ Test(jwt, sign_refuses_bad_arguments) {
   cr_assert_eq(chat_jwt_sign(SECRET, "", NOW, 60, &token), CHAT_ERR_INVALID);
   cr_assert_eq(chat_jwt_sign(SECRET, "u1", NOW, 0, &token), CHAT_ERR_INVALID);
 }
+
+/* The one check of REST's Bearer token and the socket's auth.token: a
+ * valid token whose subject is not a user id ("admin") is refused, with
+ * the same reason on both. */
+Test(jwt, a_user_token_must_name_a_user_id) {
+  char *admin =
+      forge("{\"alg\":\"HS256\",\"typ\":\"JWT\"}", "{\"sub\":\"admin\",\"exp\":1768995000}", SECRET);
+  chat_jwt_claims_t claims;
+  const char *why = NULL;
+  cr_assert_eq(chat_jwt_verify_user(admin, SECRET, NOW, &claims, &why), CHAT_ERR_UNAUTHORIZED);
+  cr_assert_str_eq(why, "the token's subject is not a user id");
+  free(admin);
+  char *user = forge("{\"alg\":\"HS256\",\"typ\":\"JWT\"}",
+                     "{\"sub\":\"65f1a0c2e4b0a1b2c3d4e5f6\",\"exp\":1768995000}", SECRET);
+  why = NULL;
+  cr_assert_eq(chat_jwt_verify_user(user, SECRET, NOW, &claims, &why), CHAT_OK, "%s", why);
+  cr_assert_str_eq(claims.sub, "65f1a0c2e4b0a1b2c3d4e5f6");
+  free(user);
+  why = NULL;
+  cr_assert_eq(chat_jwt_verify_user("", SECRET, NOW, &claims, &why), CHAT_ERR_UNAUTHORIZED);
+  cr_assert_str_eq(why, "missing token", "the reasons of chat_jwt_verify() come through");
+}

@@ -35,4 +35,11 @@ chat_err_t chat_jwt_sign(const char *secret, const char *sub, int64_t now, int64
 chat_err_t chat_jwt_verify(const char *token, const char *secret, int64_t now,
                            chat_jwt_claims_t *claims, const char **why);
 
+/* The check of a user's token, for REST's Bearer token and the socket's
+ * auth.token alike: chat_jwt_verify(), and the subject must be a user id
+ * (chat_is_id()). Returns what chat_jwt_verify() does, or
+ * CHAT_ERR_UNAUTHORIZED with *why "the token's subject is not a user id". */
+chat_err_t chat_jwt_verify_user(const char *token, const char *secret, int64_t now,
+                                chat_jwt_claims_t *claims, const char **why);
+
 #endif

@@ -12,12 +12,22 @@
 #include "chat/log.h"
 #include "eio_packet.h"
 #include "fifo_timers.h"
+#include "http_query.h"
 
 #define QUERY_ARGS_MAX 32    /* query arguments looked at per request */
 #define SESSION_BUCKETS 4096 /* sid hash table size; sessions chain per bucket */
 #define SID_LEN 20           /* random base64url characters in a sid */
 #define WS_RX_BUFFER 512     /* lws receive buffer per WebSocket; larger frames come in pieces */
 #define HTTP_HEADER_ROOM 512 /* status line and headers of a polling answer */
+/* lws' buffer for one request's URI and headers (max_http_header_data;
+ * lws' default is 4096). lws drops a request that overflows it without a
+ * word, and has no callback for that, so it is twice the most the REST API
+ * serves (REST_HEADERS_MAX in rest.c): the requests between get an answer
+ * (431). A connection holds this buffer only while it has a request in
+ * hand (headers arriving, a REST call waiting for Kafka, a long poll
+ * waiting for packets), never while it is an idle WebSocket: 4 KB more per
+ * such request, nothing more per idle WebSocket. */
+#define HTTP_HEADER_BUFFER 8192
 
 typedef struct out_packet {
   struct out_packet *next;
@@ -49,7 +59,7 @@ struct eio_session {
   struct lws *probe; /* a WebSocket offered as upgrade, not yet confirmed */
   bool upgrading;    /* probe answered; polling answers noop until "5" */
   bool ever_connected;
-  char *handshake_query; /* the opening request's query arguments, "a=1&b=2" */
+  char *handshake_query; /* the opening request's query string (copy_query) */
   out_packet_t *out_head, *out_tail;
   fifo_timer_t ping_timer, pong_timer, connect_timer; /* in the server's queues */
   chat_sio_socket_t *sockets;
@@ -81,9 +91,10 @@ typedef struct wsi_state {
   uint64_t request_id;
   char method[8];
   char *path;
-  char *query;     /* "a=1&b=2", decoded by lws */
+  char *query;     /* "a=1&b=2", escaped again (copy_query) */
   bool dispatched; /* handed to on_http (once) */
   char *authorization;
+  size_t header_len; /* what lws kept of the URI and headers */
   struct wsi_state *next_pending, *prev_pending;
   struct lws *wsi;
 } wsi_state_t;
@@ -312,29 +323,42 @@ static void session_timers_init(chat_sio_server_t *server, struct session_timers
 
 #define HANDSHAKE_QUERY_MAX 4096 /* query arguments kept from the opening request */
 
-/* Joins the request's query arguments with '&' (lws stores them apart). */
+/* The request's query string, encoded again ("a=1&q=Tom%20%26%20Jerry"):
+ * lws hands over the arguments apart and decoded, split on the '&' and
+ * '=' that were not escaped, so each name and value is escaped again and
+ * chat_query_get() reads every argument as the client wrote it (an
+ * escaped '&' or '=' stays in its value). */
 static char *copy_query(struct lws *wsi) {
-  char *out = calloc(1, HANDSHAKE_QUERY_MAX);
-  size_t len = 0;
-  if (!out)
-    return NULL;
+  bson_string_t *query = bson_string_new(NULL);
   for (int i = 0; i < QUERY_ARGS_MAX; i++) {
     int frag_len = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i);
     if (frag_len <= 0)
       break;
-    if (len + (size_t)frag_len + 2 >= HANDSHAKE_QUERY_MAX)
+    char *arg = malloc((size_t)frag_len + 1);
+    if (!arg || lws_hdr_copy_fragment(wsi, arg, frag_len + 1, WSI_TOKEN_HTTP_URI_ARGS, i) < 0) {
+      free(arg);
       continue;
-    if (len)
-      out[len++] = '&';
-    int n = lws_hdr_copy_fragment(wsi, out + len, (int)(HANDSHAKE_QUERY_MAX - len),
-                                  WSI_TOKEN_HTTP_URI_ARGS, i);
-    if (n > 0)
-      len += (size_t)n;
+    }
+    size_t before = query->len;
+    if (before)
+      bson_string_append_c(query, '&');
+    /* lws turns an escaped '=' in a name into '_': the first '=' is the
+     * one that separated. */
+    const char *equals = strchr(arg, '=');
+    size_t name_len = equals ? (size_t)(equals - arg) : strlen(arg);
+    chat_query_append_encoded(query, arg, name_len);
+    if (equals) {
+      bson_string_append_c(query, '=');
+      chat_query_append_encoded(query, equals + 1, strlen(equals + 1));
+    }
+    free(arg);
+    if (query->len >= HANDSHAKE_QUERY_MAX)
+      bson_string_truncate(query, (uint32_t)before); /* too long to keep: skipped */
   }
-  out[len] = '\0';
   /* Kept for the life of the session: only as long as it is. */
-  char *fitted = realloc(out, len + 1);
-  return fitted ? fitted : out;
+  char *out = strdup(query->str);
+  bson_string_free(query, true);
+  return out;
 }
 
 static eio_session_t *session_create(chat_sio_server_t *server, transport_t transport,
@@ -644,6 +668,7 @@ static void api_dispatch(chat_sio_server_t *server, struct lws *wsi) {
       .path = state->path,
       .query = state->query,
       .authorization = state->authorization,
+      .header_len = state->header_len,
       .body = state->rx,
       .body_len = state->rx_len,
   };
@@ -674,6 +699,12 @@ static int on_api_request(chat_sio_server_t *server, struct lws *wsi, const char
     return -1;
   if (auth_len > 0)
     lws_hdr_copy(wsi, state->authorization, auth_len + 1, WSI_TOKEN_HTTP_AUTHORIZATION);
+  /* Every header lws knows, the URI and its arguments; lws gives no way
+   * to list the others (kept too, up to HTTP_HEADER_BUFFER). */
+  for (int token = 0; token < (int)WSI_TOKEN_COUNT; token++) {
+    int len = lws_hdr_total_length(wsi, (enum lws_token_indexes)token);
+    state->header_len += len > 0 ? (size_t)len : 0;
+  }
   state->kind = KIND_API;
   state->wsi = wsi;
   state->request_id = ++server->last_request_id;
@@ -1111,6 +1142,7 @@ chat_err_t chat_sio_server_create(const chat_sio_options_t *opts, chat_sio_serve
   info.protocols = server->protocols;
   info.user = server;
   info.timeout_secs = 60; /* long polls are answered by a ping well before */
+  info.max_http_header_data = HTTP_HEADER_BUFFER;
   info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
   server->context = lws_create_context(&info);
   if (!server->context) {
@@ -1244,21 +1276,7 @@ chat_err_t chat_sio_ack(chat_sio_socket_t *socket, int64_t ack_id, const char *j
 }
 
 bool chat_sio_query_arg(const char *query, const char *name, char *out, size_t out_len) {
-  size_t name_len = strlen(name);
-  for (const char *arg = query; arg && *arg;) {
-    const char *end = strchr(arg, '&');
-    size_t arg_len = end ? (size_t)(end - arg) : strlen(arg);
-    if (arg_len > name_len && arg[name_len] == '=' && strncmp(arg, name, name_len) == 0) {
-      size_t value_len = arg_len - name_len - 1;
-      if (value_len >= out_len)
-        return false;
-      memcpy(out, arg + name_len + 1, value_len);
-      out[value_len] = '\0';
-      return true;
-    }
-    arg = end ? end + 1 : NULL;
-  }
-  return false;
+  return chat_query_get(query, name, out, out_len) == CHAT_QUERY_FOUND;
 }
 
 bool chat_sio_socket_query_arg(const chat_sio_socket_t *socket, const char *name, char *out,

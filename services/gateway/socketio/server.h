@@ -28,8 +28,9 @@ typedef struct chat_http_request {
   uint64_t id; /* answer with chat_sio_http_respond(), now or later */
   const char *method;
   const char *path;          /* without the query string */
-  const char *query;         /* "a=1&b=2" ("" when none); read with chat_sio_query_arg() */
+  const char *query;         /* "a=1&b=x%26y" ("" when none), encoded; read with chat_query_get() */
   const char *authorization; /* the Authorization header, "" when absent */
+  size_t header_len;         /* bytes of the URI and of the headers lws knows */
   const uint8_t *body;
   size_t body_len;
 } chat_http_request_t;
@@ -104,13 +105,13 @@ chat_err_t chat_sio_emit(chat_sio_socket_t *socket, const char *json_array,
 chat_err_t chat_sio_ack(chat_sio_socket_t *socket, int64_t ack_id, const char *json_array,
                         const chat_sio_attachment_t *attachments, size_t attachment_count);
 
-/* Copies query argument name of the request that opened the socket's
- * Engine.IO session into out (as lws decoded it). Returns false when it is
- * absent or does not fit. */
-/* Copies the value of argument name of query ("a=1&b=2") into out. false
- * when it is absent or does not fit in out_len (with its NUL). */
+/* Copies the decoded value of argument name of query ("a=1&b=x%26y") into
+ * out (chat_query_get(), http_query.h). false when it is absent, malformed
+ * or does not fit in out_len (with its NUL). */
 bool chat_sio_query_arg(const char *query, const char *name, char *out, size_t out_len);
 
+/* The same for the query of the request that opened the socket's
+ * Engine.IO session. */
 bool chat_sio_socket_query_arg(const chat_sio_socket_t *socket, const char *name, char *out,
                                size_t out_len);
 
