@@ -19,6 +19,7 @@
 #include "chat/json.h"
 #include "chat/log.h"
 #include "chat/topics.h"
+#include "api_access.h"
 #include "send_message.h"
 
 void gateway_ack_error(chat_sio_socket_t *socket, int64_t ack_id, chat_err_t err,
@@ -250,6 +251,32 @@ static void message_command(gateway_t *gw, gateway_socket_t *state, bson_iter_t 
     gateway_ack_ok(state->socket, ack_id, "\"status\":\"accepted\"");
 }
 
+static void delete_message(gateway_t *gw, gateway_socket_t *state, bson_iter_t *args,
+                           int64_t ack_id) {
+  message_command(gw, state, args, ack_id, "message.delete", CHAT_TOPIC_COMMANDS);
+}
+
+static void mark_message_read(gateway_t *gw, gateway_socket_t *state, bson_iter_t *args,
+                              int64_t ack_id) {
+  message_command(gw, state, args, ack_id, "read.mark_message", CHAT_TOPIC_RECEIPTS);
+}
+
+static void join_personal_room(gateway_t *gw, gateway_socket_t *state, bson_iter_t *args,
+                               int64_t ack_id) {
+  (void)gw, (void)args;
+  ack_ok(state->socket, ack_id); /* joined on connect */
+}
+
+static void start_typing(gateway_t *gw, gateway_socket_t *state, bson_iter_t *args,
+                         int64_t ack_id) {
+  typing(gw, state, args, ack_id, "user_typing");
+}
+
+static void stop_typing(gateway_t *gw, gateway_socket_t *state, bson_iter_t *args,
+                        int64_t ack_id) {
+  typing(gw, state, args, ack_id, "user_stopped_typing");
+}
+
 chat_err_t gateway_mark_conversation_read(gateway_t *gw, const char *user_id,
                                           const char *conversation_id,
                                           const gateway_socket_t *state,
@@ -271,12 +298,66 @@ chat_err_t gateway_mark_conversation_read(gateway_t *gw, const char *user_id,
   return gateway_produce(gw, CHAT_TOPIC_RECEIPTS, &env, conversation_id, 0);
 }
 
+typedef void (*client_event_fn)(gateway_t *gw, gateway_socket_t *state, bson_iter_t *args,
+                                int64_t ack_id);
+
+/* Every client event, and who may send it (api_access.h): the one list
+ * that both the dispatch below and `chat-gateway --describe-api` read, so
+ * that the authorization test covers a new row without being edited. Only
+ * an authenticated socket sends any of them (the CONNECT refuses others).
+ * revert: the event that carries the service's refusals of a message
+ * command, or NULL when the ack alone answers. */
+static const struct client_event {
+  const char *name;
+  client_event_fn handle;
+  gateway_access_t access;
+  const char *revert;
+} client_events[] = {
+    {"send_message", gateway_send_message,
+     GATEWAY_MEMBER_OF(CONVERSATION, "payload", "conversationId"), NULL},
+    {"delete_message", delete_message, GATEWAY_OWNER_OF(MESSAGE, "payload", "messageId"),
+     "message_deletion_reverted"},
+    {"mark_as_read", mark_as_read, GATEWAY_MEMBER_OF(CONVERSATION, "payload", "conversationId"),
+     NULL},
+    {"mark_message_read", mark_message_read, GATEWAY_MEMBER_OF(MESSAGE, "payload", "messageId"),
+     "message_read_reverted"},
+    {"join_personal_room", join_personal_room, GATEWAY_USER, NULL},
+    {"join_conversation", join_conversation,
+     GATEWAY_MEMBER_OF(CONVERSATION, "payload", "conversationId"), NULL},
+    {"leave_conversation", leave_conversation,
+     GATEWAY_MEMBER_OF(CONVERSATION, "payload", "conversationId"), NULL},
+    {"typing", start_typing, GATEWAY_MEMBER_OF(CONVERSATION, "payload", "conversationId"), NULL},
+    {"stop_typing", stop_typing, GATEWAY_MEMBER_OF(CONVERSATION, "payload", "conversationId"),
+     NULL},
+};
+
+void gateway_describe_client_events(bson_string_t *out) {
+  bson_string_append_c(out, '[');
+  for (size_t i = 0; i < sizeof client_events / sizeof client_events[0]; i++) {
+    const struct client_event *event = &client_events[i];
+    bson_string_append_printf(out, "%s{\"name\":\"%s\"", i ? "," : "", event->name);
+    gateway_access_describe(out, &event->access, false);
+    bson_string_append(out, ",\"revert\":");
+    if (event->revert)
+      bson_string_append_printf(out, "\"%s\"", event->revert);
+    else
+      bson_string_append(out, "null");
+    bson_string_append_c(out, '}');
+  }
+  bson_string_append_c(out, ']');
+}
+
 void gateway_handle_client_event(gateway_t *gw, gateway_socket_t *state,
                                  const chat_sio_packet_t *packet) {
   bson_iter_t args;
   const char *name = chat_sio_event_name(packet, &args);
   if (!name)
     return;
+  const struct client_event *event = NULL;
+  for (size_t i = 0; !event && i < sizeof client_events / sizeof client_events[0]; i++) {
+    if (strcmp(name, client_events[i].name) == 0)
+      event = &client_events[i];
+  }
   if (!gateway_rate_allow(gw, state)) {
     CHAT_LOG(CHAT_LOG_DEBUG, "socket %s: '%.64s' over the rate limit",
              chat_sio_socket_id(state->socket), name);
@@ -284,28 +365,12 @@ void gateway_handle_client_event(gateway_t *gw, gateway_socket_t *state,
               "too many events; slow down (see CHAT_RATE_LIMIT_PER_SEC)");
     return;
   }
-  if (strcmp(name, "send_message") == 0) {
-    gateway_send_message(gw, state, &args, packet->ack_id);
-  } else if (strcmp(name, "delete_message") == 0) {
-    message_command(gw, state, &args, packet->ack_id, "message.delete", CHAT_TOPIC_COMMANDS);
-  } else if (strcmp(name, "mark_as_read") == 0) {
-    mark_as_read(gw, state, &args, packet->ack_id);
-  } else if (strcmp(name, "mark_message_read") == 0) {
-    message_command(gw, state, &args, packet->ack_id, "read.mark_message", CHAT_TOPIC_RECEIPTS);
-  } else if (strcmp(name, "join_personal_room") == 0) {
-    ack_ok(state->socket, packet->ack_id); /* joined on connect */
-  } else if (strcmp(name, "join_conversation") == 0) {
-    join_conversation(gw, state, &args, packet->ack_id);
-  } else if (strcmp(name, "leave_conversation") == 0) {
-    leave_conversation(gw, state, &args, packet->ack_id);
-  } else if (strcmp(name, "typing") == 0) {
-    typing(gw, state, &args, packet->ack_id, "user_typing");
-  } else if (strcmp(name, "stop_typing") == 0) {
-    typing(gw, state, &args, packet->ack_id, "user_stopped_typing");
-  } else {
-    char message[160];
-    bson_snprintf(message, sizeof message, "unknown event '%.100s'", name);
-    CHAT_LOG(CHAT_LOG_DEBUG, "socket %s: %s", chat_sio_socket_id(state->socket), message);
-    ack_error(state->socket, packet->ack_id, CHAT_ERR_UNKNOWN_EVENT, message);
+  if (event) {
+    event->handle(gw, state, &args, packet->ack_id);
+    return;
   }
+  char message[160];
+  bson_snprintf(message, sizeof message, "unknown event '%.100s'", name);
+  CHAT_LOG(CHAT_LOG_DEBUG, "socket %s: %s", chat_sio_socket_id(state->socket), message);
+  ack_error(state->socket, packet->ack_id, CHAT_ERR_UNKNOWN_EVENT, message);
 }
