@@ -22,6 +22,8 @@
 #include "api_access.h"
 #include "send_message.h"
 
+#define REVERT_MESSAGE_ID_MAX 64 /* the longest messageId a revert event echoes (its schema) */
+
 void gateway_ack_error(chat_sio_socket_t *socket, int64_t ack_id, chat_err_t err,
                        const char *message) {
   if (ack_id < 0)
@@ -214,25 +216,60 @@ static void mark_as_read(gateway_t *gw, gateway_socket_t *state, bson_iter_t *ar
     gateway_ack_ok(state->socket, ack_id, "\"status\":\"accepted\"");
 }
 
+/* The messageId of a message command's payload as it came, for its revert
+ * event: "" when there is none, it is no string or it is longer than the
+ * revert's schema allows (proto/events/message_read_reverted.schema.json). */
+static const char *message_id_of(const bson_iter_t *args) {
+  bson_iter_t arg = *args, payload;
+  uint32_t len = 0;
+  if (!bson_iter_next(&arg) || !BSON_ITER_HOLDS_DOCUMENT(&arg) ||
+      !bson_iter_recurse(&arg, &payload) || !bson_iter_find(&payload, "messageId") ||
+      !BSON_ITER_HOLDS_UTF8(&payload))
+    return "";
+  const char *id = bson_iter_utf8(&payload, &len);
+  return len <= REVERT_MESSAGE_ID_MAX && !memchr(id, '\0', len) ? id : "";
+}
+
+/* Refuses a message command from the gateway itself: the ack error, and
+ * the revert event that seed 000 promises for every failure
+ * ({messageId, reason, code}, as the services send it), so a client that
+ * only listens for the revert hears of this refusal too. */
+static void refuse_message_command(gateway_socket_t *state, int64_t ack_id, const char *revert,
+                                   const char *message_id, chat_err_t err, const char *reason) {
+  ack_error(state->socket, ack_id, err, reason);
+  bson_string_t *event = bson_string_new("[");
+  chat_json_append_string(event, revert, strlen(revert));
+  bson_string_append(event, ",{\"messageId\":");
+  chat_json_append_string(event, message_id, strlen(message_id));
+  bson_string_append(event, ",\"reason\":");
+  chat_json_append_string(event, reason, strlen(reason));
+  bson_string_append_printf(event, ",\"code\":\"%s\"}]", chat_err_code(err));
+  chat_sio_emit(state->socket, event->str, NULL, 0);
+  bson_string_free(event, true);
+}
+
 /* A command about one message, {messageId}, for the service behind topic:
- * mark_message_read (seed 000: that message and all before it; refusals
- * come back as message_read_reverted) and delete_message (seed 000:
- * persistence checks the sender; refusals come back as
- * message_deletion_reverted). Keyed by the message id: the gateway does
- * not know its conversation. */
+ * mark_message_read (seed 000: that message and all before it) and
+ * delete_message (seed 000: persistence checks the sender). Every refusal,
+ * the gateway's here or the service's later, comes back as the revert
+ * event. Keyed by the message id: the gateway does not know its
+ * conversation. */
 static void message_command(gateway_t *gw, gateway_socket_t *state, bson_iter_t *args,
-                            int64_t ack_id, const char *type, chat_topic_t topic) {
+                            int64_t ack_id, const char *type, chat_topic_t topic,
+                            const char *revert) {
+  const char *echo = message_id_of(args);
   bson_iter_t payload;
   if (!bson_iter_next(args) || !BSON_ITER_HOLDS_DOCUMENT(args) ||
       !bson_iter_recurse(args, &payload) || !bson_iter_find(&payload, "messageId") ||
       !BSON_ITER_HOLDS_UTF8(&payload)) {
-    ack_error(state->socket, ack_id, CHAT_ERR_INVALID,
-              "expected {messageId} as the first argument");
+    refuse_message_command(state, ack_id, revert, echo, CHAT_ERR_INVALID,
+                           "expected {messageId} as the first argument");
     return;
   }
   const char *message_id = bson_iter_utf8(&payload, NULL);
   if (!chat_is_id(message_id)) {
-    ack_error(state->socket, ack_id, CHAT_ERR_INVALID, "messageId must be 24 hex digits");
+    refuse_message_command(state, ack_id, revert, echo, CHAT_ERR_INVALID,
+                           "messageId must be 24 hex digits");
     return;
   }
   chat_envelope_t env;
@@ -246,19 +283,22 @@ static void message_command(gateway_t *gw, gateway_socket_t *state, bson_iter_t 
     err = gateway_produce(gw, topic, &env, message_id, 0);
   }
   if (err != CHAT_OK)
-    ack_error(state->socket, ack_id, CHAT_ERR_UNAVAILABLE, "cannot reach Kafka now, try again");
+    refuse_message_command(state, ack_id, revert, message_id, CHAT_ERR_UNAVAILABLE,
+                           "cannot reach Kafka now, try again");
   else
     gateway_ack_ok(state->socket, ack_id, "\"status\":\"accepted\"");
 }
 
 static void delete_message(gateway_t *gw, gateway_socket_t *state, bson_iter_t *args,
                            int64_t ack_id) {
-  message_command(gw, state, args, ack_id, "message.delete", CHAT_TOPIC_COMMANDS);
+  message_command(gw, state, args, ack_id, "message.delete", CHAT_TOPIC_COMMANDS,
+                  "message_deletion_reverted");
 }
 
 static void mark_message_read(gateway_t *gw, gateway_socket_t *state, bson_iter_t *args,
                               int64_t ack_id) {
-  message_command(gw, state, args, ack_id, "read.mark_message", CHAT_TOPIC_RECEIPTS);
+  message_command(gw, state, args, ack_id, "read.mark_message", CHAT_TOPIC_RECEIPTS,
+                  "message_read_reverted");
 }
 
 static void join_personal_room(gateway_t *gw, gateway_socket_t *state, bson_iter_t *args,
@@ -305,8 +345,8 @@ typedef void (*client_event_fn)(gateway_t *gw, gateway_socket_t *state, bson_ite
  * that both the dispatch below and `chat-gateway --describe-api` read, so
  * that the authorization test covers a new row without being edited. Only
  * an authenticated socket sends any of them (the CONNECT refuses others).
- * revert: the event that carries the service's refusals of a message
- * command, or NULL when the ack alone answers. */
+ * revert: the event that carries the refusals of a message command (the
+ * gateway's and the service's), or NULL when the ack alone answers. */
 static const struct client_event {
   const char *name;
   client_event_fn handle;
@@ -361,8 +401,12 @@ void gateway_handle_client_event(gateway_t *gw, gateway_socket_t *state,
   if (!gateway_rate_allow(gw, state)) {
     CHAT_LOG(CHAT_LOG_DEBUG, "socket %s: '%.64s' over the rate limit",
              chat_sio_socket_id(state->socket), name);
-    ack_error(state->socket, packet->ack_id, CHAT_ERR_RATE_LIMITED,
-              "too many events; slow down (see CHAT_RATE_LIMIT_PER_SEC)");
+    const char *why = "too many events; slow down (see CHAT_RATE_LIMIT_PER_SEC)";
+    if (event && event->revert)
+      refuse_message_command(state, packet->ack_id, event->revert, message_id_of(&args),
+                             CHAT_ERR_RATE_LIMITED, why);
+    else
+      ack_error(state->socket, packet->ack_id, CHAT_ERR_RATE_LIMITED, why);
     return;
   }
   if (event) {
