@@ -37,7 +37,8 @@ done
 passed=0 failed=0
 for i in $(seq 1 "$count"); do
   start=$(date +%s%N)
-  if (cd "$root" && node --test --test-name-pattern "$pattern" "$file") >"$work/run-$i.log" 2>&1; then
+  if (cd "$root" && node --test --test-name-pattern "$pattern" "$file") >"$work/run-$i.log" 2>&1 &&
+    grep -q '^ok .*' "$work/run-$i.log" && grep '^ok ' "$work/run-$i.log" | grep -qv '# SKIP'; then
     passed=$((passed + 1))
     echo "run $i: passed in $((($(date +%s%N) - start) / 1000000)) ms"
   else

@@ -19,7 +19,10 @@
 #include "chat/json.h"
 #include "chat/log.h"
 #include "chat/topics.h"
+#include "api_access.h"
 #include "send_message.h"
+
+#define REVERT_MESSAGE_ID_MAX 64 /* the longest messageId a revert event echoes (its schema) */
 
 void gateway_ack_error(chat_sio_socket_t *socket, int64_t ack_id, chat_err_t err,
                        const char *message) {
@@ -213,25 +216,60 @@ static void mark_as_read(gateway_t *gw, gateway_socket_t *state, bson_iter_t *ar
     gateway_ack_ok(state->socket, ack_id, "\"status\":\"accepted\"");
 }
 
+/* The messageId of a message command's payload as it came, for its revert
+ * event: "" when there is none, it is no string or it is longer than the
+ * revert's schema allows (proto/events/message_read_reverted.schema.json). */
+static const char *message_id_of(const bson_iter_t *args) {
+  bson_iter_t arg = *args, payload;
+  uint32_t len = 0;
+  if (!bson_iter_next(&arg) || !BSON_ITER_HOLDS_DOCUMENT(&arg) ||
+      !bson_iter_recurse(&arg, &payload) || !bson_iter_find(&payload, "messageId") ||
+      !BSON_ITER_HOLDS_UTF8(&payload))
+    return "";
+  const char *id = bson_iter_utf8(&payload, &len);
+  return len <= REVERT_MESSAGE_ID_MAX && !memchr(id, '\0', len) ? id : "";
+}
+
+/* Refuses a message command from the gateway itself: the ack error, and
+ * the revert event that seed 000 promises for every failure
+ * ({messageId, reason, code}, as the services send it), so a client that
+ * only listens for the revert hears of this refusal too. */
+static void refuse_message_command(gateway_socket_t *state, int64_t ack_id, const char *revert,
+                                   const char *message_id, chat_err_t err, const char *reason) {
+  ack_error(state->socket, ack_id, err, reason);
+  bson_string_t *event = bson_string_new("[");
+  chat_json_append_string(event, revert, strlen(revert));
+  bson_string_append(event, ",{\"messageId\":");
+  chat_json_append_string(event, message_id, strlen(message_id));
+  bson_string_append(event, ",\"reason\":");
+  chat_json_append_string(event, reason, strlen(reason));
+  bson_string_append_printf(event, ",\"code\":\"%s\"}]", chat_err_code(err));
+  chat_sio_emit(state->socket, event->str, NULL, 0);
+  bson_string_free(event, true);
+}
+
 /* A command about one message, {messageId}, for the service behind topic:
- * mark_message_read (seed 000: that message and all before it; refusals
- * come back as message_read_reverted) and delete_message (seed 000:
- * persistence checks the sender; refusals come back as
- * message_deletion_reverted). Keyed by the message id: the gateway does
- * not know its conversation. */
+ * mark_message_read (seed 000: that message and all before it) and
+ * delete_message (seed 000: persistence checks the sender). Every refusal,
+ * the gateway's here or the service's later, comes back as the revert
+ * event. Keyed by the message id: the gateway does not know its
+ * conversation. */
 static void message_command(gateway_t *gw, gateway_socket_t *state, bson_iter_t *args,
-                            int64_t ack_id, const char *type, chat_topic_t topic) {
+                            int64_t ack_id, const char *type, chat_topic_t topic,
+                            const char *revert) {
+  const char *echo = message_id_of(args);
   bson_iter_t payload;
   if (!bson_iter_next(args) || !BSON_ITER_HOLDS_DOCUMENT(args) ||
       !bson_iter_recurse(args, &payload) || !bson_iter_find(&payload, "messageId") ||
       !BSON_ITER_HOLDS_UTF8(&payload)) {
-    ack_error(state->socket, ack_id, CHAT_ERR_INVALID,
-              "expected {messageId} as the first argument");
+    refuse_message_command(state, ack_id, revert, echo, CHAT_ERR_INVALID,
+                           "expected {messageId} as the first argument");
     return;
   }
   const char *message_id = bson_iter_utf8(&payload, NULL);
   if (!chat_is_id(message_id)) {
-    ack_error(state->socket, ack_id, CHAT_ERR_INVALID, "messageId must be 24 hex digits");
+    refuse_message_command(state, ack_id, revert, echo, CHAT_ERR_INVALID,
+                           "messageId must be 24 hex digits");
     return;
   }
   chat_envelope_t env;
@@ -245,9 +283,38 @@ static void message_command(gateway_t *gw, gateway_socket_t *state, bson_iter_t 
     err = gateway_produce(gw, topic, &env, message_id, 0);
   }
   if (err != CHAT_OK)
-    ack_error(state->socket, ack_id, CHAT_ERR_UNAVAILABLE, "cannot reach Kafka now, try again");
+    refuse_message_command(state, ack_id, revert, message_id, CHAT_ERR_UNAVAILABLE,
+                           "cannot reach Kafka now, try again");
   else
     gateway_ack_ok(state->socket, ack_id, "\"status\":\"accepted\"");
+}
+
+static void delete_message(gateway_t *gw, gateway_socket_t *state, bson_iter_t *args,
+                           int64_t ack_id) {
+  message_command(gw, state, args, ack_id, "message.delete", CHAT_TOPIC_COMMANDS,
+                  "message_deletion_reverted");
+}
+
+static void mark_message_read(gateway_t *gw, gateway_socket_t *state, bson_iter_t *args,
+                              int64_t ack_id) {
+  message_command(gw, state, args, ack_id, "read.mark_message", CHAT_TOPIC_RECEIPTS,
+                  "message_read_reverted");
+}
+
+static void join_personal_room(gateway_t *gw, gateway_socket_t *state, bson_iter_t *args,
+                               int64_t ack_id) {
+  (void)gw, (void)args;
+  ack_ok(state->socket, ack_id); /* joined on connect */
+}
+
+static void start_typing(gateway_t *gw, gateway_socket_t *state, bson_iter_t *args,
+                         int64_t ack_id) {
+  typing(gw, state, args, ack_id, "user_typing");
+}
+
+static void stop_typing(gateway_t *gw, gateway_socket_t *state, bson_iter_t *args,
+                        int64_t ack_id) {
+  typing(gw, state, args, ack_id, "user_stopped_typing");
 }
 
 chat_err_t gateway_mark_conversation_read(gateway_t *gw, const char *user_id,
@@ -271,41 +338,83 @@ chat_err_t gateway_mark_conversation_read(gateway_t *gw, const char *user_id,
   return gateway_produce(gw, CHAT_TOPIC_RECEIPTS, &env, conversation_id, 0);
 }
 
+typedef void (*client_event_fn)(gateway_t *gw, gateway_socket_t *state, bson_iter_t *args,
+                                int64_t ack_id);
+
+/* Every client event, and who may send it (api_access.h): the one list
+ * that both the dispatch below and `chat-gateway --describe-api` read, so
+ * that the authorization test covers a new row without being edited. Only
+ * an authenticated socket sends any of them (the CONNECT refuses others).
+ * revert: the event that carries the refusals of a message command (the
+ * gateway's and the service's), or NULL when the ack alone answers. */
+static const struct client_event {
+  const char *name;
+  client_event_fn handle;
+  gateway_access_t access;
+  const char *revert;
+} client_events[] = {
+    {"send_message", gateway_send_message,
+     GATEWAY_MEMBER_OF(CONVERSATION, "payload", "conversationId"), NULL},
+    {"delete_message", delete_message, GATEWAY_OWNER_OF(MESSAGE, "payload", "messageId"),
+     "message_deletion_reverted"},
+    {"mark_as_read", mark_as_read, GATEWAY_MEMBER_OF(CONVERSATION, "payload", "conversationId"),
+     NULL},
+    {"mark_message_read", mark_message_read, GATEWAY_MEMBER_OF(MESSAGE, "payload", "messageId"),
+     "message_read_reverted"},
+    {"join_personal_room", join_personal_room, GATEWAY_USER, NULL},
+    {"join_conversation", join_conversation,
+     GATEWAY_MEMBER_OF(CONVERSATION, "payload", "conversationId"), NULL},
+    {"leave_conversation", leave_conversation,
+     GATEWAY_MEMBER_OF(CONVERSATION, "payload", "conversationId"), NULL},
+    {"typing", start_typing, GATEWAY_MEMBER_OF(CONVERSATION, "payload", "conversationId"), NULL},
+    {"stop_typing", stop_typing, GATEWAY_MEMBER_OF(CONVERSATION, "payload", "conversationId"),
+     NULL},
+};
+
+void gateway_describe_client_events(bson_string_t *out) {
+  bson_string_append_c(out, '[');
+  for (size_t i = 0; i < sizeof client_events / sizeof client_events[0]; i++) {
+    const struct client_event *event = &client_events[i];
+    bson_string_append_printf(out, "%s{\"name\":\"%s\"", i ? "," : "", event->name);
+    gateway_access_describe(out, &event->access, false);
+    bson_string_append(out, ",\"revert\":");
+    if (event->revert)
+      bson_string_append_printf(out, "\"%s\"", event->revert);
+    else
+      bson_string_append(out, "null");
+    bson_string_append_c(out, '}');
+  }
+  bson_string_append_c(out, ']');
+}
+
 void gateway_handle_client_event(gateway_t *gw, gateway_socket_t *state,
                                  const chat_sio_packet_t *packet) {
   bson_iter_t args;
   const char *name = chat_sio_event_name(packet, &args);
   if (!name)
     return;
+  const struct client_event *event = NULL;
+  for (size_t i = 0; !event && i < sizeof client_events / sizeof client_events[0]; i++) {
+    if (strcmp(name, client_events[i].name) == 0)
+      event = &client_events[i];
+  }
   if (!gateway_rate_allow(gw, state)) {
     CHAT_LOG(CHAT_LOG_DEBUG, "socket %s: '%.64s' over the rate limit",
              chat_sio_socket_id(state->socket), name);
-    ack_error(state->socket, packet->ack_id, CHAT_ERR_RATE_LIMITED,
-              "too many events; slow down (see CHAT_RATE_LIMIT_PER_SEC)");
+    const char *why = "too many events; slow down (see CHAT_RATE_LIMIT_PER_SEC)";
+    if (event && event->revert)
+      refuse_message_command(state, packet->ack_id, event->revert, message_id_of(&args),
+                             CHAT_ERR_RATE_LIMITED, why);
+    else
+      ack_error(state->socket, packet->ack_id, CHAT_ERR_RATE_LIMITED, why);
     return;
   }
-  if (strcmp(name, "send_message") == 0) {
-    gateway_send_message(gw, state, &args, packet->ack_id);
-  } else if (strcmp(name, "delete_message") == 0) {
-    message_command(gw, state, &args, packet->ack_id, "message.delete", CHAT_TOPIC_COMMANDS);
-  } else if (strcmp(name, "mark_as_read") == 0) {
-    mark_as_read(gw, state, &args, packet->ack_id);
-  } else if (strcmp(name, "mark_message_read") == 0) {
-    message_command(gw, state, &args, packet->ack_id, "read.mark_message", CHAT_TOPIC_RECEIPTS);
-  } else if (strcmp(name, "join_personal_room") == 0) {
-    ack_ok(state->socket, packet->ack_id); /* joined on connect */
-  } else if (strcmp(name, "join_conversation") == 0) {
-    join_conversation(gw, state, &args, packet->ack_id);
-  } else if (strcmp(name, "leave_conversation") == 0) {
-    leave_conversation(gw, state, &args, packet->ack_id);
-  } else if (strcmp(name, "typing") == 0) {
-    typing(gw, state, &args, packet->ack_id, "user_typing");
-  } else if (strcmp(name, "stop_typing") == 0) {
-    typing(gw, state, &args, packet->ack_id, "user_stopped_typing");
-  } else {
-    char message[160];
-    bson_snprintf(message, sizeof message, "unknown event '%.100s'", name);
-    CHAT_LOG(CHAT_LOG_DEBUG, "socket %s: %s", chat_sio_socket_id(state->socket), message);
-    ack_error(state->socket, packet->ack_id, CHAT_ERR_UNKNOWN_EVENT, message);
+  if (event) {
+    event->handle(gw, state, &args, packet->ack_id);
+    return;
   }
+  char message[160];
+  bson_snprintf(message, sizeof message, "unknown event '%.100s'", name);
+  CHAT_LOG(CHAT_LOG_DEBUG, "socket %s: %s", chat_sio_socket_id(state->socket), message);
+  ack_error(state->socket, packet->ack_id, CHAT_ERR_UNKNOWN_EVENT, message);
 }

@@ -9,6 +9,11 @@
 void gateway_handle_client_event(gateway_t *gw, gateway_socket_t *state,
                                  const chat_sio_packet_t *packet);
 
+/* Appends every client event of the dispatch table, with who may send it,
+ * as a JSON array (describe_api.c): [{"name","auth","scope","object",
+ * "field","revert"}, ...]. */
+void gateway_describe_client_events(bson_string_t *out);
+
 /* Answers an event's ack (when it asked for one, ack_id >= 0) with
  * [{"ok":false,"error":{"code","message"}}]. */
 void gateway_ack_error(chat_sio_socket_t *socket, int64_t ack_id, chat_err_t err,

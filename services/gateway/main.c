@@ -14,6 +14,7 @@
 #include "chat/log.h"
 #include "chat/runtime.h"
 #include "client_events.h"
+#include "describe_api.h"
 #include "gateway.h"
 #include "rest.h"
 #include "rest_pending.h"
@@ -211,7 +212,11 @@ static void *broadcast_main(void *arg) {
   return NULL;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  /* The gateway's tables of routes and events, for tests and operators:
+   * printed before anything is configured or connected. */
+  if (argc == 2 && strcmp(argv[1], "--describe-api") == 0)
+    return gateway_describe_api(stdout);
   gateway_t gw = {0};
   const chat_runtime_options_t runtime_opts = {
       .service = CHAT_SERVICE_GATEWAY, .on_delivery = gateway_on_delivery, .delivery_ctx = &gw};

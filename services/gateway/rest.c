@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "api_access.h"
 #include "chat/json.h"
 
 void rest_reply_error(gateway_t *gw, uint64_t request_id, int status, chat_err_t err,
@@ -85,33 +86,62 @@ typedef void (*rest_handler_fn)(gateway_t *gw, const chat_http_request_t *reques
  * engine's HTTP_HEADER_BUFFER, past which lws drops the request. */
 #define REST_HEADERS_MAX 4096
 
+/* Every route, and who may call it (api_access.h): the one list that
+ * both the router and `chat-gateway --describe-api` read, so that the
+ * authorization test covers a new row without being edited. A row without
+ * an access is described as "undeclared", and that test fails on it. */
+static const struct rest_route {
+  const char *method, *path;
+  rest_handler_fn handle;
+  gateway_access_t access;
+} routes[] = {
+    {"POST", "/api/auth/register", rest_register, GATEWAY_PUBLIC},
+    {"POST", "/api/auth/login", rest_login, GATEWAY_PUBLIC},
+    {"GET", "/api/users", rest_list_users, GATEWAY_USER},
+    {"GET", "/api/users/:id/presence", rest_user_presence, GATEWAY_USER},
+    {"POST", "/api/chat/send", rest_send_message,
+     GATEWAY_MEMBER_OF(CONVERSATION, "body", "conversationId")},
+    {"GET", "/api/chat/conversations", rest_list_conversations, GATEWAY_USER},
+    {"GET", "/api/chat/conversations/:id/messages", rest_list_messages,
+     GATEWAY_MEMBER_OF(CONVERSATION, "path", "id")},
+    {"PUT", "/api/chat/conversations/:id/read", rest_mark_read,
+     GATEWAY_MEMBER_OF(CONVERSATION, "path", "id")},
+    {"GET", "/api/chat/unread-count", rest_unread_count, GATEWAY_USER},
+    {"GET", "/api/chat/unread", rest_unread, GATEWAY_USER},
+    {"POST", "/api/chat/conversations", rest_create_group, GATEWAY_USER},
+    {"DELETE", "/api/chat/conversations/:id", rest_delete_group,
+     GATEWAY_OWNER_OF(CONVERSATION, "path", "id")},
+    {"GET", "/api/chat/conversations/:id/members", rest_list_members,
+     GATEWAY_MEMBER_OF(CONVERSATION, "path", "id")},
+    {"POST", "/api/chat/conversations/:id/members", rest_add_members,
+     GATEWAY_MEMBER_OF(CONVERSATION, "path", "id")},
+    {"DELETE", "/api/chat/conversations/:id/members/:userId", rest_remove_member,
+     GATEWAY_OWNER_OF(CONVERSATION, "path", "id")},
+    {"POST", "/api/chat/conversations/:id/leave", rest_leave_group,
+     GATEWAY_MEMBER_OF(CONVERSATION, "path", "id")},
+    {"GET", "/api/chat/conversations/:id/search", rest_search_messages,
+     GATEWAY_MEMBER_OF(CONVERSATION, "path", "id")},
+    {"DELETE", "/api/chat/messages/:id", rest_delete_message,
+     GATEWAY_OWNER_OF(MESSAGE, "path", "id")},
+    /* Seed 002's 1-1 routes name the caller's own pair (otherUserId and
+     * the caller): nobody else's conversation can be named there. */
+    {"POST", "/api/v1/chat/convo/one-to-one", rest_direct_details, GATEWAY_USER},
+    {"GET", "/api/v1/chat/convo/one-to-one/message", rest_direct_messages, GATEWAY_USER},
+};
+
+void rest_describe_routes(bson_string_t *out) {
+  bson_string_append_c(out, '[');
+  for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+    bson_string_append_printf(out, "%s{\"method\":\"%s\",\"path\":\"%s\"", i ? "," : "",
+                              routes[i].method, routes[i].path);
+    gateway_access_describe(out, &routes[i].access, true);
+    bson_string_append_c(out, '}');
+  }
+  bson_string_append_c(out, ']');
+}
+
 void gateway_handle_http(void *ctx, const chat_http_request_t *request) {
   gateway_t *gw = ctx;
-  static const struct {
-    const char *method, *path;
-    rest_handler_fn handle;
-  } routes[] = {
-      {"POST", "/api/auth/register", rest_register},
-      {"POST", "/api/auth/login", rest_login},
-      {"GET", "/api/users", rest_list_users},
-      {"GET", "/api/users/:id/presence", rest_user_presence},
-      {"POST", "/api/chat/send", rest_send_message},
-      {"GET", "/api/chat/conversations", rest_list_conversations},
-      {"GET", "/api/chat/conversations/:id/messages", rest_list_messages},
-      {"PUT", "/api/chat/conversations/:id/read", rest_mark_read},
-      {"GET", "/api/chat/unread-count", rest_unread_count},
-      {"GET", "/api/chat/unread", rest_unread},
-      {"POST", "/api/chat/conversations", rest_create_group},
-      {"DELETE", "/api/chat/conversations/:id", rest_delete_group},
-      {"GET", "/api/chat/conversations/:id/members", rest_list_members},
-      {"POST", "/api/chat/conversations/:id/members", rest_add_members},
-      {"DELETE", "/api/chat/conversations/:id/members/:userId", rest_remove_member},
-      {"POST", "/api/chat/conversations/:id/leave", rest_leave_group},
-      {"GET", "/api/chat/conversations/:id/search", rest_search_messages},
-      {"DELETE", "/api/chat/messages/:id", rest_delete_message},
-      {"POST", "/api/v1/chat/convo/one-to-one", rest_direct_details},
-      {"GET", "/api/v1/chat/convo/one-to-one/message", rest_direct_messages},
-  };
   if (request->header_len > REST_HEADERS_MAX) {
     char message[96];
     snprintf(message, sizeof message, "request headers too large: at most %d bytes",

@@ -13,6 +13,11 @@
 /* Routes one request (a chat_sio_handlers_t.on_http); ctx is the gateway. */
 void gateway_handle_http(void *ctx, const chat_http_request_t *request);
 
+/* Appends every route of the router's table, with who may call it, as a
+ * JSON array (describe_api.c): [{"method","path","auth","scope","object",
+ * "param"}, ...]. */
+void rest_describe_routes(bson_string_t *out);
+
 /* Answers with the error envelope. */
 void rest_reply_error(gateway_t *gw, uint64_t request_id, int status, chat_err_t err,
                       const char *message);

@@ -187,8 +187,17 @@ test("delete_message (seed 000): only the sender, only once; gone from history a
   assert.deepEqual(await waitFor(zoeSocket, "message_deleted"), { messageId, conversationId });
   await request(yuriSocket, "delete_message", { messageId });
   assert.equal((await waitFor(yuriSocket, "message_deletion_reverted")).reason, "message already deleted");
-  const bad = await request(yuriSocket, "delete_message", { messageId: "x" });
-  assert.deepEqual(bad.error, { code: "INVALID_ARGUMENT", message: "messageId must be 24 hex digits" });
+  // The gateway's own refusals are reverted too (seed 000: every failure), beside the ack error.
+  for (const [payload, echoed, reason] of [
+    [{ messageId: "x" }, "x", "messageId must be 24 hex digits"],
+    [{ messageId: null }, "", "expected {messageId} as the first argument"],
+    [[messageId], "", "expected {messageId} as the first argument"],
+  ]) {
+    yuriSocket.seen.length = 0;
+    const bad = await request(yuriSocket, "delete_message", payload);
+    assert.deepEqual(bad, { ok: false, error: { code: "INVALID_ARGUMENT", message: reason } });
+    assert.deepEqual(await waitFor(yuriSocket, "message_deletion_reverted"), { messageId: echoed, reason, code: "INVALID_ARGUMENT" });
+  }
 
   const history = (await call(zoe, "GET", `/api/chat/conversations/${conversationId}/messages`)).body.data.messages;
   assert.deepEqual(history.map((m) => m.content), ["public plan"]);

@@ -138,6 +138,36 @@ test("mark_message_read: every refusal is reverted to the asking socket with its
   assert.equal(malformed.status, 400);
 });
 
+test("mark_message_read: the gateway's own refusals are reverted too (seed 000: every failure), beside the ack error", async () => {
+  const hugo = await register(gwA, `hugo_${pid}`);
+  const socket = await open(gwB, hugo);
+  const cases = [
+    [{ messageId: "nope" }, "nope", "messageId must be 24 hex digits"],
+    [{ messageId: 42 }, "", "expected {messageId} as the first argument"],
+    [{}, "", "expected {messageId} as the first argument"],
+    ["not an object", "", "expected {messageId} as the first argument"],
+    [{ messageId: "x".repeat(65) }, "", "messageId must be 24 hex digits"], // longer than the revert's schema allows: not echoed
+  ];
+  for (const [payload, messageId, reason] of cases) {
+    socket.seen.length = 0;
+    const ack = await request(socket, "mark_message_read", payload);
+    assert.deepEqual(ack, { ok: false, error: { code: "INVALID_ARGUMENT", message: reason } }, JSON.stringify(payload));
+    const reverted = await waitFor(socket, "message_read_reverted");
+    assert.deepEqual(reverted, { messageId, reason, code: "INVALID_ARGUMENT" }, JSON.stringify(payload));
+  }
+  // Over the rate limit (burst 40): each refused one is reverted with its messageId.
+  socket.seen.length = 0;
+  const missing = "65f1a1aae4b0a1b2c3d4e7fe";
+  const answers = await Promise.all(Array.from({ length: 60 }, () => request(socket, "mark_message_read", { messageId: missing })));
+  const limited = answers.filter((a) => !a.ok);
+  assert.ok(limited.length >= 15, `only ${limited.length} of 60 limited`);
+  assert.ok(limited.every((a) => a.error.code === "RATE_LIMITED"), JSON.stringify(limited[0]));
+  await sleep(300);
+  const reverts = socket.seen.filter((e) => e.event === "message_read_reverted" && e.data.code === "RATE_LIMITED");
+  assert.equal(reverts.length, limited.length, "one revert per refused event");
+  assert.deepEqual(reverts[0].data, { messageId: missing, reason: "too many events; slow down (see CHAT_RATE_LIMIT_PER_SEC)", code: "RATE_LIMITED" });
+});
+
 test("the watermark never moves backwards; replays and two devices converge", async () => {
   const finn = await register(gwA, `finn_${pid}`);
   const gina = await register(gwB, `gina_${pid}`);
