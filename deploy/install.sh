@@ -9,7 +9,8 @@
 #     class-data archive of the broker's JVM that starts it a second sooner
 #     (remade when the jars or the JDK change);
 #   - chat-ferretdb, built by Go from deploy/ferretdb/ (cached in Go's module
-#     and build caches) into $CHAT_DEV_CACHE_DIR/bin.
+#     and build caches) into $CHAT_DEV_CACHE_DIR/bin, named after a hash of
+#     its sources (stack_ferretdb_bin).
 # Settings: CHAT_DEV_CACHE_DIR (default ~/.cache/chat-backend).
 set -euo pipefail
 
@@ -77,10 +78,13 @@ else
 fi
 
 ferretdb_bin=$(stack_ferretdb_bin)
-if [ ! -x "$ferretdb_bin" ] || [ -n "$(find "$here/ferretdb" -newer "$ferretdb_bin" -type f)" ]; then
+if [ ! -x "$ferretdb_bin" ]; then
   echo "install: building chat-ferretdb with Go"
   mkdir -p "$(dirname "$ferretdb_bin")"
-  (cd "$here/ferretdb" && go build -o "$ferretdb_bin" .)
+  # Built beside its final name and moved there: another checkout may be
+  # starting the same binary meanwhile.
+  (cd "$here/ferretdb" && go build -o "$ferretdb_bin.tmp.$$" .)
+  mv -f "$ferretdb_bin.tmp.$$" "$ferretdb_bin"
 else
   echo "install: chat-ferretdb present"
 fi

@@ -28,7 +28,15 @@ STACK_DEPLOY_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 stack_kafka_lib() { echo "$STACK_CACHE_DIR/kafka-$STACK_KAFKA_VERSION/lib"; }
 stack_kafka_cds() { echo "$STACK_CACHE_DIR/kafka-$STACK_KAFKA_VERSION/classes.jsa"; }
-stack_ferretdb_bin() { echo "$STACK_CACHE_DIR/bin/chat-ferretdb"; }
+# The binary is named after a hash of its sources: checkouts of different
+# branches share the cache, and each must run the FerretDB it was written
+# for (a binary that lacks a flag the scripts pass would not start).
+stack_ferretdb_bin() {
+  local sum
+  sum=$(cat "$STACK_DEPLOY_DIR"/ferretdb/go.mod "$STACK_DEPLOY_DIR"/ferretdb/go.sum \
+    "$STACK_DEPLOY_DIR"/ferretdb/*.go | sha256sum)
+  echo "$STACK_CACHE_DIR/bin/chat-ferretdb-${sum:0:12}"
+}
 
 stack_free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
