@@ -349,7 +349,12 @@ stack_ferretdb_start() {
   local store_args=()
   case $store in
   postgresql)
-    stack_postgresql_start "$dir/postgresql" "${pg_port:-$(stack_free_port)}" || return 1
+    # A free port drawn now could be FerretDB's own, which is not bound yet.
+    if [ -z "$pg_port" ]; then
+      pg_port=$(stack_free_port)
+      while [ "$pg_port" = "$port" ]; do pg_port=$(stack_free_port); done
+    fi
+    stack_postgresql_start "$dir/postgresql" "$pg_port" || return 1
     store_args=(-postgresql-url "$(stack_postgresql_url "$dir/postgresql")")
     ;;
   sqlite)
