@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # The test command (README "Quick start"): installs what is missing, builds
-# with -Werror, starts its own Kafka and FerretDB on free loopback ports in a
-# temporary directory (never the dev stack's), runs every test through ctest
+# with -Werror, starts its own Kafka and FerretDB (on its own PostgreSQL
+# cluster) on free loopback ports in a temporary directory (never the dev
+# stack's; as root the postgres user is let search it), runs every test through ctest
 # (unit, contract, deployment and integration), then stops what it started.
 #
 # Settings: CHAT_TEST_BUILD_DIR (default build-test), CHAT_TEST_SANITIZER
 # (address|undefined|thread; default address, so every test, the services
 # it starts included, runs under AddressSanitizer and LeakSanitizer; set it
 # empty for a plain build), CHAT_TEST_KEEP=1 keeps the
-# temporary directory with the broker and FerretDB logs, CHAT_TEST_REGEX
-# runs only the tests whose names match it (ctest -R).
+# temporary directory with the broker, FerretDB and PostgreSQL logs,
+# CHAT_TEST_REGEX runs only the tests whose names match it (ctest -R),
+# CHAT_DEV_STORE=sqlite runs FerretDB on SQLite instead of PostgreSQL.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -36,7 +38,7 @@ cmake --build "$build" -j"$(nproc)"
 work=$(mktemp -d /tmp/chat-test.XXXXXX)
 cleanup() {
   stack_kafka_stop "$work/kafka" || true
-  stack_ferretdb_stop "$work/ferretdb" || true
+  stack_ferretdb_stop "$work/ferretdb" || true # and its PostgreSQL
   if [ "${CHAT_TEST_KEEP:-0}" = 1 ]; then
     echo "kept $work"
   else
