@@ -22,6 +22,7 @@
 #define QUERY_ARGS_MAX 32    /* query arguments looked at per request */
 #define WS_RX_BUFFER 512     /* lws receive buffer per WebSocket; larger frames come in pieces */
 #define HTTP_HEADER_ROOM 512 /* status line and headers of a polling answer */
+#define CLOSE_GRACE_SECS 5   /* a closed connection's peer has this long to take what is queued */
 /* lws' buffer for one request's URI and headers (max_http_header_data;
  * lws' default is 4096). lws drops a request that overflows it without a
  * word, and has no callback for that, so it is twice the most the REST API
@@ -111,10 +112,16 @@ static void http_answer(struct lws *wsi, int status, bson_string_t *body) {
   lws_callback_on_writable(wsi);
 }
 
+/* Closes wsi on its next writable callback, which sends what is queued
+ * first. A peer that stops reading never gives one (its window stays
+ * shut), and lws would keep the connection, with what is queued for it,
+ * until its own idle hang-up minutes later: the timeout ends it after
+ * CLOSE_GRACE_SECS whatever the peer does. */
 static void close_wsi_later(struct lws *wsi) {
   wsi_state_t *state = state_of(wsi);
   state->session = NULL;
   state->close_requested = true;
+  lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_SEND, CLOSE_GRACE_SECS);
   lws_callback_on_writable(wsi);
 }
 
