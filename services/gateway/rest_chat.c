@@ -76,7 +76,7 @@ static void append_field(bson_string_t *out, const bson_t *doc, const char *key)
   bson_destroy(&single);
 }
 
-/* Usernames of ids, read in one query: a NULL-terminated list of pairs. */
+/* Usernames of ids (and, once read, who of them is online). */
 typedef struct names {
   char (*ids)[CHAT_ID_SIZE];
   char **usernames;
@@ -107,40 +107,26 @@ static void names_want(names_t *names, const char *id) {
   names->usernames[names->count++] = NULL;
 }
 
-/* Appends {"_id": {"$in": [the ids of names]}} to filter. */
-static void append_ids_in(bson_t *filter, const names_t *names) {
-  bson_t in, list;
-  BSON_APPEND_DOCUMENT_BEGIN(filter, "_id", &in);
-  BSON_APPEND_ARRAY_BEGIN(&in, "$in", &list);
-  for (size_t i = 0; i < names->count; i++) {
-    char key[16];
-    const char *key_str;
-    bson_uint32_to_string((uint32_t)i, &key_str, key, sizeof key);
-    bson_append_utf8(&list, key_str, -1, names->ids[i], -1);
-  }
-  bson_append_array_end(&in, &list);
-  bson_append_document_end(filter, &in);
-}
-
+/* Usernames and presence are read one id at a time, by equality on _id:
+ * FerretDB 1.24 never pushes a $in down, so {_id: {$in: [...]}} made
+ * PostgreSQL read the whole collection for every page (docs/queries.md).
+ * An equality on _id is an index lookup on every store; a page names a
+ * few users, at most PARTICIPANTS_SHOWN per conversation shown. */
 static bool names_load(names_t *names, mongoc_collection_t *users, bson_error_t *error) {
-  if (names->count == 0)
-    return true;
-  bson_t filter = BSON_INITIALIZER;
-  append_ids_in(&filter, names);
   bson_t *opts = BCON_NEW("projection", "{", "username", BCON_INT32(1), "}");
-  mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(users, &filter, opts, NULL);
-  const bson_t *doc;
-  while (mongoc_cursor_next(cursor, &doc)) {
-    const char *id = doc_string(doc, "_id"), *username = doc_string(doc, "username");
-    for (size_t i = 0; id && username && i < names->count; i++) {
-      if (strcmp(names->ids[i], id) == 0 && !names->usernames[i])
-        names->usernames[i] = strdup(username);
-    }
+  bool ok = true;
+  for (size_t i = 0; ok && i < names->count; i++) {
+    bson_t *filter = BCON_NEW("_id", BCON_UTF8(names->ids[i]));
+    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(users, filter, opts, NULL);
+    const bson_t *doc;
+    const char *username;
+    if (mongoc_cursor_next(cursor, &doc) && (username = doc_string(doc, "username")))
+      names->usernames[i] = strdup(username);
+    ok = !mongoc_cursor_error(cursor, error);
+    mongoc_cursor_destroy(cursor);
+    bson_destroy(filter);
   }
-  bool ok = !mongoc_cursor_error(cursor, error);
-  mongoc_cursor_destroy(cursor);
   bson_destroy(opts);
-  bson_destroy(&filter);
   return ok;
 }
 
@@ -148,23 +134,23 @@ static bool names_load(names_t *names, mongoc_collection_t *users, bson_error_t 
 static bool names_load_presence(names_t *names, mongoc_collection_t *presence,
                                 bson_error_t *error) {
   names->online = calloc(names->count ? names->count : 1, sizeof *names->online);
-  if (!names->online || names->count == 0)
-    return names->online != NULL;
-  bson_t filter = BSON_INITIALIZER;
-  append_ids_in(&filter, names);
-  BSON_APPEND_BOOL(&filter, "online", true);
-  mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(presence, &filter, NULL, NULL);
-  const bson_t *doc;
-  while (mongoc_cursor_next(cursor, &doc)) {
-    const char *id = doc_string(doc, "_id");
-    for (size_t i = 0; id && i < names->count; i++) {
-      if (strcmp(names->ids[i], id) == 0)
-        names->online[i] = true;
-    }
+  if (!names->online)
+    return false;
+  bson_t *opts = BCON_NEW("projection", "{", "online", BCON_INT32(1), "}");
+  bool ok = true;
+  for (size_t i = 0; ok && i < names->count; i++) {
+    bson_t *filter = BCON_NEW("_id", BCON_UTF8(names->ids[i]));
+    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(presence, filter, opts, NULL);
+    const bson_t *doc;
+    bson_iter_t it;
+    if (mongoc_cursor_next(cursor, &doc) && bson_iter_init_find(&it, doc, "online") &&
+        BSON_ITER_HOLDS_BOOL(&it))
+      names->online[i] = bson_iter_bool(&it);
+    ok = !mongoc_cursor_error(cursor, error);
+    mongoc_cursor_destroy(cursor);
+    bson_destroy(filter);
   }
-  bool ok = !mongoc_cursor_error(cursor, error);
-  mongoc_cursor_destroy(cursor);
-  bson_destroy(&filter);
+  bson_destroy(opts);
   return ok;
 }
 
@@ -497,7 +483,6 @@ static void list_conversations(void *arg) {
   chat_job_t *job = arg;
   chat_mongo_t *mongo = chat_runtime_mongo(job->gw->rt);
   mongoc_client_t *client = chat_mongo_acquire(mongo);
-  mongoc_collection_t *members = chat_mongo_collection(mongo, client, "members");
   mongoc_collection_t *conversations = chat_mongo_collection(mongo, client, "conversations");
   mongoc_collection_t *users = chat_mongo_collection(mongo, client, "users");
   bson_error_t error;
@@ -505,46 +490,26 @@ static void list_conversations(void *arg) {
   bson_t **docs = NULL;
   size_t n = 0;
 
-  /* The user's conversations, from the members collection. */
-  bson_t *filter = BCON_NEW("userId", BCON_UTF8(job->user_id));
-  bson_t *opts = BCON_NEW("projection", "{", "conversationId", BCON_INT32(1), "}", "limit",
-                          BCON_INT64(MEMBERSHIPS_MAX));
-  mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(members, filter, opts, NULL);
-  bson_t mine = BSON_INITIALIZER, in, list;
-  BSON_APPEND_DOCUMENT_BEGIN(&mine, "_id", &in);
-  BSON_APPEND_ARRAY_BEGIN(&in, "$in", &list);
+  /* The user's conversations by their participants, an equality on one
+   * key: FerretDB 1.24 pushes it down (the participants GIN index of
+   * deploy/ferretdb/gin-indexes.sql) and MongoDB serves it and the sort
+   * from participant_last_message_at. The former {_id: {$in: [the user's
+   * memberships]}} made PostgreSQL read every conversation (docs/queries.md). */
+  bson_t mine = BSON_INITIALIZER;
   const bson_t *doc;
-  uint32_t count = 0;
-  while (mongoc_cursor_next(cursor, &doc)) {
-    const char *id = doc_string(doc, "conversationId");
-    char key[16];
-    const char *key_str;
-    if (!id)
-      continue;
-    bson_uint32_to_string(count++, &key_str, key, sizeof key);
-    bson_append_utf8(&list, key_str, -1, id, -1);
-  }
-  bson_append_array_end(&in, &list);
-  bson_append_document_end(&mine, &in);
+  bool failed = false;
+  BSON_APPEND_UTF8(&mine, "participants", job->user_id);
   BSON_APPEND_NULL(&mine, "deletedAt");
-  bool failed = mongoc_cursor_error(cursor, &error);
-  mongoc_cursor_destroy(cursor);
-  bson_destroy(opts);
-  bson_destroy(filter);
-  if (failed) {
-    fail_store(job, &error);
-    goto out;
-  }
   int64_t total = mongoc_collection_count_documents(conversations, &mine, NULL, NULL, NULL, &error);
   if (total < 0) {
     fail_store(job, &error);
     goto out;
   }
   /* Newest activity first; a conversation with no message yet by its creation. */
-  opts =
+  bson_t *opts =
       BCON_NEW("sort", "{", "lastMessageAt", BCON_INT32(-1), "createdAt", BCON_INT32(-1), "}",
                "skip", BCON_INT64((job->page - 1) * job->limit), "limit", BCON_INT64(job->limit));
-  cursor = mongoc_collection_find_with_opts(conversations, &mine, opts, NULL);
+  mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(conversations, &mine, opts, NULL);
   docs = calloc((size_t)job->limit, sizeof *docs);
   while (docs && n < (size_t)job->limit && mongoc_cursor_next(cursor, &doc))
     docs[n++] = bson_copy(doc);
@@ -633,7 +598,6 @@ out:
   bson_destroy(&mine);
   mongoc_collection_destroy(users);
   mongoc_collection_destroy(conversations);
-  mongoc_collection_destroy(members);
   chat_mongo_release(mongo, client);
 }
 
@@ -1030,61 +994,46 @@ static void count_unread(chat_job_t *job, bool details) {
   chat_mongo_t *mongo = chat_runtime_mongo(job->gw->rt);
   mongoc_client_t *client = chat_mongo_acquire(mongo);
   mongoc_collection_t *states = chat_mongo_collection(mongo, client, "read_states");
-  mongoc_collection_t *members = chat_mongo_collection(mongo, client, "members");
   mongoc_collection_t *conversations = chat_mongo_collection(mongo, client, "conversations");
   mongoc_collection_t *messages = chat_mongo_collection(mongo, client, "messages");
   mongoc_collection_t *users = chat_mongo_collection(mongo, client, "users");
   bson_error_t error;
   bson_t *mine = BCON_NEW("userId", BCON_UTF8(job->user_id));
-  bson_t in_mine = BSON_INITIALIZER, in, list;
+  bson_t in_mine = BSON_INITIALIZER;
   names_t names = {0};
   int64_t total = 0;
   bool failed = false;
   const bson_t *doc;
-  /* The user's conversations. */
-  BSON_APPEND_DOCUMENT_BEGIN(&in_mine, "_id", &in);
-  BSON_APPEND_ARRAY_BEGIN(&in, "$in", &list);
-  mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(members, mine, NULL, NULL);
-  uint32_t n = 0;
-  while (n < MEMBERSHIPS_MAX && mongoc_cursor_next(cursor, &doc)) {
-    const char *id = doc_string(doc, "conversationId");
-    char key[16];
-    const char *key_str;
-    if (!id)
-      continue;
-    bson_uint32_to_string(n++, &key_str, key, sizeof key);
-    bson_append_utf8(&list, key_str, -1, id, -1);
-  }
-  failed = mongoc_cursor_error(cursor, &error);
-  mongoc_cursor_destroy(cursor);
-  bson_append_array_end(&in, &list);
-  bson_append_document_end(&in_mine, &in);
+  mongoc_cursor_t *cursor;
+  /* The user's conversations by their participants, as in
+   * list_conversations (an equality FerretDB pushes down, not a $in over
+   * the user's memberships); at most MEMBERSHIPS_MAX of them. */
+  BSON_APPEND_UTF8(&in_mine, "participants", job->user_id);
   BSON_APPEND_NULL(&in_mine, "deletedAt");
   /* Their watermarks. */
   bson_t *watermarks = bson_new();
-  if (!failed) {
-    cursor = mongoc_collection_find_with_opts(states, mine, NULL, NULL);
-    while (mongoc_cursor_next(cursor, &doc)) {
-      const char *id = doc_string(doc, "conversationId");
-      bson_iter_t it;
-      if (id && bson_iter_init_find(&it, doc, "lastReadSeq"))
-        BSON_APPEND_INT64(watermarks, id, bson_iter_as_int64(&it));
-    }
-    failed = mongoc_cursor_error(cursor, &error);
-    mongoc_cursor_destroy(cursor);
+  cursor = mongoc_collection_find_with_opts(states, mine, NULL, NULL);
+  while (mongoc_cursor_next(cursor, &doc)) {
+    const char *id = doc_string(doc, "conversationId");
+    bson_iter_t it;
+    if (id && bson_iter_init_find(&it, doc, "lastReadSeq"))
+      BSON_APPEND_INT64(watermarks, id, bson_iter_as_int64(&it));
   }
+  failed = mongoc_cursor_error(cursor, &error);
+  mongoc_cursor_destroy(cursor);
   /* Each conversation with messages past the watermark. */
   typedef struct unread_entry {
     bson_t *conversation;
     int64_t count;
     char other[CHAT_ID_SIZE]; /* a 1-1's other participant, "" for a group */
   } unread_entry_t;
-  unread_entry_t *found = calloc(n ? n : 1, sizeof *found);
-  size_t found_count = 0;
-  bson_t *opts = BCON_NEW("sort", "{", "lastMessageAt", BCON_INT32(-1), "}");
+  size_t found_count = 0, found_cap = 16;
+  unread_entry_t *found = calloc(found_cap, sizeof *found);
+  bson_t *opts = BCON_NEW("sort", "{", "lastMessageAt", BCON_INT32(-1), "}", "limit",
+                          BCON_INT64(MEMBERSHIPS_MAX));
   cursor = failed || !found ? NULL
                             : mongoc_collection_find_with_opts(conversations, &in_mine, opts, NULL);
-  while (cursor && !failed && found_count < n && mongoc_cursor_next(cursor, &doc)) {
+  while (cursor && !failed && mongoc_cursor_next(cursor, &doc)) {
     const char *id = doc_string(doc, "_id");
     bson_iter_t it, people;
     int64_t last_seq = bson_iter_init_find(&it, doc, "lastSeq") ? bson_iter_as_int64(&it) : 0;
@@ -1099,8 +1048,18 @@ static void count_unread(chat_job_t *job, bool details) {
     failed = count < 0;
     if (count <= 0)
       continue;
+    if (found_count == found_cap) {
+      unread_entry_t *grown = realloc(found, 2 * found_cap * sizeof *found);
+      if (!grown) {
+        failed = true;
+        break;
+      }
+      found = grown;
+      found_cap *= 2;
+    }
     total += count;
     unread_entry_t *entry = &found[found_count++];
+    memset(entry, 0, sizeof *entry);
     entry->conversation = bson_copy(doc);
     entry->count = count;
     const char *kind = doc_string(doc, "kind");
@@ -1159,7 +1118,6 @@ static void count_unread(chat_job_t *job, bool details) {
   mongoc_collection_destroy(users);
   mongoc_collection_destroy(messages);
   mongoc_collection_destroy(conversations);
-  mongoc_collection_destroy(members);
   mongoc_collection_destroy(states);
   chat_mongo_release(mongo, client);
 }
