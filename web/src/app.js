@@ -189,6 +189,7 @@ async function loadLists() {
     if (state.open?.id) state.conversations.get(state.open.id) && (state.conversations.get(state.open.id).unread = 0);
     drawUsers();
     drawConversations();
+    loadPresence();
   } catch (err) {
     if (err.status === 401) {
       showError(`Your session has ended (${err.message}). Please log in again.`);
@@ -203,6 +204,22 @@ async function loadLists() {
 // a conversation never opened here needs no replay of its whole history.
 function noteSeqFromList(c) {
   if (state.lastSeqs[c.id] === undefined) noteSeq(c.id, c.lastSeq);
+}
+
+// user_online / user_offline come only on a change, and only for users
+// who share a room: everyone's state at load comes from REST.
+const PRESENCE_LOOKUPS = 100; // users whose presence is asked at load, at most
+async function loadPresence() {
+  const unknown = [...state.users.values()].filter((u) => u.id !== state.me.id && u.isOnline === undefined)
+    .slice(0, PRESENCE_LOOKUPS);
+  await Promise.all(unknown.map(async (u) => {
+    try {
+      const p = await api("GET", `/api/users/${u.id}/presence`, { token: state.token });
+      if (u.isOnline === undefined) u.isOnline = p.online;
+    } catch { /* shown as offline; the live events correct it */ }
+  }));
+  drawUsers();
+  if (state.open) drawHeader();
 }
 
 function setOnline(userId, online) {
@@ -244,10 +261,12 @@ function drawConversations() {
     const title = conversationTitle(c);
     const current = state.open?.id === c.id;
     return h("li", { class: current ? "current" : "" },
+      // Named by the title alone (the last message describes it), so that
+      // it is found by the other party's or the group's name.
       h("button", { type: "button", class: "conversation", "aria-current": current ? "true" : false,
-        onclick: () => openConversation(c.id) },
+        "aria-label": title, "aria-describedby": `last-${c.id}`, onclick: () => openConversation(c.id) },
       h("span", { class: "title" }, title, c.kind === "group" ? h("span", { class: "tag" }, " group") : null),
-      h("span", { class: "last" }, c.last_message ?? "No messages yet"),
+      h("span", { class: "last", id: `last-${c.id}` }, c.last_message ?? "No messages yet"),
       h("span", { class: "when" }, c.last_message_at ? time(c.last_message_at) : "")),
       c.unread ? h("span", { class: "badge" }, `${c.unread} unread`) : null);
   });
@@ -422,7 +441,7 @@ function drawPane() {
     h("form", { class: "compose row", onsubmit: (e) => { e.preventDefault(); send(); } },
       h("label", { for: "message", class: "sr-only" }, "Message"), message,
       h("button", { type: "submit" }, "Send")));
-  message.placeholder = "Write a message (Enter sends, Shift+Enter for a new line)";
+  message.placeholder = "Message (Enter sends)";
   search.placeholder = "Search this conversation";
   drawHeader();
   drawMessages();
@@ -489,10 +508,9 @@ async function send() {
   try {
     const ack = await emit("send_message", payload);
     if (m.status === "sending") m.status = ack.status ?? "accepted";
-    if (!open.exists && ack.conversationId) {
-      open.exists = true;
-      if (state.open === open) join().then(markRead);
-    }
+    // A first 1-1 message creates the conversation: it is joined once
+    // the message is stored (onMessageAck), when membership exists.
+    if (ack.conversationId) open.exists = true;
   } catch (err) {
     m.status = "rejected";
     m.error = err.message;
@@ -509,6 +527,11 @@ function onMessageAck(a) {
   const m = findOwn(a.clientMsgId);
   if (a.seq && a.conversationId) noteSeq(a.conversationId, a.seq);
   if (!m) return;
+  const open = state.open;
+  if (a.status === "persisted" && !open.joined && !open.joining) {
+    open.joining = true;
+    join().then(() => { open.joining = false; if (state.open === open) markRead(); });
+  }
   const rank = { sending: 0, accepted: 1, persisted: 2, read: 3 };
   if (a.status === "rejected") {
     m.status = "rejected";
@@ -750,6 +773,8 @@ function route() {
 
 document.getElementById("logout").addEventListener("click", logout);
 window.addEventListener("hashchange", route);
+// New users and conversations elsewhere: fetched again when the tab comes back.
+window.addEventListener("focus", () => { if (state.socket && !location.hash.startsWith("#/guest")) loadLists(); });
 window.addEventListener("error", (e) => showError(`Something broke on this page: ${e.message}`));
 window.addEventListener("unhandledrejection", (e) => showError(`Something broke on this page: ${e.reason?.message ?? e.reason}`));
 route();
