@@ -8,9 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "broadcast_deliver.h"
+
 #include "chat/json.h"
 #include "chat/log.h"
-#include "gateway.h"
+#include "rooms.h"
+#include "socket_resume.h"
+#include "socket_state.h"
 
 typedef struct delivery {
   gateway_t *gw;
@@ -23,14 +27,6 @@ typedef struct delivery {
   size_t sent;
 } delivery_t;
 
-static bool has_open(const gateway_socket_t *state, const char *conversation_id) {
-  for (size_t i = 0; i < state->open_count; i++) {
-    if (strcmp(state->open[i], conversation_id) == 0)
-      return true;
-  }
-  return false;
-}
-
 static void emit_to(void *ctx, void *member) {
   delivery_t *d = ctx;
   gateway_socket_t *state = member;
@@ -42,7 +38,7 @@ static void emit_to(void *ctx, void *member) {
   if (d->exclude_socket && strcmp(chat_sio_socket_id(state->socket), d->exclude_socket) == 0)
     return;
   if (d->scope && d->conversation_id) {
-    bool open = has_open(state, d->conversation_id);
+    bool open = gateway_socket_is_open(state, d->conversation_id);
     if ((d->scope == 1) != open)
       return;
   }
@@ -74,9 +70,9 @@ static void change_rooms(gateway_t *gw, const char *target, const char *conversa
   rooms_each(gw->rooms, target, collect, &c); /* rooms change below, not while iterating */
   for (size_t i = 0; i < c.count; i++) {
     if (join)
-      gateway_socket_join_conversation(gw, c.states[i], conversation_id);
+      gateway_socket_join_conversation(gw->rooms, c.states[i], conversation_id);
     else
-      gateway_socket_leave_conversation(gw, c.states[i], conversation_id);
+      gateway_socket_leave_conversation(gw->rooms, c.states[i], conversation_id);
   }
   free(c.states);
 }

@@ -10,17 +10,26 @@
 #include <string.h>
 #include <time.h>
 
+#include "broadcast_deliver.h"
 #include "chat/envelope.h"
 #include "chat/log.h"
 #include "chat/runtime.h"
+#include "chat/topics.h"
 #include "client_events.h"
 #include "describe_api.h"
 #include "gateway.h"
+#include "guest_rooms.h"
+#include "id_table.h"
+#include "presence_events.h"
 #include "rest.h"
 #include "rest_pending.h"
+#include "rooms.h"
+#include "rooms_lookup.h"
 #include "send_message.h"
 #include "server.h"
-#include "socket_auth.h"
+#include "socket_lifecycle.h"
+#include "socket_state.h"
+#include "work_queue.h"
 
 #define GATEWAY_BATCH_MAX 1000  /* broadcast records handed over per batch */
 #define GATEWAY_SERVICE_MS 100  /* longest wait of one loop turn, bounds stop latency */
@@ -29,49 +38,11 @@
 #define GATEWAY_SWEEP_MS 1000   /* how often REST calls past their deadline are answered */
 
 static const char *on_connect(void *ctx, chat_sio_socket_t *socket, const bson_t *auth) {
-  gateway_t *gw = ctx;
-  chat_jwt_claims_t claims;
-  const chat_config_t *cfg = chat_runtime_config(gw->rt);
-  if (gateway_is_guest_namespace(gw, chat_sio_socket_nsp(socket))) {
-    gateway_socket_t *guest = calloc(1, sizeof *guest); /* no account: seed 003's login follows */
-    if (!guest)
-      return "Server busy, try again";
-    guest->refs = 1;
-    guest->socket = socket;
-    guest->guest_socket = true;
-    chat_sio_socket_set_user(socket, guest);
-    return NULL;
-  }
-  char query_token[CHAT_JWT_TOKEN_MAX + 1];
-  bool has_query_token =
-      cfg->allow_query_token &&
-      chat_sio_socket_query_arg(socket, "token", query_token, sizeof query_token);
-  const char *refusal = gateway_authenticate(auth, has_query_token ? query_token : NULL,
-                                             cfg->jwt_secret, (int64_t)time(NULL), &claims);
-  if (refusal) {
-    CHAT_LOG(CHAT_LOG_INFO, "socket refused: %s", refusal);
-    return refusal;
-  }
-  gateway_socket_t *state = calloc(1, sizeof *state);
-  if (!state)
-    return "Server busy, try again";
-  state->refs = 1;
-  state->socket = socket;
-  memcpy(state->user_id, claims.sub, sizeof state->user_id); /* an id: checked above */
-  const char *bad_resume = gateway_resume_read(state, auth);
-  if (bad_resume) {
-    free(state);
-    return bad_resume;
-  }
-  chat_sio_socket_set_user(socket, state);
-  return NULL;
+  return gateway_socket_accept(ctx, socket, auth);
 }
 
 static void on_connected(void *ctx, chat_sio_socket_t *socket) {
-  gateway_socket_t *state = chat_sio_socket_user(socket);
-  CHAT_LOG(CHAT_LOG_DEBUG, "socket %s connected as user %s", chat_sio_socket_id(socket),
-           state->user_id);
-  gateway_socket_connected(ctx, state);
+  gateway_socket_connected(ctx, socket);
 }
 
 static void on_event(void *ctx, chat_sio_socket_t *socket, const chat_sio_packet_t *packet,
@@ -85,12 +56,8 @@ static void on_event(void *ctx, chat_sio_socket_t *socket, const chat_sio_packet
 }
 
 static void on_disconnect(void *ctx, chat_sio_socket_t *socket, const char *reason) {
-  gateway_socket_t *state = chat_sio_socket_user(socket);
   CHAT_LOG(CHAT_LOG_DEBUG, "socket %s gone: %s", chat_sio_socket_id(socket), reason);
-  if (!state)
-    return; /* refused at CONNECT */
-  gateway_socket_gone(ctx, state);
-  gateway_socket_release(state);
+  gateway_socket_gone(ctx, socket);
 }
 
 /* A broadcast record handed from the consumer thread to the loop thread. */
@@ -258,7 +225,8 @@ int main(int argc, char **argv) {
   }
   gw.rooms = rooms_create();
   gw.sends = id_table_create();
-  if (!gw.rooms || !gw.sends ||
+  gw.lookup = rooms_lookup_create(&gw);
+  if (!gw.rooms || !gw.sends || !gw.lookup ||
       work_queue_create(gw.sio, GATEWAY_WORKERS, GATEWAY_WORK_QUEUED, &gw.work) != CHAT_OK) {
     CHAT_LOG(CHAT_LOG_ERROR, "cannot start the worker threads");
     goto out;
@@ -298,7 +266,7 @@ out:
     }
   }
   chat_sio_server_destroy(&gw.sio); /* runs what they posted last */
-  gateway_rooms_lookup_discard(&gw);
+  rooms_lookup_destroy(&gw.lookup);
   gateway_sends_discard(&gw);
   rooms_destroy(&gw.rooms);
   chat_runtime_destroy(&gw.rt);

@@ -4,9 +4,12 @@
 #ifndef GATEWAY_REST_H
 #define GATEWAY_REST_H
 
+#include "chat/envelope.h"
 #include "chat/err.h"
+#include "chat/jwt.h"
 #include "chat/topics.h"
 #include "gateway.h"
+#include "server.h"
 #include "http_query.h"
 #include "rest_route.h"
 

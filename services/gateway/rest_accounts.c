@@ -19,6 +19,7 @@
 #include "chat/topics.h"
 #include "rest.h"
 #include "rest_pending.h"
+#include "work_queue.h"
 
 #define REGISTER_TIMEOUT_MS 10000 /* persistence must confirm within this */
 #define TOKEN_TTL_S (24 * 3600)   /* lifetime of the tokens handed out */

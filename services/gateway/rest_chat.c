@@ -14,8 +14,10 @@
 #include "chat/read_rules.h"
 #include "rest.h"
 #include "rest_pending.h"
-#include "client_events.h"
-#include "send_message.h"
+#include "mark_read.h"
+#include "produce.h"
+#include "send_request.h"
+#include "work_queue.h"
 
 #define SEND_TIMEOUT_MS 10000     /* persistence must store a REST send within this */
 #define PAGE_LIMIT_MAX 100        /* items per page at most */
@@ -950,7 +952,12 @@ void rest_send_message(gateway_t *gw, const chat_http_request_t *request,
   bson_oid_init(&oid, NULL);
   bson_oid_to_string(&oid, correlation_id);
   command_call_t *call = calloc(1, sizeof *call);
-  err = call ? send_request_produce(gw, &req, claims.sub, NULL, correlation_id, 0) : CHAT_ERR_NOMEM;
+  chat_envelope_t env;
+  err = call ? send_request_command(&req, claims.sub, chat_runtime_source(gw->rt), NULL,
+                                    correlation_id, &env)
+             : CHAT_ERR_NOMEM;
+  if (err == CHAT_OK)
+    err = gateway_produce(gw, CHAT_TOPIC_COMMANDS, &env, req.conversation_id, 0);
   bson_destroy(&body);
   if (err == CHAT_OK) {
     *call = (command_call_t){request->id, 201, "Message sent"};
