@@ -41,7 +41,8 @@ static const char *member_conversation(gateway_socket_t *state, bson_iter_t *arg
   field = payload;
   const char *id = bson_iter_utf8(&field, NULL);
   if (!chat_is_id(id)) {
-    gateway_ack_error(state->socket, ack_id, CHAT_ERR_INVALID, "conversationId must be 24 hex digits");
+    gateway_ack_error(state->socket, ack_id, CHAT_ERR_INVALID,
+                      "conversationId must be 24 hex digits");
     return NULL;
   }
   if (gateway_socket_in_conversation(state, id))
@@ -137,7 +138,8 @@ static void mark_as_read(gateway_t *gw, gateway_socket_t *state, bson_iter_t *ar
   chat_err_t err =
       gateway_mark_conversation_read(gw, state->user_id, conversation_id, connection, NULL);
   if (err != CHAT_OK)
-    gateway_ack_error(state->socket, ack_id, CHAT_ERR_UNAVAILABLE, "cannot reach Kafka now, try again");
+    gateway_ack_error(state->socket, ack_id, CHAT_ERR_UNAVAILABLE,
+                      "cannot reach Kafka now, try again");
   else
     gateway_ack_ok(state->socket, ack_id, "\"status\":\"accepted\"");
 }
@@ -290,8 +292,8 @@ void gateway_handle_client_event(gateway_t *gw, gateway_socket_t *state,
              chat_sio_socket_id(state->socket), name);
     const char *why = "too many events; slow down (see CHAT_RATE_LIMIT_PER_SEC)";
     if (event && event->revert)
-      gateway_refuse_message_command(state->socket, packet->ack_id, event->revert, message_id_of(&args),
-                             CHAT_ERR_RATE_LIMITED, why);
+      gateway_refuse_message_command(state->socket, packet->ack_id, event->revert,
+                                     message_id_of(&args), CHAT_ERR_RATE_LIMITED, why);
     else
       gateway_ack_error(state->socket, packet->ack_id, CHAT_ERR_RATE_LIMITED, why);
     return;

@@ -8,7 +8,9 @@
 
 #include "chat/ids.h"
 #include "chat/json.h"
-#include "rest.h"
+#include "rest_command.h"
+#include "rest_groups.h"
+#include "rest_request.h"
 
 #define GROUP_NAME_MAX 100
 #define MEMBER_IDS_MAX 1000
