@@ -5,16 +5,12 @@
 
 #include <stddef.h>
 
+#include "chat/broadcast.h"
 #include "gateway.h"
 
-/* A broadcast record's routing headers. */
-typedef struct gateway_route {
-  const char *target, *event;                                              /* required */
-  const char *scope, *exclude, *join, *leave, *seq, *rooms, *exclude_user; /* or NULL */
-} gateway_route_t;
-
-/* Delivers a chat.broadcast record, on the loop thread. */
-void gateway_deliver(gateway_t *gw, const gateway_route_t *route, const char *value,
+/* Delivers a chat.broadcast record with route (read by
+ * chat_broadcast_read) and value, on the loop thread. */
+void gateway_deliver(gateway_t *gw, const chat_broadcast_route_t *route, const char *value,
                      size_t value_len);
 
 #endif

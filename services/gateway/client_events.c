@@ -57,8 +57,8 @@ static chat_err_t broadcast_to_open(gateway_t *gw, gateway_socket_t *state,
                                     const char *value) {
   const chat_config_t *cfg = chat_runtime_config(gw->rt);
   char target[40], exclude[CHAT_CONFIG_STR_MAX + 40];
-  snprintf(target, sizeof target, "room:%s", conversation_id);
-  snprintf(exclude, sizeof exclude, "conn:%s/%s", cfg->instance_id,
+  chat_target(target, sizeof target, CHAT_TARGET_ROOM, conversation_id);
+  chat_target_conn(exclude, sizeof exclude, cfg->instance_id,
            chat_sio_socket_id(state->socket));
   const chat_broadcast_route_t route = {
       .event = event, .target = target, .scope = "open", .exclude = exclude};

@@ -94,7 +94,7 @@ static void tell_presence(gateway_t *gw, const gateway_socket_t *state, bool joi
   BSON_APPEND_UTF8(&env.payload, "room", state->guest->room);
   BSON_APPEND_UTF8(&env.payload, "name", state->guest->name);
   BSON_APPEND_UTF8(&env.payload, joined ? "joinedAt" : "leftAt", when);
-  snprintf(key, sizeof key, "guest:%s", state->guest->room);
+  chat_target(key, sizeof key, CHAT_TARGET_GUEST, state->guest->room);
   if (gateway_produce(gw, CHAT_TOPIC_PRESENCE, &env, key, 0) != CHAT_OK)
     CHAT_LOG(CHAT_LOG_WARN, "guest %s of room %s: presence not told", state->connection_id,
              state->guest->room);
@@ -103,8 +103,8 @@ static void tell_presence(gateway_t *gw, const gateway_socket_t *state, bool joi
 /* seed 003's notification, to the rest of the room. */
 static void notify_room(gateway_t *gw, const gateway_socket_t *state, bool joined) {
   char target[GUEST_FIELD_MAX + 8], exclude[CHAT_CONFIG_STR_MAX + 64];
-  snprintf(target, sizeof target, "guest:%s", state->guest->room);
-  snprintf(exclude, sizeof exclude, "conn:%s/%s", chat_runtime_config(gw->rt)->instance_id,
+  chat_target(target, sizeof target, CHAT_TARGET_GUEST, state->guest->room);
+  chat_target_conn(exclude, sizeof exclude, chat_runtime_config(gw->rt)->instance_id,
            state->connection_id);
   bson_string_t *value =
       bson_string_new(joined ? "{\"title\":\"Someone's here\",\"description\":"
@@ -150,7 +150,7 @@ static void login(gateway_t *gw, gateway_socket_t *state, bson_iter_t *args, int
   memcpy(state->guest->name, name, name_len);
   memcpy(state->guest->room, room, room_len);
   char local_room[GUEST_FIELD_MAX + 8];
-  snprintf(local_room, sizeof local_room, "guest:%s", state->guest->room);
+  chat_target(local_room, sizeof local_room, CHAT_TARGET_GUEST, state->guest->room);
   gateway_socket_join_room(gw->rooms, state, local_room);
   tell_presence(gw, state, true);
   notify_room(gw, state, true);
@@ -169,7 +169,7 @@ void gateway_guest_leave(gateway_t *gw, gateway_socket_t *state) {
   if (!state->guest)
     return;
   char local_room[GUEST_FIELD_MAX + 8];
-  snprintf(local_room, sizeof local_room, "guest:%s", state->guest->room);
+  chat_target(local_room, sizeof local_room, CHAT_TARGET_GUEST, state->guest->room);
   gateway_socket_leave_room(gw->rooms, state, local_room);
   tell_presence(gw, state, false);
   notify_room(gw, state, false);
@@ -199,7 +199,7 @@ static void room_message(gateway_t *gw, gateway_socket_t *state, bson_iter_t *ar
   if (err == CHAT_OK) {
     bson_string_append_printf(value, ",%s", text->str + 1); /* "text":... and the closing brace */
     char target[GUEST_FIELD_MAX + 8];
-    snprintf(target, sizeof target, "guest:%s", state->guest->room);
+    chat_target(target, sizeof target, CHAT_TARGET_GUEST, state->guest->room);
     const chat_broadcast_route_t route = {.event = "roomMessage", .target = target};
     err = chat_broadcast_send(chat_runtime_producer(gw->rt), chat_runtime_config(gw->rt), &route,
                               value->str, value->len, 0);

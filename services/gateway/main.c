@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "broadcast_deliver.h"
+#include "chat/broadcast.h"
 #include "chat/envelope.h"
 #include "chat/log.h"
 #include "chat/runtime.h"
@@ -60,64 +61,33 @@ static void on_disconnect(void *ctx, chat_sio_socket_t *socket, const char *reas
   gateway_socket_gone(ctx, socket);
 }
 
-/* A broadcast record handed from the consumer thread to the loop thread. */
+/* A broadcast record handed from the consumer thread to the loop thread:
+ * its route, read once, and its value. */
 typedef struct broadcast_copy {
   gateway_t *gw;
-  char *target, *event; /* never NULL */
-  char *scope, *exclude, *correlation_id, *join, *leave, *seq, *rooms, *exclude_user; /* or NULL */
+  chat_broadcast_route_t route; /* its strings point into storage */
+  char *storage;
   size_t value_len;
   char value[];
 } broadcast_copy_t;
 
 static void free_copy(broadcast_copy_t *copy) {
-  free(copy->target);
-  free(copy->event);
-  free(copy->scope);
-  free(copy->exclude);
-  free(copy->correlation_id);
-  free(copy->join);
-  free(copy->leave);
-  free(copy->seq);
-  free(copy->rooms);
-  free(copy->exclude_user);
+  free(copy->storage);
   free(copy);
 }
 
 static void deliver_on_loop(void *arg) {
   broadcast_copy_t *copy = arg;
   gateway_t *gw = copy->gw;
-  char own_target[CHAT_CONFIG_STR_MAX + 16];
-  snprintf(own_target, sizeof own_target, "gateway:%s", chat_runtime_config(gw->rt)->instance_id);
-  if (strcmp(copy->target, own_target) == 0) {
-    if (strcmp(copy->event, "command.result") == 0 && copy->correlation_id)
-      rest_pending_resolve(gw, copy->correlation_id, copy->value, copy->value_len);
+  const chat_broadcast_route_t *route = &copy->route;
+  const char *gateway_id = chat_target_id(route->target, CHAT_TARGET_GATEWAY);
+  if (gateway_id && strcmp(gateway_id, chat_runtime_config(gw->rt)->instance_id) == 0) {
+    if (strcmp(route->event, "command.result") == 0 && route->correlation_id)
+      rest_pending_resolve(gw, route->correlation_id, copy->value, copy->value_len);
   } else {
-    const gateway_route_t route = {.target = copy->target,
-                                   .event = copy->event,
-                                   .scope = copy->scope,
-                                   .exclude = copy->exclude,
-                                   .join = copy->join,
-                                   .leave = copy->leave,
-                                   .seq = copy->seq,
-                                   .rooms = copy->rooms,
-                                   .exclude_user = copy->exclude_user};
-    gateway_deliver(gw, &route, copy->value, copy->value_len);
+    gateway_deliver(gw, route, copy->value, copy->value_len);
   }
   free_copy(copy);
-}
-
-/* A header as a new NUL-terminated string (free()); NULL when absent. */
-static char *header_dup(const chat_record_t *record, const char *name) {
-  const char *value;
-  size_t len;
-  if (!chat_record_header(record, name, &value, &len))
-    return NULL;
-  char *copy = malloc(len + 1);
-  if (copy) {
-    memcpy(copy, value, len);
-    copy[len] = '\0';
-  }
-  return copy;
 }
 
 /* Runs on the consumer thread: copies each routable record to the loop. */
@@ -129,21 +99,16 @@ static chat_err_t deliver_broadcast(void *ctx, const chat_record_t *records, siz
     if (!copy)
       return CHAT_ERR_NOMEM; /* the batch is retried */
     copy->gw = gw;
-    copy->target = header_dup(record, "target");
-    copy->event = header_dup(record, "event");
-    copy->scope = header_dup(record, "scope");
-    copy->exclude = header_dup(record, "exclude");
-    copy->correlation_id = header_dup(record, "correlationId");
-    copy->join = header_dup(record, "join");
-    copy->leave = header_dup(record, "leave");
-    copy->seq = header_dup(record, "seq");
-    copy->rooms = header_dup(record, "rooms");
-    copy->exclude_user = header_dup(record, "excludeUser");
-    if (!copy->target || !copy->event || !record->value) {
+    chat_err_t err = chat_broadcast_read(record, &copy->route, &copy->storage);
+    if (err == CHAT_ERR_INVALID) {
       CHAT_LOG(CHAT_LOG_WARN, "broadcast %s[%d]@%lld has no target, event or value; skipped",
                record->topic, record->partition, (long long)record->offset);
       free_copy(copy);
       continue;
+    }
+    if (err != CHAT_OK) {
+      free_copy(copy);
+      return err;
     }
     memcpy(copy->value, record->value, record->value_len);
     copy->value_len = record->value_len;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "chat/broadcast.h"
 #include "chat/jwt.h"
 #include "chat/log.h"
 #include "guest_rooms.h"
@@ -57,7 +58,7 @@ void gateway_socket_connected(gateway_t *gw, chat_sio_socket_t *socket) {
   snprintf(state->connection_id, sizeof state->connection_id, "%s", chat_sio_socket_id(socket));
   gw->session_count++;
   /* Its own room, for what is sent to this connection alone (acks). */
-  snprintf(room, sizeof room, "conn:%s/%s", gateway_id, state->connection_id);
+  chat_target_conn(room, sizeof room, gateway_id, state->connection_id);
   if (state->guest_socket) {
     /* No account: no user room, no memberships, no presence session. */
     gateway_socket_join_room(gw->rooms, state, room);
@@ -65,7 +66,7 @@ void gateway_socket_connected(gateway_t *gw, chat_sio_socket_t *socket) {
   }
   gateway_presence_session(gw, state, true);
   char user_room[CHAT_ID_SIZE + 8];
-  snprintf(user_room, sizeof user_room, "user:%s", state->user_id);
+  chat_target(user_room, sizeof user_room, CHAT_TARGET_USER, state->user_id);
   gateway_socket_join_room(gw->rooms, state, user_room);
   gateway_socket_join_room(gw->rooms, state, room);
   rooms_lookup_add(gw->lookup, state);

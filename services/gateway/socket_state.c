@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "chat/broadcast.h"
 #include "chat/log.h"
 
 gateway_socket_t *gateway_socket_create(chat_sio_socket_t *socket, const char *user_id) {
@@ -67,7 +68,7 @@ bool gateway_socket_in_room(const gateway_socket_t *state, const char *room) {
 
 bool gateway_socket_in_conversation(const gateway_socket_t *state, const char *conversation_id) {
   char room[CHAT_ID_SIZE + 8];
-  snprintf(room, sizeof room, "room:%s", conversation_id);
+  chat_target(room, sizeof room, CHAT_TARGET_ROOM, conversation_id);
   return gateway_socket_in_room(state, room);
 }
 
@@ -92,14 +93,14 @@ void gateway_socket_join_conversation(rooms_t *rooms, gateway_socket_t *state,
   char room[CHAT_ID_SIZE + 8];
   if (!chat_is_id(conversation_id))
     return;
-  snprintf(room, sizeof room, "room:%s", conversation_id);
+  chat_target(room, sizeof room, CHAT_TARGET_ROOM, conversation_id);
   gateway_socket_join_room(rooms, state, room);
 }
 
 void gateway_socket_leave_conversation(rooms_t *rooms, gateway_socket_t *state,
                                        const char *conversation_id) {
   char room[CHAT_ID_SIZE + 8];
-  snprintf(room, sizeof room, "room:%s", conversation_id);
+  chat_target(room, sizeof room, CHAT_TARGET_ROOM, conversation_id);
   gateway_socket_leave_room(rooms, state, room);
   gateway_socket_close(state, conversation_id);
 }

@@ -237,7 +237,7 @@ static chat_err_t welcome(command_t *c, char (*users)[CHAT_ID_SIZE], size_t coun
   chat_err_t err = CHAT_OK;
   for (size_t i = 0; i < count && err == CHAT_OK; i++) {
     char target[CHAT_ID_SIZE + 8];
-    snprintf(target, sizeof target, "user:%s", users[i]);
+    chat_target(target, sizeof target, CHAT_TARGET_USER, users[i]);
     const chat_broadcast_route_t route = {
         .event = "conversation_created", .target = target, .join = c->conversation_id};
     err = broadcast(c, &route, value);
@@ -433,7 +433,7 @@ static chat_err_t add(command_t *c) {
                               "{\"conversationId\":\"%s\",\"userIds\":%s,\"actorId\":\"%s\"}",
                               c->conversation_id, list->str, actor);
     char room[CHAT_ID_SIZE + 8];
-    snprintf(room, sizeof room, "room:%s", c->conversation_id);
+    chat_target(room, sizeof room, CHAT_TARGET_ROOM, c->conversation_id);
     const chat_broadcast_route_t route = {.event = "member_added", .target = room};
     err = broadcast(c, &route, value);
     bson_string_free(value, true);
@@ -502,8 +502,8 @@ static chat_err_t remove_member(command_t *c, const char *user, const char *acto
   /* To the room, but not to the user who goes (they get their own record,
    * which takes their sockets out of the room). */
   char room[CHAT_ID_SIZE + 8], target[CHAT_ID_SIZE + 8];
-  snprintf(room, sizeof room, "room:%s", c->conversation_id);
-  snprintf(target, sizeof target, "user:%s", user);
+  chat_target(room, sizeof room, CHAT_TARGET_ROOM, c->conversation_id);
+  chat_target(target, sizeof target, CHAT_TARGET_USER, user);
   bson_string_t *value = bson_string_new(NULL);
   bson_string_append_printf(value,
                             "{\"conversationId\":\"%s\",\"userId\":\"%s\",\"actorId\":\"%s\"}",
@@ -600,7 +600,7 @@ static chat_err_t delete_group(command_t *c) {
   /* Everyone in the room hears it and leaves the room. Its messages stay
    * stored; nothing serves them any more. */
   char room[CHAT_ID_SIZE + 8];
-  snprintf(room, sizeof room, "room:%s", c->conversation_id);
+  chat_target(room, sizeof room, CHAT_TARGET_ROOM, c->conversation_id);
   bson_string_t *value = bson_string_new(NULL);
   bson_string_append_printf(value, "{\"conversationId\":\"%s\",\"actorId\":\"%s\"}",
                             c->conversation_id, actor);
