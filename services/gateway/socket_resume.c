@@ -3,7 +3,7 @@
  * its CONNECT auth: {token, lastSeqs: {"<conversationId>": <seq>, ...}}.
  *
  * Order of work, so that nothing is missed and nothing comes twice: the
- * socket joins its rooms first (socket_rooms.c); from then on live
+ * socket joins its rooms first (rooms_lookup.c); from then on live
  * messages of the resumed conversations are held here instead of being
  * sent; a worker reads what the client missed from MongoDB; back on the
  * loop the missed messages go out in seq order as new_message, then the
