@@ -126,7 +126,7 @@ static chat_err_t reply_error(command_t *c, chat_err_t code, const char *message
  * conversation exists or not, is a group or a 1-1, is deleted or not: a
  * 1-1's id is derived from its two users, so any other answer would tell
  * anyone whether two users have talked. It is what the read routes answer
- * (check_member in the gateway's rest_reads.c, rest_check_member). */
+ * (rest_check_member in the gateway's rest_reads.c). */
 static const char *group_refusal(const group_t *g, const char *caller, chat_err_t *code) {
   *code = CHAT_ERR_FORBIDDEN;
   if (!g->exists || !is_participant(g, caller))
