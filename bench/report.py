@@ -155,7 +155,8 @@ def main():
         lat = k.get("latency_ms", {})
         print(f"| Kafka produce to consume, {k.get('size', '-')} B records, acks=all, idempotent, {name} | "
               f"{fmt(k.get('end_to_end_per_s'))} records/s | {ms(lat.get('p50'))} / {ms(lat.get('p99'))} |")
-    print(f"| FerretDB (SQLite) ordered inserts, batches of 100 / of 1 | "
+    store = {"sqlite": "SQLite"}.get(os.environ.get("CHAT_DEV_STORE", ""), "PostgreSQL")
+    print(f"| FerretDB ({store}) ordered inserts, batches of 100 / of 1 | "
           f"{fmt(ferret.get('insert_batch_100_per_s'))} / {fmt(ferret.get('insert_batch_1_per_s'))} docs/s | - |")
     print()
     ours_rate, ours_best = best_sustained(ours)

@@ -16,6 +16,7 @@
 #                         3 chatbench processes (50000; 0 skips it)
 #   CHAT_BENCH_ROOMS, CHAT_BENCH_ROOM_SIZE, CHAT_BENCH_ROOM_RATE  fan-out (5, 20, 10/s per sender)
 #   CHAT_BENCH_KEEP=1     keep the work directory (every run's JSON and logs)
+#   CHAT_DEV_STORE        FerretDB's backend: postgresql (default) or sqlite
 # Everything listens on loopback, every run is bounded in count and time,
 # and every process it starts, it stops.
 set -euo pipefail

@@ -3,13 +3,18 @@
 # already there, so a warm run takes a second:
 #   - Debian packages: compiler, CMake, the C libraries, kcat, a JRE, Maven,
 #     Go and Node.js (each skipped when the machine has its own already),
-#     clang with its libFuzzer runtime for the fuzz test;
+#     clang with its libFuzzer runtime for the fuzz test, PostgreSQL 15 for
+#     FerretDB and acl (root lets the postgres user reach the clusters'
+#     directories with setfacl). The package makes and may start Debian's
+#     own cluster "main" on port 5432; ours never use it nor its port
+#     (deploy/lib/stack.sh);
 #   - the Kafka broker's jars, resolved by Maven from deploy/kafka/pom.xml
 #     (cached in ~/.m2) into $CHAT_DEV_CACHE_DIR/kafka-<version>/lib, and a
 #     class-data archive of the broker's JVM that starts it a second sooner
 #     (remade when the jars or the JDK change);
 #   - chat-ferretdb, built by Go from deploy/ferretdb/ (cached in Go's module
-#     and build caches) into $CHAT_DEV_CACHE_DIR/bin.
+#     and build caches) into $CHAT_DEV_CACHE_DIR/bin, named after a hash of
+#     its sources (stack_ferretdb_bin).
 # Settings: CHAT_DEV_CACHE_DIR (default ~/.cache/chat-backend).
 set -euo pipefail
 
@@ -20,7 +25,7 @@ source "$here/lib/stack.sh"
 packages=(build-essential cmake pkg-config curl python3 python3-venv
   librdkafka-dev libmongoc-dev libbson-dev libwebsockets-dev libjwt-dev libsodium-dev
   libcriterion-dev kcat clang libclang-rt-14-dev openjdk-17-jre-headless maven golang-go
-  nodejs npm)
+  nodejs npm postgresql-15 acl iproute2)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
@@ -35,6 +40,8 @@ for package in "${missing[@]}"; do
   nodejs | npm) command -v "${package/nodejs/node}" >/dev/null || filtered+=("$package") ;;
   openjdk-17-jre-headless) command -v java >/dev/null || filtered+=("$package") ;;
   python3 | python3-venv) python3 -c 'import venv' 2>/dev/null || filtered+=("$package") ;;
+  postgresql-15) [ -x "$STACK_PG_BIN/initdb" ] && [ -x "$STACK_PG_BIN/psql" ] || filtered+=("$package") ;;
+  acl) command -v setfacl >/dev/null || filtered+=("$package") ;;
   *) filtered+=("$package") ;;
   esac
 done
@@ -77,10 +84,13 @@ else
 fi
 
 ferretdb_bin=$(stack_ferretdb_bin)
-if [ ! -x "$ferretdb_bin" ] || [ -n "$(find "$here/ferretdb" -newer "$ferretdb_bin" -type f)" ]; then
+if [ ! -x "$ferretdb_bin" ]; then
   echo "install: building chat-ferretdb with Go"
   mkdir -p "$(dirname "$ferretdb_bin")"
-  (cd "$here/ferretdb" && go build -o "$ferretdb_bin" .)
+  # Built beside its final name and moved there: another checkout may be
+  # starting the same binary meanwhile.
+  (cd "$here/ferretdb" && go build -o "$ferretdb_bin.tmp.$$" .)
+  mv -f "$ferretdb_bin.tmp.$$" "$ferretdb_bin"
 else
   echo "install: chat-ferretdb present"
 fi

@@ -6,7 +6,8 @@
 #
 # Settings (environment): CHAT_DEV_STACK_DIR (state, logs and pid files;
 # default ~/.local/state/chat-backend), KAFKA_PORT (9092),
-# KAFKA_CONTROLLER_PORT (9093), FERRETDB_PORT (27017), KAFKA_HEAP (512m),
+# KAFKA_CONTROLLER_PORT (9093), FERRETDB_PORT (27017), POSTGRES_PORT (free),
+# CHAT_DEV_STORE (postgresql, or sqlite: FerretDB's backend), KAFKA_HEAP (512m),
 # and any CHAT_* service setting (docs/configuration.md), e.g.
 # CHAT_LOG_LEVEL=debug.
 set -euo pipefail

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""The FerretDB floor: how fast this machine's FerretDB (on SQLite) stores
-message-shaped documents, in ordered insert_many batches like ours, with
-pymongo. Prints one JSON line: documents/s for batches of 1 and of 100.
+"""The FerretDB floor: how fast this machine's FerretDB (on PostgreSQL, or
+on SQLite with CHAT_DEV_STORE=sqlite) stores message-shaped documents, in
+ordered insert_many batches like ours, with pymongo. Prints one JSON line:
+documents/s for batches of 1 and of 100.
   ferretdb_floor.py MONGO_URI COUNT"""
 import json
 import sys

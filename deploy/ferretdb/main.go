@@ -1,5 +1,7 @@
-// Command chat-ferretdb runs FerretDB 1.24 on its SQLite backend as the
-// MongoDB-wire server of the local stack and the tests.
+// Command chat-ferretdb runs FerretDB 1.24 as the MongoDB-wire server of
+// the local stack and the tests: on PostgreSQL when -postgresql-url is given
+// (deploy/lib/stack.sh starts a private cluster for it), else on SQLite in
+// -data-dir.
 //
 // It embeds github.com/FerretDB/FerretDB/ferretdb instead of building
 // upstream's cmd/ferretdb, whose `go install` build panics at start
@@ -23,6 +25,8 @@ import (
 func main() {
 	listen := flag.String("listen", "127.0.0.1:27017", "TCP address to listen on")
 	dataDir := flag.String("data-dir", "ferretdb-data", "directory of the SQLite databases")
+	postgresqlURL := flag.String("postgresql-url", "",
+		"use the PostgreSQL handler with this connection string instead of SQLite")
 	logLevel := flag.String("log-level", "warn", "debug, info, warn or error")
 	flag.Parse()
 
@@ -41,22 +45,28 @@ func main() {
 		fmt.Fprintf(os.Stderr, "chat-ferretdb: -listen %q is not a loopback address\n", *listen)
 		os.Exit(2)
 	}
-	dir, err := filepath.Abs(*dataDir)
-	if err == nil {
-		err = os.MkdirAll(dir, 0o755)
-	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "chat-ferretdb: -data-dir %q: %v\n", *dataDir, err)
-		os.Exit(2)
+	config := ferretdb.Config{Listener: ferretdb.ListenerConfig{TCP: *listen}}
+	store := "postgresql"
+	if *postgresqlURL != "" {
+		config.Handler = "postgresql"
+		config.PostgreSQLURL = *postgresqlURL
+	} else {
+		dir, err := filepath.Abs(*dataDir)
+		if err == nil {
+			err = os.MkdirAll(dir, 0o755)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "chat-ferretdb: -data-dir %q: %v\n", *dataDir, err)
+			os.Exit(2)
+		}
+		config.Handler = "sqlite"
+		config.SQLiteURL = "file:" + dir + "/"
+		store = "sqlite " + dir
 	}
 
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: *listen},
-		Logger:    logger,
-		Handler:   "sqlite",
-		SQLiteURL: "file:" + dir + "/",
-	})
+	config.Logger = logger
+	f, err := ferretdb.New(&config)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "chat-ferretdb: %v\n", err)
 		os.Exit(1)
@@ -64,7 +74,7 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	logger.Info("chat-ferretdb listening", "listen", *listen, "data-dir", dir)
+	logger.Info("chat-ferretdb listening", "listen", *listen, "store", store)
 	if err := f.Run(ctx); err != nil && ctx.Err() == nil {
 		fmt.Fprintf(os.Stderr, "chat-ferretdb: %v\n", err)
 		os.Exit(1)

@@ -5,18 +5,28 @@
 #
 #   stack_kafka_start DIR PORT CONTROLLER_PORT   one KRaft node (broker and controller)
 #   stack_kafka_stop DIR
-#   stack_ferretdb_start DIR PORT                FerretDB 1.24 on SQLite
-#   stack_ferretdb_stop DIR
+#   stack_ferretdb_start DIR PORT [PG_PORT]      FerretDB 1.24 on a private PostgreSQL 15
+#                                                cluster (CHAT_DEV_STORE=sqlite: on SQLite)
+#   stack_ferretdb_stop DIR                      FerretDB, then its PostgreSQL
+#   stack_postgresql_start DIR PORT, stack_postgresql_stop DIR, stack_postgresql_url DIR
 #   stack_free_port                              prints a free loopback TCP port
 #   stack_kafka_lib, stack_kafka_cds, stack_ferretdb_bin   paths install.sh fills
 #
 # Each server listens on 127.0.0.1 only; DIR holds its config, data, pid
-# file and logs (kafka.log and server.log, or ferretdb.log). Starting what
+# file and logs (kafka.log and server.log, or ferretdb.log, and for
+# PostgreSQL postgresql/postgresql.log and pg_ctl.log). Starting what
 # already runs from DIR says so and succeeds.
+#
+# PostgreSQL: initdb makes the cluster in DIR/postgresql/data on first
+# start, owned by postgres when we are root (runuser), else by us. It
+# listens on 127.0.0.1 and on a unix socket in DIR/postgresql/socket, never
+# on Debian's 5432 or /var/run/postgresql, so Debian's own cluster may run
+# or not. FerretDB reaches it through the socket.
 #
 # Settings: CHAT_DEV_CACHE_DIR (~/.cache/chat-backend), KAFKA_HEAP (the
 # broker's maximum heap, 512m, at least 64m; it starts at 64m and grows on
-# demand), STACK_START_TIMEOUT (60 seconds).
+# demand), STACK_START_TIMEOUT (60 seconds), CHAT_DEV_STORE (postgresql or
+# sqlite), STACK_PG_BIN (/usr/lib/postgresql/15/bin).
 #
 # Kafka answers about a second sooner (~1.2 s instead of ~2.2 s here) with
 # the class-data archive that install.sh makes once (stack_kafka_cds);
@@ -25,10 +35,19 @@
 STACK_KAFKA_VERSION=3.9.1 # must match deploy/kafka/pom.xml
 STACK_CACHE_DIR=${CHAT_DEV_CACHE_DIR:-$HOME/.cache/chat-backend}
 STACK_DEPLOY_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+STACK_PG_BIN=${STACK_PG_BIN:-/usr/lib/postgresql/15/bin}
 
 stack_kafka_lib() { echo "$STACK_CACHE_DIR/kafka-$STACK_KAFKA_VERSION/lib"; }
 stack_kafka_cds() { echo "$STACK_CACHE_DIR/kafka-$STACK_KAFKA_VERSION/classes.jsa"; }
-stack_ferretdb_bin() { echo "$STACK_CACHE_DIR/bin/chat-ferretdb"; }
+# The binary is named after a hash of its sources: checkouts of different
+# branches share the cache, and each must run the FerretDB it was written
+# for (a binary that lacks a flag the scripts pass would not start).
+stack_ferretdb_bin() {
+  local sum
+  sum=$(cat "$STACK_DEPLOY_DIR"/ferretdb/go.mod "$STACK_DEPLOY_DIR"/ferretdb/go.sum \
+    "$STACK_DEPLOY_DIR"/ferretdb/*.go | sha256sum)
+  echo "$STACK_CACHE_DIR/bin/chat-ferretdb-${sum:0:12}"
+}
 
 stack_free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
@@ -201,24 +220,164 @@ stack__kafka_make_cds() {
   rm -rf "$tmp"
 }
 
-stack_ferretdb_start() {
+# Runs "$@" as the owner of the private PostgreSQL clusters: postgres when
+# we are root (initdb and postgres refuse to run as root), else ourselves.
+stack__as_pg() {
+  if [ "$(id -u)" -eq 0 ]; then
+    runuser -u postgres -- "$@"
+  else
+    "$@"
+  fi
+}
+
+# As root: makes directory $1 reachable for postgres. Each directory above
+# it that postgres cannot search (/root is 0700, mktemp -d makes 0700) gets
+# an ACL entry that lets the postgres user alone search it: not list it,
+# and nobody else gains anything.
+stack__pg_reach() {
+  local dir=$1 path=
+  [ "$(id -u)" -eq 0 ] || return 0
+  runuser -u postgres -- test -x "$dir" && return 0
+  local part parts
+  IFS=/ read -ra parts <<<"${dir#/}"
+  for part in "${parts[@]}"; do
+    path=$path/$part
+    runuser -u postgres -- test -x "$path" && continue
+    if ! setfacl -m u:postgres:x "$path" 2>/dev/null; then
+      echo "postgresql: the postgres user cannot enter $path, and setfacl failed" \
+        "(install.sh installs acl); choose a state dir it can reach" >&2
+      return 1
+    fi
+    echo "postgresql: let the postgres user search $path (setfacl -m u:postgres:x)"
+  done
+}
+
+# Prints the URL chat-ferretdb connects with: the cluster's unix socket in
+# DIR/socket (pgx takes a directory as host), database ferretdb, user chat.
+stack_postgresql_url() {
+  local dir=$1
+  python3 -c 'import sys, urllib.parse as u
+print("postgres://chat@/ferretdb?" + u.urlencode({"host": sys.argv[1], "port": sys.argv[2]}))' \
+    "$dir/socket" "$(cat "$dir/port")"
+}
+
+stack_postgresql_start() {
   local dir=$1 port=$2
-  local pid_file=$dir/ferretdb.pid log=$dir/ferretdb.log
-  mkdir -p "$dir/data"
+  local data=$dir/data socket=$dir/socket log=$dir/postgresql.log ctl_log=$dir/pg_ctl.log
+  local bin=$STACK_PG_BIN
+  mkdir -p "$dir" "$socket"
+  chmod 700 "$dir" "$socket"
+  if [ "$(id -u)" -eq 0 ]; then
+    chown postgres:postgres "$dir" "$socket"
+    stack__pg_reach "$dir" || return 1
+  fi
+  if [ -f "$data/postmaster.pid" ] && stack__as_pg "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+    echo "postgresql already running on 127.0.0.1:$(cat "$dir/port") (socket $socket)"
+    return 0
+  fi
+  if [ ! -s "$data/PG_VERSION" ]; then
+    rm -rf "$data" # what a failed initdb left
+    # Local (unix socket) connections are trusted: the socket's directory is
+    # 0700, so only its owner (and root) can reach it. TCP on loopback asks
+    # for the password initdb gets here (user chat).
+    (umask 077 && head -c 18 /dev/urandom | base64 >"$dir/password")
+    [ "$(id -u)" -ne 0 ] || chown postgres:postgres "$dir/password"
+    if ! stack__as_pg "$bin/initdb" -D "$data" -U chat -E UTF8 --locale=C --auth-local=trust \
+      --auth-host=scram-sha-256 --pwfile="$dir/password" >>"$ctl_log" 2>&1; then
+      stack__fail "postgresql: initdb $data failed" "$ctl_log"
+      return 1
+    fi
+    cat >>"$data/postgresql.conf" <<'CONF'
+
+# chat-backend (deploy/lib/stack.sh); the port and the socket directory
+# are given at each start.
+listen_addresses = '127.0.0.1'          # loopback only
+fsync = on                              # durable: a commit survives a crash
+synchronous_commit = on                 # ... and is on disk when acknowledged
+full_page_writes = on
+max_connections = 100                   # FerretDB's pool holds up to 50 (pool_max_conns)
+# FerretDB sends an equality as `_jsonb->$1 @> $2`: only a custom plan
+# sees the key and can match the GIN indexes of gin-indexes.sql.
+plan_cache_mode = force_custom_plan
+CONF
+  fi
+  stack__port_free postgresql "$port" || return 1
+  echo "$port" >"$dir/port"
+  # pg_ctl hands -o to postgres through the shell, hence the inner quotes.
+  if ! stack__as_pg "$bin/pg_ctl" -D "$data" -l "$log" -w -t "${STACK_START_TIMEOUT:-60}" \
+    -o "-p $port -k '$socket'" start >>"$ctl_log" 2>&1; then
+    stack__fail "postgresql: not started" "$ctl_log" "$log"
+    stack_postgresql_stop "$dir"
+    return 1
+  fi
+  local psql=("$bin/psql" -X -q -v ON_ERROR_STOP=1 -h "$socket" -p "$port" -U chat)
+  if ! { "${psql[@]}" -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'ferretdb'" |
+    grep -q 1 || "${psql[@]}" -d postgres -c 'CREATE DATABASE ferretdb'; } >>"$ctl_log" 2>&1 ||
+    ! PGOPTIONS='-c client_min_messages=warning' "${psql[@]}" -d ferretdb \
+      -f "$STACK_DEPLOY_DIR/ferretdb/gin-indexes.sql" >>"$ctl_log" 2>&1; then
+    stack__fail "postgresql: setting up database ferretdb failed" "$ctl_log" "$log"
+    stack_postgresql_stop "$dir"
+    return 1
+  fi
+  echo "postgresql up on 127.0.0.1:$port (socket $socket, log $log)"
+}
+
+# pg_ctl stop -m fast: open sessions are ended, the server checkpoints and
+# every backend exits before it returns.
+stack_postgresql_stop() {
+  local dir=$1
+  [ -f "$dir/data/postmaster.pid" ] || return 0
+  stack__as_pg "$STACK_PG_BIN/pg_ctl" -D "$dir/data" status >/dev/null 2>&1 || return 0
+  if ! stack__as_pg "$STACK_PG_BIN/pg_ctl" -D "$dir/data" -m fast -w -t 60 stop >>"$dir/pg_ctl.log" 2>&1; then
+    stack__fail "postgresql: pg_ctl stop failed" "$dir/pg_ctl.log" "$dir/postgresql.log"
+    return 1
+  fi
+}
+
+# DIR PORT [POSTGRESQL_PORT]: CHAT_DEV_STORE=postgresql (the default) starts
+# a private PostgreSQL cluster in DIR/postgresql first (on POSTGRESQL_PORT,
+# or a free port), sqlite keeps the databases in DIR/data.
+stack_ferretdb_start() {
+  local dir=$1 port=$2 pg_port=${3:-}
+  local pid_file=$dir/ferretdb.pid log=$dir/ferretdb.log store=${CHAT_DEV_STORE:-postgresql}
+  mkdir -p "$dir"
   if stack__running "$pid_file"; then
     echo "ferretdb already running on 127.0.0.1:$port (pid $(cat "$pid_file"))"
     return 0
   fi
   stack__port_free ferretdb "$port" || return 1
-  nohup "$(stack_ferretdb_bin)" -listen "127.0.0.1:$port" -data-dir "$dir/data" \
-    >>"$log" 2>&1 &
+  local store_args=()
+  case $store in
+  postgresql)
+    # A free port drawn now could be FerretDB's own, which is not bound yet.
+    if [ -z "$pg_port" ]; then
+      pg_port=$(stack_free_port)
+      while [ "$pg_port" = "$port" ]; do pg_port=$(stack_free_port); done
+    fi
+    stack_postgresql_start "$dir/postgresql" "$pg_port" || return 1
+    store_args=(-postgresql-url "$(stack_postgresql_url "$dir/postgresql")")
+    ;;
+  sqlite)
+    mkdir -p "$dir/data"
+    store_args=(-data-dir "$dir/data")
+    ;;
+  *)
+    echo "ferretdb: CHAT_DEV_STORE=$store: use postgresql or sqlite" >&2
+    return 1
+    ;;
+  esac
+  nohup "$(stack_ferretdb_bin)" -listen "127.0.0.1:$port" "${store_args[@]}" >>"$log" 2>&1 &
   echo $! >"$pid_file"
   if ! stack__wait_for ferretdb "$pid_file" stack__tcp_open "$port"; then
     stack_ferretdb_stop "$dir"
     stack__fail "ferretdb: not started" "$log"
     return 1
   fi
-  echo "ferretdb up on 127.0.0.1:$port (log $log)"
+  echo "ferretdb up on 127.0.0.1:$port on $store (log $log)"
 }
 
-stack_ferretdb_stop() { stack__stop ferretdb "$1/ferretdb.pid"; }
+# FerretDB first, so that no client is cut off by its store going away.
+stack_ferretdb_stop() {
+  stack__stop ferretdb "$1/ferretdb.pid"
+  stack_postgresql_stop "$1/postgresql"
+}

@@ -21,7 +21,6 @@ static void list_conversations(void *arg) {
   rest_read_job_t *job = arg;
   chat_mongo_t *mongo = chat_runtime_mongo(job->base.gw->rt);
   mongoc_client_t *client = chat_mongo_acquire(mongo);
-  mongoc_collection_t *members = chat_mongo_collection(mongo, client, "members");
   mongoc_collection_t *conversations = chat_mongo_collection(mongo, client, "conversations");
   mongoc_collection_t *users = chat_mongo_collection(mongo, client, "users");
   bson_error_t error;
@@ -29,46 +28,26 @@ static void list_conversations(void *arg) {
   bson_t **docs = NULL;
   size_t n = 0;
 
-  /* The user's conversations, from the members collection. */
-  bson_t *filter = BCON_NEW("userId", BCON_UTF8(job->user_id));
-  bson_t *opts = BCON_NEW("projection", "{", "conversationId", BCON_INT32(1), "}", "limit",
-                          BCON_INT64(REST_MEMBERSHIPS_MAX));
-  mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(members, filter, opts, NULL);
-  bson_t mine = BSON_INITIALIZER, in, list;
-  BSON_APPEND_DOCUMENT_BEGIN(&mine, "_id", &in);
-  BSON_APPEND_ARRAY_BEGIN(&in, "$in", &list);
+  /* The user's conversations by their participants, an equality on one
+   * key: FerretDB 1.24 pushes it down (the participants GIN index of
+   * deploy/ferretdb/gin-indexes.sql) and MongoDB serves it and the sort
+   * from participant_last_message_at. The former {_id: {$in: [the user's
+   * memberships]}} made PostgreSQL read every conversation (docs/queries.md). */
+  bson_t mine = BSON_INITIALIZER;
   const bson_t *doc;
-  uint32_t count = 0;
-  while (mongoc_cursor_next(cursor, &doc)) {
-    const char *id = rest_doc_string(doc, "conversationId");
-    char key[16];
-    const char *key_str;
-    if (!id)
-      continue;
-    bson_uint32_to_string(count++, &key_str, key, sizeof key);
-    bson_append_utf8(&list, key_str, -1, id, -1);
-  }
-  bson_append_array_end(&in, &list);
-  bson_append_document_end(&mine, &in);
+  bool failed = false;
+  BSON_APPEND_UTF8(&mine, "participants", job->user_id);
   BSON_APPEND_NULL(&mine, "deletedAt");
-  bool failed = mongoc_cursor_error(cursor, &error);
-  mongoc_cursor_destroy(cursor);
-  bson_destroy(opts);
-  bson_destroy(filter);
-  if (failed) {
-    rest_job_fail_store(&job->base, &error);
-    goto out;
-  }
   int64_t total = mongoc_collection_count_documents(conversations, &mine, NULL, NULL, NULL, &error);
   if (total < 0) {
     rest_job_fail_store(&job->base, &error);
     goto out;
   }
   /* Newest activity first; a conversation with no message yet by its creation. */
-  opts =
+  bson_t *opts =
       BCON_NEW("sort", "{", "lastMessageAt", BCON_INT32(-1), "createdAt", BCON_INT32(-1), "}",
                "skip", BCON_INT64((job->page - 1) * job->limit), "limit", BCON_INT64(job->limit));
-  cursor = mongoc_collection_find_with_opts(conversations, &mine, opts, NULL);
+  mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(conversations, &mine, opts, NULL);
   docs = calloc((size_t)job->limit, sizeof *docs);
   while (docs && n < (size_t)job->limit && mongoc_cursor_next(cursor, &doc))
     docs[n++] = bson_copy(doc);
@@ -158,7 +137,6 @@ out:
   bson_destroy(&mine);
   mongoc_collection_destroy(users);
   mongoc_collection_destroy(conversations);
-  mongoc_collection_destroy(members);
   chat_mongo_release(mongo, client);
 }
 

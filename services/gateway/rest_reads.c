@@ -61,64 +61,51 @@ void rest_names_want(rest_names_t *names, const char *id) {
   names->usernames[names->count++] = NULL;
 }
 
-/* Appends {"_id": {"$in": [the ids of names]}} to filter. */
-static void append_ids_in(bson_t *filter, const rest_names_t *names) {
-  bson_t in, list;
-  BSON_APPEND_DOCUMENT_BEGIN(filter, "_id", &in);
-  BSON_APPEND_ARRAY_BEGIN(&in, "$in", &list);
-  for (size_t i = 0; i < names->count; i++) {
-    char key[16];
-    const char *key_str;
-    bson_uint32_to_string((uint32_t)i, &key_str, key, sizeof key);
-    bson_append_utf8(&list, key_str, -1, names->ids[i], -1);
-  }
-  bson_append_array_end(&in, &list);
-  bson_append_document_end(filter, &in);
-}
 
+/* Usernames and presence are read one id at a time, by equality on _id:
+ * FerretDB 1.24 never pushes a $in down, so {_id: {$in: [...]}} made
+ * PostgreSQL read the whole collection for every page (docs/queries.md).
+ * An equality on _id is an index lookup on every store; a page names a
+ * few users, at most PARTICIPANTS_SHOWN per conversation shown. */
 bool rest_names_load(rest_names_t *names, mongoc_collection_t *users, bson_error_t *error) {
-  if (names->count == 0)
-    return true;
-  bson_t filter = BSON_INITIALIZER;
-  append_ids_in(&filter, names);
   bson_t *opts = BCON_NEW("projection", "{", "username", BCON_INT32(1), "}");
-  mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(users, &filter, opts, NULL);
-  const bson_t *doc;
-  while (mongoc_cursor_next(cursor, &doc)) {
-    const char *id = rest_doc_string(doc, "_id"), *username = rest_doc_string(doc, "username");
-    for (size_t i = 0; id && username && i < names->count; i++) {
-      if (strcmp(names->ids[i], id) == 0 && !names->usernames[i])
-        names->usernames[i] = strdup(username);
-    }
+  bool ok = true;
+  for (size_t i = 0; ok && i < names->count; i++) {
+    bson_t *filter = BCON_NEW("_id", BCON_UTF8(names->ids[i]));
+    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(users, filter, opts, NULL);
+    const bson_t *doc;
+    const char *username;
+    if (mongoc_cursor_next(cursor, &doc) && (username = rest_doc_string(doc, "username")))
+      names->usernames[i] = strdup(username);
+    ok = !mongoc_cursor_error(cursor, error);
+    mongoc_cursor_destroy(cursor);
+    bson_destroy(filter);
   }
-  bool ok = !mongoc_cursor_error(cursor, error);
-  mongoc_cursor_destroy(cursor);
   bson_destroy(opts);
-  bson_destroy(&filter);
   return ok;
 }
 
 /* Reads who of names is online (the presence service's collection). */
 bool rest_names_load_presence(rest_names_t *names, mongoc_collection_t *presence,
-                              bson_error_t *error) {
+                                bson_error_t *error) {
   names->online = calloc(names->count ? names->count : 1, sizeof *names->online);
-  if (!names->online || names->count == 0)
-    return names->online != NULL;
-  bson_t filter = BSON_INITIALIZER;
-  append_ids_in(&filter, names);
-  BSON_APPEND_BOOL(&filter, "online", true);
-  mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(presence, &filter, NULL, NULL);
-  const bson_t *doc;
-  while (mongoc_cursor_next(cursor, &doc)) {
-    const char *id = rest_doc_string(doc, "_id");
-    for (size_t i = 0; id && i < names->count; i++) {
-      if (strcmp(names->ids[i], id) == 0)
-        names->online[i] = true;
-    }
+  if (!names->online)
+    return false;
+  bson_t *opts = BCON_NEW("projection", "{", "online", BCON_INT32(1), "}");
+  bool ok = true;
+  for (size_t i = 0; ok && i < names->count; i++) {
+    bson_t *filter = BCON_NEW("_id", BCON_UTF8(names->ids[i]));
+    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(presence, filter, opts, NULL);
+    const bson_t *doc;
+    bson_iter_t it;
+    if (mongoc_cursor_next(cursor, &doc) && bson_iter_init_find(&it, doc, "online") &&
+        BSON_ITER_HOLDS_BOOL(&it))
+      names->online[i] = bson_iter_bool(&it);
+    ok = !mongoc_cursor_error(cursor, error);
+    mongoc_cursor_destroy(cursor);
+    bson_destroy(filter);
   }
-  bool ok = !mongoc_cursor_error(cursor, error);
-  mongoc_cursor_destroy(cursor);
-  bson_destroy(&filter);
+  bson_destroy(opts);
   return ok;
 }
 

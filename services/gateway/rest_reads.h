@@ -57,7 +57,7 @@ const char *rest_doc_string(const bson_t *doc, const char *key);
 /* Appends doc[key] as JSON (null when absent). */
 void rest_append_field(bson_string_t *out, const bson_t *doc, const char *key);
 
-/* Usernames (and, once loaded, presence) of user ids, read in one query. */
+/* Usernames of user ids (and, once read, who of them is online). */
 typedef struct rest_names {
   char (*ids)[CHAT_ID_SIZE];
   char **usernames;
@@ -67,7 +67,8 @@ typedef struct rest_names {
 
 /* Adds id (ignored when NULL or no id) to the names to read. */
 void rest_names_want(rest_names_t *names, const char *id);
-/* Reads the usernames, or who of them is online; false with *error set
+/* Reads the usernames, or who of them is online, one id at a time by
+ * _id (an index lookup on every store); false with *error set
  * when the store fails. */
 bool rest_names_load(rest_names_t *names, mongoc_collection_t *users, bson_error_t *error);
 bool rest_names_load_presence(rest_names_t *names, mongoc_collection_t *presence,

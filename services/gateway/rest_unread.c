@@ -42,61 +42,46 @@ static void count_unread(rest_read_job_t *job, bool details) {
   chat_mongo_t *mongo = chat_runtime_mongo(job->base.gw->rt);
   mongoc_client_t *client = chat_mongo_acquire(mongo);
   mongoc_collection_t *states = chat_mongo_collection(mongo, client, "read_states");
-  mongoc_collection_t *members = chat_mongo_collection(mongo, client, "members");
   mongoc_collection_t *conversations = chat_mongo_collection(mongo, client, "conversations");
   mongoc_collection_t *messages = chat_mongo_collection(mongo, client, "messages");
   mongoc_collection_t *users = chat_mongo_collection(mongo, client, "users");
   bson_error_t error;
   bson_t *mine = BCON_NEW("userId", BCON_UTF8(job->user_id));
-  bson_t in_mine = BSON_INITIALIZER, in, list;
+  bson_t in_mine = BSON_INITIALIZER;
   rest_names_t names = {0};
   int64_t total = 0;
   bool failed = false;
   const bson_t *doc;
-  /* The user's conversations. */
-  BSON_APPEND_DOCUMENT_BEGIN(&in_mine, "_id", &in);
-  BSON_APPEND_ARRAY_BEGIN(&in, "$in", &list);
-  mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(members, mine, NULL, NULL);
-  uint32_t n = 0;
-  while (n < REST_MEMBERSHIPS_MAX && mongoc_cursor_next(cursor, &doc)) {
-    const char *id = rest_doc_string(doc, "conversationId");
-    char key[16];
-    const char *key_str;
-    if (!id)
-      continue;
-    bson_uint32_to_string(n++, &key_str, key, sizeof key);
-    bson_append_utf8(&list, key_str, -1, id, -1);
-  }
-  failed = mongoc_cursor_error(cursor, &error);
-  mongoc_cursor_destroy(cursor);
-  bson_append_array_end(&in, &list);
-  bson_append_document_end(&in_mine, &in);
+  mongoc_cursor_t *cursor;
+  /* The user's conversations by their participants, as in
+   * list_conversations (an equality FerretDB pushes down, not a $in over
+   * the user's memberships); at most REST_MEMBERSHIPS_MAX of them. */
+  BSON_APPEND_UTF8(&in_mine, "participants", job->user_id);
   BSON_APPEND_NULL(&in_mine, "deletedAt");
   /* Their watermarks. */
   bson_t *watermarks = bson_new();
-  if (!failed) {
-    cursor = mongoc_collection_find_with_opts(states, mine, NULL, NULL);
-    while (mongoc_cursor_next(cursor, &doc)) {
-      const char *id = rest_doc_string(doc, "conversationId");
-      bson_iter_t it;
-      if (id && bson_iter_init_find(&it, doc, "lastReadSeq"))
-        BSON_APPEND_INT64(watermarks, id, bson_iter_as_int64(&it));
-    }
-    failed = mongoc_cursor_error(cursor, &error);
-    mongoc_cursor_destroy(cursor);
+  cursor = mongoc_collection_find_with_opts(states, mine, NULL, NULL);
+  while (mongoc_cursor_next(cursor, &doc)) {
+    const char *id = rest_doc_string(doc, "conversationId");
+    bson_iter_t it;
+    if (id && bson_iter_init_find(&it, doc, "lastReadSeq"))
+      BSON_APPEND_INT64(watermarks, id, bson_iter_as_int64(&it));
   }
+  failed = mongoc_cursor_error(cursor, &error);
+  mongoc_cursor_destroy(cursor);
   /* Each conversation with messages past the watermark. */
   typedef struct unread_entry {
     bson_t *conversation;
     int64_t count;
     char other[CHAT_ID_SIZE]; /* a 1-1's other participant, "" for a group */
   } unread_entry_t;
-  unread_entry_t *found = calloc(n ? n : 1, sizeof *found);
-  size_t found_count = 0;
-  bson_t *opts = BCON_NEW("sort", "{", "lastMessageAt", BCON_INT32(-1), "}");
+  size_t found_count = 0, found_cap = 16;
+  unread_entry_t *found = calloc(found_cap, sizeof *found);
+  bson_t *opts = BCON_NEW("sort", "{", "lastMessageAt", BCON_INT32(-1), "}", "limit",
+                          BCON_INT64(REST_MEMBERSHIPS_MAX));
   cursor = failed || !found ? NULL
                             : mongoc_collection_find_with_opts(conversations, &in_mine, opts, NULL);
-  while (cursor && !failed && found_count < n && mongoc_cursor_next(cursor, &doc)) {
+  while (cursor && !failed && mongoc_cursor_next(cursor, &doc)) {
     const char *id = rest_doc_string(doc, "_id");
     bson_iter_t it, people;
     int64_t last_seq = bson_iter_init_find(&it, doc, "lastSeq") ? bson_iter_as_int64(&it) : 0;
@@ -111,8 +96,18 @@ static void count_unread(rest_read_job_t *job, bool details) {
     failed = count < 0;
     if (count <= 0)
       continue;
+    if (found_count == found_cap) {
+      unread_entry_t *grown = realloc(found, 2 * found_cap * sizeof *found);
+      if (!grown) {
+        failed = true;
+        break;
+      }
+      found = grown;
+      found_cap *= 2;
+    }
     total += count;
     unread_entry_t *entry = &found[found_count++];
+    memset(entry, 0, sizeof *entry);
     entry->conversation = bson_copy(doc);
     entry->count = count;
     const char *kind = rest_doc_string(doc, "kind");
@@ -173,7 +168,6 @@ static void count_unread(rest_read_job_t *job, bool details) {
   mongoc_collection_destroy(users);
   mongoc_collection_destroy(messages);
   mongoc_collection_destroy(conversations);
-  mongoc_collection_destroy(members);
   mongoc_collection_destroy(states);
   chat_mongo_release(mongo, client);
 }

@@ -2,10 +2,14 @@
  * MongoDB for many sockets at once. One query per socket cost a collection
  * scan each on FerretDB and, at connect storms, filled the work queue so
  * that sockets were left without their rooms. Here the sockets wait in a
- * list on the loop thread, and one job at a time asks for all the users
- * of up to ROOMS_LOOKUP_BATCH of them with one $in query; nothing is ever
- * refused, and the list holds each socket once, so it is bounded by the
- * connections. */
+ * list on the loop thread, and one job at a time asks for the users of up
+ * to ROOMS_LOOKUP_BATCH of them; nothing is ever refused, and the list
+ * holds each socket once, so it is bounded by the connections. The job
+ * asks one equality {userId} per user, not one $in for the batch: FerretDB
+ * 1.24 never pushes a $in down, so that read every member of the database
+ * per batch, while an equality on userId is an index lookup on PostgreSQL
+ * (deploy/ferretdb/gin-indexes.sql) and on MongoDB (user_conversations). */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,8 +20,8 @@
 #include "socket_resume.h"
 #include "work_queue.h"
 
-#define ROOMS_LOOKUP_BATCH 500      /* sockets per MongoDB query */
-#define ROOMS_PER_LOOKUP_MAX 500000 /* memberships read per query at most */
+#define ROOMS_LOOKUP_BATCH 500      /* sockets per lookup job */
+#define ROOMS_PER_LOOKUP_MAX 500000 /* memberships read per job at most */
 #define ROOMS_PER_USER_MAX 10000    /* conversations joined per socket at most */
 
 /* The sockets waiting for their conversations, and whether a job asks
@@ -47,21 +51,6 @@ static int by_user_id(const void *a, const void *b) {
   return strcmp((*(gateway_socket_t *const *)a)->user_id, (*(gateway_socket_t *const *)b)->user_id);
 }
 
-/* The first of the job's sockets with user_id, or socket_count. */
-static size_t first_of_user(const lookup_job_t *job, const char *user_id) {
-  size_t low = 0, high = job->socket_count;
-  while (low < high) {
-    size_t mid = low + (high - low) / 2;
-    if (strcmp(job->sockets[mid]->user_id, user_id) < 0)
-      low = mid + 1;
-    else
-      high = mid;
-  }
-  return low < job->socket_count && strcmp(job->sockets[low]->user_id, user_id) == 0
-             ? low
-             : job->socket_count;
-}
-
 static bool add_found(lookup_job_t *job, size_t socket, const char *conversation_id) {
   if (job->found_count % 256 == 0) {
     membership_t *grown = realloc(job->found, (job->found_count + 256) * sizeof *grown);
@@ -83,48 +72,41 @@ static void find_memberships(void *arg) {
   chat_mongo_t *mongo = chat_runtime_mongo(job->lookup->gw->rt);
   mongoc_client_t *client = chat_mongo_acquire(mongo);
   mongoc_collection_t *members = chat_mongo_collection(mongo, client, "members");
-  bson_t filter = BSON_INITIALIZER, user_id, in;
-  BSON_APPEND_DOCUMENT_BEGIN(&filter, "userId", &user_id);
-  BSON_APPEND_ARRAY_BEGIN(&user_id, "$in", &in);
-  char key[16];
-  for (size_t i = 0, n = 0; i < job->socket_count; i++) {
-    if (i > 0 && strcmp(job->sockets[i]->user_id, job->sockets[i - 1]->user_id) == 0)
-      continue; /* a user's devices: asked once */
-    const char *index;
-    bson_uint32_to_string((uint32_t)n++, &index, key, sizeof key);
-    bson_append_utf8(&in, index, -1, job->sockets[i]->user_id, -1);
-  }
-  bson_append_array_end(&user_id, &in);
-  bson_append_document_end(&filter, &user_id);
-  bson_t *opts =
-      BCON_NEW("projection", "{", "userId", BCON_INT32(1), "conversationId", BCON_INT32(1), "}");
-  mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(members, &filter, opts, NULL);
-  const bson_t *doc;
-  bson_error_t error;
-  while (mongoc_cursor_next(cursor, &doc)) {
-    bson_iter_t user, conversation;
-    if (!bson_iter_init_find(&user, doc, "userId") || !BSON_ITER_HOLDS_UTF8(&user) ||
-        !bson_iter_init_find(&conversation, doc, "conversationId") ||
-        !BSON_ITER_HOLDS_UTF8(&conversation) || !chat_is_id(bson_iter_utf8(&conversation, NULL)))
-      continue;
-    size_t first = first_of_user(job, bson_iter_utf8(&user, NULL));
-    if (first == job->socket_count || job->per_user[first] >= ROOMS_PER_USER_MAX)
-      continue;
-    job->per_user[first]++;
-    if (job->found_count >= ROOMS_PER_LOOKUP_MAX ||
-        !add_found(job, first, bson_iter_utf8(&conversation, NULL))) {
-      CHAT_LOG(CHAT_LOG_WARN,
-               "rooms lookup: more than %d memberships for %zu sockets; the rest "
-               "are not joined",
-               ROOMS_PER_LOOKUP_MAX, job->socket_count);
-      break;
+  bson_t *opts = BCON_NEW("projection", "{", "conversationId", BCON_INT32(1), "}", "limit",
+                          BCON_INT64(ROOMS_PER_USER_MAX));
+  bool full = false;
+  for (size_t first = 0; first < job->socket_count && !full; first++) {
+    const char *user_id = job->sockets[first]->user_id;
+    if (first > 0 && strcmp(user_id, job->sockets[first - 1]->user_id) == 0)
+      continue; /* a user's devices: asked once, at the first index of their run */
+    bson_t *filter = BCON_NEW("userId", BCON_UTF8(user_id));
+    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(members, filter, opts, NULL);
+    const bson_t *doc;
+    bson_error_t error;
+    while (mongoc_cursor_next(cursor, &doc)) {
+      bson_iter_t conversation;
+      if (!bson_iter_init_find(&conversation, doc, "conversationId") ||
+          !BSON_ITER_HOLDS_UTF8(&conversation) || !chat_is_id(bson_iter_utf8(&conversation, NULL)))
+        continue;
+      if (job->per_user[first] >= ROOMS_PER_USER_MAX)
+        break;
+      job->per_user[first]++;
+      if (job->found_count >= ROOMS_PER_LOOKUP_MAX ||
+          !add_found(job, first, bson_iter_utf8(&conversation, NULL))) {
+        CHAT_LOG(CHAT_LOG_WARN,
+                 "rooms lookup: more than %d memberships for %zu sockets; the rest "
+                 "are not joined",
+                 ROOMS_PER_LOOKUP_MAX, job->socket_count);
+        full = true;
+        break;
+      }
     }
+    if (mongoc_cursor_error(cursor, &error))
+      CHAT_LOG(CHAT_LOG_WARN, "rooms of user %s: %s", user_id, error.message);
+    mongoc_cursor_destroy(cursor);
+    bson_destroy(filter);
   }
-  if (mongoc_cursor_error(cursor, &error))
-    CHAT_LOG(CHAT_LOG_WARN, "rooms of %zu new sockets: %s", job->socket_count, error.message);
-  mongoc_cursor_destroy(cursor);
   bson_destroy(opts);
-  bson_destroy(&filter);
   mongoc_collection_destroy(members);
   chat_mongo_release(mongo, client);
 }
