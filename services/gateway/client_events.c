@@ -1,7 +1,7 @@
-/* Client events (seed 004's names): join_conversation and
- * leave_conversation (which conversations a socket has open, seed 004's
- * chat window), typing and stop_typing (ephemeral: gateway ->
- * chat.broadcast, never stored), join_personal_room (every socket is in
+/* Client events: join_conversation and leave_conversation (which
+ * conversations a socket has open: the chat windows its user has open),
+ * typing and stop_typing (ephemeral: gateway -> chat.broadcast, never
+ * stored), join_personal_room (every socket is in
  * its user's room from the start), mark_as_read and mark_message_read (to
  * the receipts service), delete_message (to persistence), and
  * send_message (send_message.c).
@@ -125,7 +125,7 @@ static void connection_of(gateway_t *gw, const gateway_socket_t *state, char *ou
   gateway_socket_connection(state, chat_runtime_config(gw->rt)->instance_id, out, cap);
 }
 
-/* mark_as_read {conversationId} (seed 004): everything in it read up to now. */
+/* mark_as_read {conversationId}: everything in it read up to now. */
 static void mark_as_read(gateway_t *gw, gateway_socket_t *state, bson_iter_t *args,
                          int64_t ack_id) {
   const char *id = member_conversation(state, args, ack_id);
@@ -159,8 +159,8 @@ static const char *message_id_of(const bson_iter_t *args) {
 }
 
 /* A command about one message, {messageId}, for the service behind topic:
- * mark_message_read (seed 000: that message and all before it) and
- * delete_message (seed 000: persistence checks the sender). Every refusal,
+ * mark_message_read (read receipts: that message and all before it)
+ * and delete_message (persistence checks the sender). Every refusal,
  * the gateway's here or the service's later, comes back as the revert
  * event. Keyed by the message id: the gateway does not know its
  * conversation. */

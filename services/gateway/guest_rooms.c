@@ -1,4 +1,4 @@
-/* Seed 003's guest rooms: a socket without an account logs in with a name
+/* The guest rooms: a socket without an account logs in with a name
  * and a room and talks to that room. Off unless CHAT_GUEST_ROOMS says
  * otherwise; then on a namespace of its own, or on "/" of a gateway
  * deployed for guests alone.
@@ -100,7 +100,7 @@ static void tell_presence(gateway_t *gw, const gateway_socket_t *state, bool joi
              state->guest->room);
 }
 
-/* seed 003's notification, to the rest of the room. */
+/* The notification that a guest came or went, to the rest of the room. */
 static void notify_room(gateway_t *gw, const gateway_socket_t *state, bool joined) {
   char target[GUEST_FIELD_MAX + 8], exclude[CHAT_CONFIG_STR_MAX + 64];
   chat_target(target, sizeof target, CHAT_TARGET_GUEST, state->guest->room);

@@ -57,7 +57,7 @@ static const struct rest_route {
      GATEWAY_MEMBER_OF(CONVERSATION, "path", "id")},
     {"DELETE", "/api/chat/messages/:id", rest_delete_message,
      GATEWAY_OWNER_OF(MESSAGE, "path", "id")},
-    /* Seed 002's 1-1 routes name the caller's own pair (otherUserId and
+    /* The 1-1 routes name the caller's own pair (otherUserId and
      * the caller): nobody else's conversation can be named there. */
     {"POST", "/api/v1/chat/convo/one-to-one", rest_direct_details, GATEWAY_USER},
     {"GET", "/api/v1/chat/convo/one-to-one/message", rest_direct_messages, GATEWAY_USER},

@@ -1,4 +1,4 @@
-/* POST /api/auth/register, POST /api/auth/login, GET /api/users (seed 001).
+/* POST /api/auth/register, POST /api/auth/login, GET /api/users.
  *
  * Registration goes through Kafka: the gateway never writes MongoDB. It
  * hashes the password with argon2id on a worker, produces user.register

@@ -100,7 +100,7 @@ static void list_conversations(void *arg) {
         rest_append_user(job->base.data, &names, id);
       }
     }
-    /* Seed 004's two-participant fields, for 1-1 conversations. */
+    /* The two-participant fields that 1-1 clients read. */
     bson_string_append(job->base.data, "],\"participant_1_id\":");
     for (int p = 0; p < 2; p++) {
       if (p)
@@ -151,7 +151,7 @@ void rest_list_conversations(gateway_t *gw, const chat_http_request_t *request,
   rest_read_start(gw, request, params, read_conversations_args, list_conversations);
 }
 
-/* ---- seed 002: /api/v1/chat/convo/one-to-one ---- */
+/* ---- the 1-1 routes: /api/v1/chat/convo/one-to-one ---- */
 
 /* Reads otherUserId and derives the pair's conversation id into job. */
 static bool read_other_user(gateway_t *gw, const chat_http_request_t *request,
@@ -261,7 +261,7 @@ void rest_direct_messages(gateway_t *gw, const chat_http_request_t *request,
   rest_read_start(gw, request, params, read_direct_messages_args, direct_messages);
 }
 
-/* ---- GET /api/chat/conversations/:id/members (seed 001) ---- */
+/* ---- GET /api/chat/conversations/:id/members ---- */
 
 static void list_members(void *arg) {
   rest_read_job_t *job = arg;

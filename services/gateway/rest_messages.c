@@ -69,7 +69,7 @@ void rest_list_messages(gateway_t *gw, const chat_http_request_t *request,
   rest_read_start(gw, request, params, rest_read_messages_args, list_messages);
 }
 
-/* ---- GET /api/chat/conversations/:id/search?q= (seed 004) ---- */
+/* ---- GET /api/chat/conversations/:id/search?q= ---- */
 
 /* Escapes every ASCII punctuation character of term with a backslash, so
  * that it matches as plain text in MongoDB's and FerretDB's regex

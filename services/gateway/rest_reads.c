@@ -204,7 +204,7 @@ bool rest_read_view_load(rest_read_job_t *job, mongoc_client_t *client, rest_rea
   return ok;
 }
 
-/* A stored message in seed 004's REST shape; is_read and read_at for the
+/* A stored message in the REST shape (snake_case, with seq); is_read and read_at for the
  * viewer, from the watermarks (read_at: when the reader's watermark last
  * moved, which is when they read it or later). */
 void rest_append_message(bson_string_t *out, const bson_t *doc, const rest_names_t *names,
@@ -362,7 +362,7 @@ out:
 }
 
 
-/* Reads page and limit (seed 004's defaults: page 1, limit 20 or 50). */
+/* Reads page and limit (the defaults: page 1, limit 20 or 50). */
 bool rest_read_paging(gateway_t *gw, const chat_http_request_t *request, rest_read_job_t *job,
                       int64_t default_limit) {
   return rest_query_int(gw, request, "page", 1, 1, 1000000, &job->page) &&

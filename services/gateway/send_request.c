@@ -30,7 +30,7 @@ const char *send_request_read(const bson_t *doc, const char *sender_id, int max_
       return "clientMsgId must be a string of 1 to 128 printable bytes";
     memcpy(out->client_msg_id, value, len + 1);
   } else {
-    /* Seed 004's clients send none: such a message cannot be deduplicated
+    /* Older clients send none: such a message cannot be deduplicated
      * when resent, but it goes through. */
     bson_oid_t oid;
     bson_oid_init(&oid, NULL);

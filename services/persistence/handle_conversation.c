@@ -1,4 +1,4 @@
-/* Group chats (seed 001): conversation.create, member.add, member.remove,
+/* Group chats: conversation.create, member.add, member.remove,
  * conversation.leave, conversation.delete. Each comes from a REST call
  * that waits for its command.result; all of one conversation's commands
  * share a partition (key: conversationId), so one process at a time

@@ -1,4 +1,4 @@
-/* message.delete (seed 000): only the sender deletes, and only once. The
+/* message.delete: only the sender deletes, and only once. The
  * message is marked (deletedAt), never removed; history, search and
  * resume leave it out from then on. The room hears message_deleted; a
  * refusal goes back to the asking socket as message_deletion_reverted, or

@@ -752,7 +752,7 @@ static void append_nullable(bson_string_t *out, const char *str) {
     bson_string_append(out, "null");
 }
 
-/* new_message, as seed 004's clients receive it. */
+/* new_message, as socket clients receive it. */
 static bson_string_t *new_message_json(const run_t *run, const send_t *send) {
   const user_t *sender = find_user(run, send->sender_id);
   const chat_message_view_t view = {
@@ -784,7 +784,7 @@ static bson_string_t *notification_json(const run_t *run, const send_t *send) {
   return out;
 }
 
-/* The message in seed 004's REST shape (POST /api/chat/send). */
+/* The message in the REST shape (POST /api/chat/send). */
 static bson_string_t *rest_message_json(const run_t *run, const send_t *send) {
   const char *receiver = receiver_of(send);
   bson_string_t *out = bson_string_new("{\"ok\":true,\"data\":{");

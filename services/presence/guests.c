@@ -1,4 +1,4 @@
-/* Who is in each of seed 003's guest rooms, across gateways: the guests
+/* Who is in each guest room, across gateways: the guests
  * collection (one document per logged-in guest socket), kept from
  * guest.joined / guest.left and ended with the gateway that held them.
  * After every change the room gets its `users` list through
