@@ -3,7 +3,7 @@
  * its CONNECT auth: {token, lastSeqs: {"<conversationId>": <seq>, ...}}.
  *
  * Order of work, so that nothing is missed and nothing comes twice: the
- * socket joins its rooms first (socket_rooms.c); from then on live
+ * socket joins its rooms first (rooms_lookup.c); from then on live
  * messages of the resumed conversations are held here instead of being
  * sent; a worker reads what the client missed from MongoDB; back on the
  * loop the missed messages go out in seq order as new_message, then the
@@ -16,7 +16,8 @@
 #include "chat/json.h"
 #include "chat/log.h"
 #include "chat/message_json.h"
-#include "gateway.h"
+#include "socket_resume.h"
+#include "work_queue.h"
 
 #define RESUME_CONVERSATIONS_MAX 1000 /* lastSeqs entries taken at most */
 #define RESUME_PER_CONVERSATION 200   /* replayed per conversation; the rest via REST history */
@@ -125,6 +126,7 @@ static resume_point_t *find_point(resume_t *resume, const char *conversation_id)
 bool gateway_resume_hold(gateway_socket_t *state, const char *conversation_id, const char *seq,
                          const char *frame) {
   resume_t *resume = state->resume;
+  CHAT_ASSERT(resume); /* delivery holds frames only for a socket that resumes */
   if (!resume->active || !find_point(resume, conversation_id))
     return false;
   if (resume->held_count == RESUME_HELD_MAX) {
@@ -274,23 +276,21 @@ static void replay(void *arg) {
 
 void gateway_resume_start(gateway_t *gw, gateway_socket_t *state) {
   resume_t *resume = state->resume;
-  char room[CHAT_ID_SIZE + 8];
-  for (size_t i = 0; i < resume->count; i++) {
-    snprintf(room, sizeof room, "room:%s", resume->points[i].conversation_id);
-    resume->points[i].member = gateway_socket_in_room(state, room);
-  }
+  CHAT_ASSERT(resume && !resume->active); /* asked for once, after the rooms lookup */
+  for (size_t i = 0; i < resume->count; i++)
+    resume->points[i].member =
+        gateway_socket_in_conversation(state, resume->points[i].conversation_id);
   resume_job_t *job = calloc(1, sizeof *job);
   if (!job) {
     gateway_resume_free(state);
     return;
   }
-  *job = (resume_job_t){gw, state, resume};
+  *job = (resume_job_t){gw, gateway_socket_hold(state), resume};
   resume->active = true;
-  state->refs++;
   if (work_queue_submit(gw->work, read_missed, replay, job) != CHAT_OK) {
     CHAT_LOG(CHAT_LOG_WARN, "socket %s: too busy to resume; the client catches up from history",
              chat_sio_socket_id(state->socket));
-    state->refs--;
+    gateway_socket_release(state); /* the job's; the socket keeps its own */
     free(job);
     resume->active = false;
     gateway_resume_free(state);
