@@ -737,19 +737,8 @@ static chat_err_t update_conversations(run_t *run) {
 
 static void append_user(bson_string_t *out, const run_t *run, const char *id) {
   const user_t *user = find_user(run, id);
-  bson_string_append_printf(out, "{\"id\":\"%s\",\"username\":", id);
-  if (user && user->username)
-    chat_json_append_string(out, user->username, strlen(user->username));
-  else
-    bson_string_append(out, "null");
-  bson_string_append_c(out, '}');
-}
-
-static void append_nullable(bson_string_t *out, const char *str) {
-  if (str)
-    chat_json_append_string(out, str, strlen(str));
-  else
-    bson_string_append(out, "null");
+  const chat_user_ref_t person = {id, user ? user->username : NULL, -1};
+  chat_user_ref_json(out, &person);
 }
 
 /* new_message, as socket clients receive it. */
@@ -787,28 +776,29 @@ static bson_string_t *notification_json(const run_t *run, const send_t *send) {
 /* The message in the REST shape (POST /api/chat/send). */
 static bson_string_t *rest_message_json(const run_t *run, const send_t *send) {
   const char *receiver = receiver_of(send);
-  bson_string_t *out = bson_string_new("{\"ok\":true,\"data\":{");
-  bson_string_append_printf(out,
-                            "\"id\":\"%s\",\"sender_id\":\"%s\",\"receiver_id\":", send->message_id,
-                            send->sender_id);
-  append_nullable(out, receiver);
-  bson_string_append_printf(out,
-                            ",\"conversation_id\":\"%s\",\"content\":", send->conversation->id);
-  chat_json_append_string(out, send->content, send->content_len);
-  bson_string_append(out, ",\"attachment_url\":");
-  append_nullable(out, send->attachment_url);
-  bson_string_append(out, ",\"is_read\":false,\"read_at\":null,\"createdAt\":");
-  chat_json_append_time(out, send->created_at);
-  bson_string_append(out, ",\"sender\":");
-  append_user(out, run, send->sender_id);
-  bson_string_append(out, ",\"receiver\":");
-  if (receiver)
-    append_user(out, run, receiver);
-  else
-    bson_string_append(out, "null");
-  bson_string_append_printf(out, ",\"seq\":%lld,\"clientMsgId\":", (long long)send->seq);
-  chat_json_append_string(out, send->client_msg_id, strlen(send->client_msg_id));
-  bson_string_append(out, "}}");
+  const user_t *sender = find_user(run, send->sender_id);
+  const user_t *receiver_user = receiver ? find_user(run, receiver) : NULL;
+  const chat_rest_message_view_t view = {
+      .message =
+          {
+              .id = send->message_id,
+              .sender_id = send->sender_id,
+              .receiver_id = receiver,
+              .conversation_id = send->conversation->id,
+              .content = send->content,
+              .content_len = send->content_len,
+              .attachment_url = send->attachment_url,
+              .created_at_ms = send->created_at,
+              .seq = send->seq,
+          },
+      .is_read = false, /* just sent: nobody else has read it */
+      .sender = {send->sender_id, sender ? sender->username : NULL, -1},
+      .receiver = {receiver, receiver_user ? receiver_user->username : NULL, -1},
+      .client_msg_id = send->client_msg_id,
+  };
+  bson_string_t *out = bson_string_new("{\"ok\":true,\"data\":");
+  chat_rest_message_json(out, &view);
+  bson_string_append_c(out, '}');
   return out;
 }
 
