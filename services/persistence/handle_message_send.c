@@ -32,6 +32,7 @@
 #include <time.h>
 
 #include "chat/broadcast.h"
+#include "chat/error_json.h"
 #include "chat/ids.h"
 #include "chat/json.h"
 #include "chat/log.h"
@@ -919,11 +920,8 @@ static chat_err_t publish_rejection(run_t *run, const send_t *send) {
   chat_err_t err = CHAT_OK;
   CHAT_LOG(CHAT_LOG_INFO, "message.send at %s[%d]@%lld refused: %s", send->record->topic,
            send->record->partition, (long long)send->record->offset, send->reject_message);
-  bson_string_t *error = bson_string_new("{\"code\":\"");
-  bson_string_append(error, chat_err_code(send->reject));
-  bson_string_append(error, "\",\"message\":");
-  chat_json_append_string(error, send->reject_message, strlen(send->reject_message));
-  bson_string_append_c(error, '}');
+  bson_string_t *error = bson_string_new(NULL);
+  chat_error_json(error, chat_err_code(send->reject), send->reject_message);
   if (send->client_msg_id && connection_target(send, conn, sizeof conn)) {
     bson_string_t *ack = bson_string_new("{\"clientMsgId\":");
     chat_json_append_string(ack, send->client_msg_id, strlen(send->client_msg_id));
