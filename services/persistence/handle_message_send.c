@@ -35,6 +35,7 @@
 #include "chat/error_json.h"
 #include "chat/ids.h"
 #include "chat/json.h"
+#include "chat/limits.h"
 #include "chat/log.h"
 #include "chat/message_json.h"
 #include "chat/runtime.h"
@@ -43,9 +44,6 @@
 #include "persistence_publish.h"
 #include "reply_window.h"
 
-#define CONTENT_MAX 65536 /* proto's limit; the gateway enforces its smaller setting */
-#define CLIENT_MSG_ID_MAX 128
-#define ATTACHMENT_URL_MAX 2048
 #define PREVIEW_MAX 200 /* bytes of content kept as the conversation's last message */
 #define INSERT_TRIES 16 /* tries of a run's insert before the batch is retried later */
 /* Documents per insert command. FerretDB 1.24 inserts in batches of 100
@@ -143,16 +141,16 @@ static void read_send(send_t *send) {
   bson_iter_t it;
   send->created_at = event->ts;
   send->client_msg_id = chat_envelope_string(event, "clientMsgId", &len);
-  if (!send->client_msg_id || len == 0 || len > CLIENT_MSG_ID_MAX)
+  if (!send->client_msg_id || len == 0 || len > CHAT_CLIENT_MSG_ID_MAX)
     return reject(send, CHAT_ERR_SCHEMA, "clientMsgId must be a string of 1 to 128 bytes");
   send->sender_id = chat_envelope_string(event, "senderId", NULL);
   if (!send->sender_id || !chat_is_id(send->sender_id))
     return reject(send, CHAT_ERR_SCHEMA, "senderId must be an id");
   send->content = chat_envelope_string(event, "content", &send->content_len);
-  if (!send->content || send->content_len == 0 || send->content_len > CONTENT_MAX)
+  if (!send->content || send->content_len == 0 || send->content_len > CHAT_CONTENT_MAX)
     return reject(send, CHAT_ERR_SCHEMA, "content must be a non-empty string");
   if (bson_iter_init_find(&it, &event->payload, "attachmentUrl") && !BSON_ITER_HOLDS_NULL(&it)) {
-    if (!BSON_ITER_HOLDS_UTF8(&it) || (bson_iter_utf8(&it, &len), len > ATTACHMENT_URL_MAX))
+    if (!BSON_ITER_HOLDS_UTF8(&it) || (bson_iter_utf8(&it, &len), len > CHAT_ATTACHMENT_URL_MAX))
       return reject(send, CHAT_ERR_SCHEMA, "attachmentUrl must be a string or null");
     send->attachment_url = bson_iter_utf8(&it, NULL);
   }
