@@ -554,8 +554,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     scribble_stack();
   }
   /* The server shuts down: every socket hears of it, every connection is
-   * let go of. */
-  eio_engine_close_all(&engine, "server shutting down");
+   * let go of. (The session alone: eio_engine_close_all() would visit all
+   * 4096 buckets, a tenth of each execution.) */
+  if (session)
+    eio_session_close(session, "1", "server shutting down");
   session_check(sid);
   CHECK(!session);
   return 0;
