@@ -180,6 +180,9 @@ static chat_series_t *series_new(chat_metric_t *metric, const char *const *value
   if (!series)
     return NULL;
   series->metric = metric;
+  /* A labelled gauge is written once it has been set: a series looked up
+   * ahead of its first value would read as a false 0. */
+  atomic_init(&series->retired, metric->kind == KIND_GAUGE && metric->label_count > 0);
   for (size_t i = 0; i < metric->label_count; i++) {
     size_t len = strlen(values[i]);
     if (len >= CHAT_METRICS_LABEL_VALUE_MAX) {
@@ -359,6 +362,11 @@ void chat_histogram_observe(chat_series_t *series, double value) {
     bucket++;
   atomic_fetch_add_explicit(&series->buckets[bucket], 1, memory_order_relaxed);
   atomic_add_double(&series->sum, value);
+}
+
+void chat_gauge_retire(chat_series_t *series) {
+  if (series)
+    atomic_store_explicit(&series->retired, true, memory_order_relaxed);
 }
 
 void chat_metric_retire_all(chat_metric_t *metric) {

@@ -94,9 +94,11 @@ void chat_gauge_set(chat_series_t *series, double value);
 void chat_gauge_add(chat_series_t *series, double delta);
 void chat_histogram_observe(chat_series_t *series, double value);
 
-/* Hides every series of a gauge until it is next set: for gauges computed
- * at scrape time over a set that changes (the partitions a consumer has
- * now), so that one that went away is no longer written. */
+/* Hides a gauge's series until it is next set: for gauges over a set that
+ * changes (the partitions a consumer has now), so that one that went away
+ * is no longer written. A labelled gauge's new series is hidden so until
+ * its first value. Accept NULL. */
+void chat_gauge_retire(chat_series_t *series);
 void chat_metric_retire_all(chat_metric_t *metric);
 
 /* A function run at the start of each chat_metrics_write(), on the
