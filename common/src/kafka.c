@@ -207,6 +207,13 @@ static void on_rdkafka_log(const rd_kafka_t *rk, int level, const char *fac, con
   if (strcmp(fac, "CONFWARN") == 0 &&
       (strstr(buf, "is a consumer property") || strstr(buf, "is a producer property")))
     level = 7;
+  /* While a broker starts, the idempotent producer's first InitProducerId
+   * meets "Coordinator load in progress" and librdkafka retries until the
+   * coordinator is up: harmless, and said once per start of every
+   * service. A producer that never gets its id fails its deliveries, which
+   * is logged and counted (chat_kafka_produce_errors_total). */
+  if (strcmp(fac, "GETPID") == 0 && strstr(buf, "retrying"))
+    level = 7;
   CHAT_LOG(level_from_syslog(level), "librdkafka %s %s: %s", rd_kafka_name(rk), fac, buf);
 }
 
