@@ -27,7 +27,7 @@ source "$here/lib/stack.sh"
 packages=(build-essential cmake pkg-config curl python3 python3-venv
   librdkafka-dev libmongoc-dev libbson-dev libwebsockets-dev libjwt-dev libsodium-dev
   libcriterion-dev kcat clang libclang-rt-14-dev openjdk-17-jre-headless maven golang-go
-  nodejs npm postgresql-15 acl)
+  nodejs npm postgresql-15 acl iproute2)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||

@@ -55,4 +55,10 @@ stack_ferretdb_start "$work/ferretdb" "$ferretdb_port"
 
 export CHAT_TEST_KAFKA_BROKERS="127.0.0.1:$kafka_port"
 export CHAT_TEST_MONGO_URI="mongodb://127.0.0.1:$ferretdb_port/"
+# For tests/clients/store_queries.test.mjs, which starts a FerretDB of its
+# own on this PostgreSQL cluster to read the plans of its reads.
+export CHAT_TEST_STORE=${CHAT_DEV_STORE:-postgresql}
+export CHAT_TEST_POSTGRES_DIR="$work/ferretdb/postgresql" CHAT_TEST_PG_BIN="$STACK_PG_BIN"
+CHAT_TEST_FERRETDB_BIN=$(stack_ferretdb_bin)
+export CHAT_TEST_FERRETDB_BIN
 ctest --test-dir "$build" --output-on-failure --timeout 600 ${CHAT_TEST_REGEX:+-R "$CHAT_TEST_REGEX"}

@@ -35,6 +35,8 @@ CREATE OR REPLACE FUNCTION chat_gin.keys(collection text) RETURNS text[]
 LANGUAGE sql IMMUTABLE AS $$
   SELECT ARRAY['_id'] || CASE collection
     WHEN 'users' THEN ARRAY['username']
+    -- an array: `@>` with one id matches the documents whose array holds it
+    WHEN 'conversations' THEN ARRAY['participants']
     WHEN 'members' THEN ARRAY['conversationId', 'userId']
     WHEN 'messages' THEN ARRAY['conversationId']
     WHEN 'sessions' THEN ARRAY['userId', 'gatewayId']

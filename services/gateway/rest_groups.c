@@ -1,5 +1,5 @@
-/* Group chats (seed 001's modules, on seed 004's conversations resource)
- * and message deletion (seed 000) over REST. Every change is a command on
+/* Group chats (on the conversations resource) and message deletion over
+ * REST. Every change is a command on
  * chat.commands that persistence checks and carries out; the call answers
  * with its outcome (rest_command_run). What the gateway checks here is
  * only the form of the request. */
@@ -8,7 +8,9 @@
 
 #include "chat/ids.h"
 #include "chat/json.h"
-#include "rest.h"
+#include "rest_command.h"
+#include "rest_groups.h"
+#include "rest_request.h"
 
 #define GROUP_NAME_MAX 100
 #define MEMBER_IDS_MAX 1000

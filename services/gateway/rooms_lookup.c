@@ -2,21 +2,36 @@
  * MongoDB for many sockets at once. One query per socket cost a collection
  * scan each on FerretDB and, at connect storms, filled the work queue so
  * that sockets were left without their rooms. Here the sockets wait in a
- * list on the loop thread, and one job at a time asks for all the users
- * of up to ROOMS_LOOKUP_BATCH of them with one $in query; nothing is ever
- * refused, and the list holds each socket once, so it is bounded by the
- * connections. */
+ * list on the loop thread, and one job at a time asks for the users of up
+ * to ROOMS_LOOKUP_BATCH of them; nothing is ever refused, and the list
+ * holds each socket once, so it is bounded by the connections. The job
+ * asks one equality {userId} per user, not one $in for the batch: FerretDB
+ * 1.24 never pushes a $in down, so that read every member of the database
+ * per batch, while an equality on userId is an index lookup on PostgreSQL
+ * (deploy/ferretdb/gin-indexes.sql) and on MongoDB (user_conversations). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "rooms_lookup.h"
+
 #include "chat/ids.h"
 #include "chat/log.h"
-#include "gateway.h"
+#include "socket_resume.h"
+#include "work_queue.h"
 
-#define ROOMS_LOOKUP_BATCH 500      /* sockets per MongoDB query */
-#define ROOMS_PER_LOOKUP_MAX 500000 /* memberships read per query at most */
+#define ROOMS_LOOKUP_BATCH 500      /* sockets per lookup job */
+#define ROOMS_PER_LOOKUP_MAX 500000 /* memberships read per job at most */
 #define ROOMS_PER_USER_MAX 10000    /* conversations joined per socket at most */
+
+/* The sockets waiting for their conversations, and whether a job asks
+ * for some now. */
+struct rooms_lookup {
+  gateway_t *gw;
+  gateway_socket_t **waiting; /* references held */
+  size_t waiting_count, waiting_cap;
+  bool running;
+};
 
 typedef struct membership {
   size_t socket; /* index in the job's sockets, sorted by user id */
@@ -24,7 +39,7 @@ typedef struct membership {
 } membership_t;
 
 typedef struct lookup_job {
-  gateway_t *gw;
+  rooms_lookup_t *lookup;
   gateway_socket_t **sockets; /* references held; sorted by user id on the worker */
   size_t socket_count;
   membership_t *found;
@@ -34,21 +49,6 @@ typedef struct lookup_job {
 
 static int by_user_id(const void *a, const void *b) {
   return strcmp((*(gateway_socket_t *const *)a)->user_id, (*(gateway_socket_t *const *)b)->user_id);
-}
-
-/* The first of the job's sockets with user_id, or socket_count. */
-static size_t first_of_user(const lookup_job_t *job, const char *user_id) {
-  size_t low = 0, high = job->socket_count;
-  while (low < high) {
-    size_t mid = low + (high - low) / 2;
-    if (strcmp(job->sockets[mid]->user_id, user_id) < 0)
-      low = mid + 1;
-    else
-      high = mid;
-  }
-  return low < job->socket_count && strcmp(job->sockets[low]->user_id, user_id) == 0
-             ? low
-             : job->socket_count;
 }
 
 static bool add_found(lookup_job_t *job, size_t socket, const char *conversation_id) {
@@ -69,69 +69,63 @@ static bool add_found(lookup_job_t *job, size_t socket, const char *conversation
 static void find_memberships(void *arg) {
   lookup_job_t *job = arg;
   qsort(job->sockets, job->socket_count, sizeof *job->sockets, by_user_id);
-  chat_mongo_t *mongo = chat_runtime_mongo(job->gw->rt);
+  chat_mongo_t *mongo = chat_runtime_mongo(job->lookup->gw->rt);
   mongoc_client_t *client = chat_mongo_acquire(mongo);
   mongoc_collection_t *members = chat_mongo_collection(mongo, client, "members");
-  bson_t filter = BSON_INITIALIZER, user_id, in;
-  BSON_APPEND_DOCUMENT_BEGIN(&filter, "userId", &user_id);
-  BSON_APPEND_ARRAY_BEGIN(&user_id, "$in", &in);
-  char key[16];
-  for (size_t i = 0, n = 0; i < job->socket_count; i++) {
-    if (i > 0 && strcmp(job->sockets[i]->user_id, job->sockets[i - 1]->user_id) == 0)
-      continue; /* a user's devices: asked once */
-    const char *index;
-    bson_uint32_to_string((uint32_t)n++, &index, key, sizeof key);
-    bson_append_utf8(&in, index, -1, job->sockets[i]->user_id, -1);
-  }
-  bson_append_array_end(&user_id, &in);
-  bson_append_document_end(&filter, &user_id);
-  bson_t *opts =
-      BCON_NEW("projection", "{", "userId", BCON_INT32(1), "conversationId", BCON_INT32(1), "}");
-  mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(members, &filter, opts, NULL);
-  const bson_t *doc;
-  bson_error_t error;
-  while (mongoc_cursor_next(cursor, &doc)) {
-    bson_iter_t user, conversation;
-    if (!bson_iter_init_find(&user, doc, "userId") || !BSON_ITER_HOLDS_UTF8(&user) ||
-        !bson_iter_init_find(&conversation, doc, "conversationId") ||
-        !BSON_ITER_HOLDS_UTF8(&conversation) || !chat_is_id(bson_iter_utf8(&conversation, NULL)))
-      continue;
-    size_t first = first_of_user(job, bson_iter_utf8(&user, NULL));
-    if (first == job->socket_count || job->per_user[first] >= ROOMS_PER_USER_MAX)
-      continue;
-    job->per_user[first]++;
-    if (job->found_count >= ROOMS_PER_LOOKUP_MAX ||
-        !add_found(job, first, bson_iter_utf8(&conversation, NULL))) {
-      CHAT_LOG(CHAT_LOG_WARN,
-               "rooms lookup: more than %d memberships for %zu sockets; the rest "
-               "are not joined",
-               ROOMS_PER_LOOKUP_MAX, job->socket_count);
-      break;
+  bson_t *opts = BCON_NEW("projection", "{", "conversationId", BCON_INT32(1), "}", "limit",
+                          BCON_INT64(ROOMS_PER_USER_MAX));
+  bool full = false;
+  for (size_t first = 0; first < job->socket_count && !full; first++) {
+    const char *user_id = job->sockets[first]->user_id;
+    if (first > 0 && strcmp(user_id, job->sockets[first - 1]->user_id) == 0)
+      continue; /* a user's devices: asked once, at the first index of their run */
+    bson_t *filter = BCON_NEW("userId", BCON_UTF8(user_id));
+    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(members, filter, opts, NULL);
+    const bson_t *doc;
+    bson_error_t error;
+    while (mongoc_cursor_next(cursor, &doc)) {
+      bson_iter_t conversation;
+      if (!bson_iter_init_find(&conversation, doc, "conversationId") ||
+          !BSON_ITER_HOLDS_UTF8(&conversation) || !chat_is_id(bson_iter_utf8(&conversation, NULL)))
+        continue;
+      if (job->per_user[first] >= ROOMS_PER_USER_MAX)
+        break;
+      job->per_user[first]++;
+      if (job->found_count >= ROOMS_PER_LOOKUP_MAX ||
+          !add_found(job, first, bson_iter_utf8(&conversation, NULL))) {
+        CHAT_LOG(CHAT_LOG_WARN,
+                 "rooms lookup: more than %d memberships for %zu sockets; the rest "
+                 "are not joined",
+                 ROOMS_PER_LOOKUP_MAX, job->socket_count);
+        full = true;
+        break;
+      }
     }
+    if (mongoc_cursor_error(cursor, &error))
+      CHAT_LOG(CHAT_LOG_WARN, "rooms of user %s: %s", user_id, error.message);
+    mongoc_cursor_destroy(cursor);
+    bson_destroy(filter);
   }
-  if (mongoc_cursor_error(cursor, &error))
-    CHAT_LOG(CHAT_LOG_WARN, "rooms of %zu new sockets: %s", job->socket_count, error.message);
-  mongoc_cursor_destroy(cursor);
   bson_destroy(opts);
-  bson_destroy(&filter);
   mongoc_collection_destroy(members);
   chat_mongo_release(mongo, client);
 }
 
-static void lookup_next(gateway_t *gw);
+static void lookup_next(rooms_lookup_t *lookup);
 
 /* On the loop: each socket still connected joins its conversations (every
  * socket of its user in the batch: they share the first index's run), then
  * replays what it missed, if it asked to resume. */
 static void join_memberships(void *arg) {
   lookup_job_t *job = arg;
-  gateway_t *gw = job->gw;
+  rooms_lookup_t *lookup = job->lookup;
+  gateway_t *gw = lookup->gw;
   for (size_t i = 0; i < job->found_count; i++) {
     const char *user_id = job->sockets[job->found[i].socket]->user_id;
     for (size_t s = job->found[i].socket;
          s < job->socket_count && strcmp(job->sockets[s]->user_id, user_id) == 0; s++) {
       if (job->sockets[s]->socket)
-        gateway_socket_join_conversation(gw, job->sockets[s], job->found[i].conversation_id);
+        gateway_socket_join_conversation(gw->rooms, job->sockets[s], job->found[i].conversation_id);
     }
   }
   for (size_t s = 0; s < job->socket_count; s++) {
@@ -144,17 +138,18 @@ static void join_memberships(void *arg) {
   free(job->per_user);
   free(job->sockets);
   free(job);
-  gw->rooms_lookup_running = false;
-  lookup_next(gw);
+  lookup->running = false;
+  lookup_next(lookup);
 }
 
-static void lookup_next(gateway_t *gw) {
-  if (gw->rooms_lookup_running || gw->rooms_waiting_count == 0 || !gw->work ||
+static void lookup_next(rooms_lookup_t *lookup) {
+  gateway_t *gw = lookup->gw;
+  if (lookup->running || lookup->waiting_count == 0 || !gw->work ||
       chat_runtime_stopping(gw->rt))
     return;
   lookup_job_t *job = calloc(1, sizeof *job);
   size_t count =
-      gw->rooms_waiting_count < ROOMS_LOOKUP_BATCH ? gw->rooms_waiting_count : ROOMS_LOOKUP_BATCH;
+      lookup->waiting_count < ROOMS_LOOKUP_BATCH ? lookup->waiting_count : ROOMS_LOOKUP_BATCH;
   gateway_socket_t **sockets = job ? malloc(count * sizeof *sockets) : NULL;
   uint32_t *per_user = sockets ? calloc(count, sizeof *per_user) : NULL;
   if (!per_user) {
@@ -163,15 +158,15 @@ static void lookup_next(gateway_t *gw) {
     CHAT_LOG(CHAT_LOG_ERROR, "out of memory looking %zu sockets' rooms up", count);
     return; /* tried again at the next connect */
   }
-  memcpy(sockets, gw->rooms_waiting, count * sizeof *sockets);
-  gw->rooms_waiting_count -= count;
-  memmove(gw->rooms_waiting, gw->rooms_waiting + count,
-          gw->rooms_waiting_count * sizeof *gw->rooms_waiting);
-  job->gw = gw;
+  memcpy(sockets, lookup->waiting, count * sizeof *sockets);
+  lookup->waiting_count -= count;
+  memmove(lookup->waiting, lookup->waiting + count,
+          lookup->waiting_count * sizeof *lookup->waiting);
+  job->lookup = lookup;
   job->sockets = sockets;
   job->socket_count = count;
   job->per_user = per_user;
-  gw->rooms_lookup_running = true;
+  lookup->running = true;
   /* One job in flight at a time: the queue's limit is for clients' work. */
   if (work_queue_submit_always(gw->work, find_memberships, join_memberships, job) != CHAT_OK) {
     CHAT_LOG(CHAT_LOG_ERROR, "out of memory: %zu sockets join no conversation", count);
@@ -180,31 +175,40 @@ static void lookup_next(gateway_t *gw) {
     free(per_user);
     free(sockets);
     free(job);
-    gw->rooms_lookup_running = false;
+    lookup->running = false;
   }
 }
 
-void gateway_rooms_lookup(gateway_t *gw, gateway_socket_t *state) {
-  if (gw->rooms_waiting_count == gw->rooms_waiting_cap) {
-    size_t cap = gw->rooms_waiting_cap ? gw->rooms_waiting_cap * 2 : 64;
-    gateway_socket_t **grown = realloc(gw->rooms_waiting, cap * sizeof *grown);
+rooms_lookup_t *rooms_lookup_create(gateway_t *gw) {
+  rooms_lookup_t *lookup = calloc(1, sizeof *lookup);
+  if (lookup)
+    lookup->gw = gw;
+  return lookup;
+}
+
+void rooms_lookup_add(rooms_lookup_t *lookup, gateway_socket_t *state) {
+  if (lookup->waiting_count == lookup->waiting_cap) {
+    size_t cap = lookup->waiting_cap ? lookup->waiting_cap * 2 : 64;
+    gateway_socket_t **grown = realloc(lookup->waiting, cap * sizeof *grown);
     if (!grown) {
       CHAT_LOG(CHAT_LOG_ERROR, "out of memory: socket of user %s joins no conversation",
                state->user_id);
       return;
     }
-    gw->rooms_waiting = grown;
-    gw->rooms_waiting_cap = cap;
+    lookup->waiting = grown;
+    lookup->waiting_cap = cap;
   }
-  state->refs++;
-  gw->rooms_waiting[gw->rooms_waiting_count++] = state;
-  lookup_next(gw);
+  lookup->waiting[lookup->waiting_count++] = gateway_socket_hold(state);
+  lookup_next(lookup);
 }
 
-void gateway_rooms_lookup_discard(gateway_t *gw) {
-  for (size_t i = 0; i < gw->rooms_waiting_count; i++)
-    gateway_socket_release(gw->rooms_waiting[i]);
-  free(gw->rooms_waiting);
-  gw->rooms_waiting = NULL;
-  gw->rooms_waiting_count = gw->rooms_waiting_cap = 0;
+void rooms_lookup_destroy(rooms_lookup_t **lookup_ptr) {
+  rooms_lookup_t *lookup = *lookup_ptr;
+  if (!lookup)
+    return;
+  *lookup_ptr = NULL;
+  for (size_t i = 0; i < lookup->waiting_count; i++)
+    gateway_socket_release(lookup->waiting[i]);
+  free(lookup->waiting);
+  free(lookup);
 }

@@ -752,7 +752,7 @@ static void append_nullable(bson_string_t *out, const char *str) {
     bson_string_append(out, "null");
 }
 
-/* new_message, as seed 004's clients receive it. */
+/* new_message, as socket clients receive it. */
 static bson_string_t *new_message_json(const run_t *run, const send_t *send) {
   const user_t *sender = find_user(run, send->sender_id);
   const chat_message_view_t view = {
@@ -784,7 +784,7 @@ static bson_string_t *notification_json(const run_t *run, const send_t *send) {
   return out;
 }
 
-/* The message in seed 004's REST shape (POST /api/chat/send). */
+/* The message in the REST shape (POST /api/chat/send). */
 static bson_string_t *rest_message_json(const run_t *run, const send_t *send) {
   const char *receiver = receiver_of(send);
   bson_string_t *out = bson_string_new("{\"ok\":true,\"data\":{");
@@ -837,7 +837,7 @@ static chat_err_t announce_conversation(run_t *run, const send_t *send) {
   chat_err_t err = CHAT_OK;
   for (size_t i = 0; i < c->participant_count && err == CHAT_OK; i++) {
     char target[CHAT_ID_SIZE + 8];
-    snprintf(target, sizeof target, "user:%s", c->participants[i]);
+    chat_target(target, sizeof target, CHAT_TARGET_USER, c->participants[i]);
     const chat_broadcast_route_t route = {
         .event = "conversation_created", .target = target, .join = c->id};
     err = broadcast(run, &route, value);
@@ -854,7 +854,7 @@ static chat_err_t announce_conversation(run_t *run, const send_t *send) {
 static bool connection_target(const send_t *send, char *out, size_t cap) {
   if (!send->connection_id || !strchr(send->connection_id, '/'))
     return false;
-  return (size_t)snprintf(out, cap, "conn:%s", send->connection_id) < cap;
+  return chat_target(out, cap, CHAT_TARGET_CONN, send->connection_id) != NULL;
 }
 
 static chat_err_t publish_message(run_t *run, const send_t *send) {
@@ -872,13 +872,13 @@ static chat_err_t publish_message(run_t *run, const send_t *send) {
     err = announce_conversation(run, send);
     for (size_t i = 0; i < c->participant_count && err == CHAT_OK; i++) {
       char target[CHAT_ID_SIZE + 8];
-      snprintf(target, sizeof target, "user:%s", c->participants[i]);
+      chat_target(target, sizeof target, CHAT_TARGET_USER, c->participants[i]);
       const chat_broadcast_route_t route = {
           .event = "message_notification", .target = target, .exclude = has_conn ? conn : NULL};
       err = broadcast(run, &route, notification);
     }
   } else {
-    snprintf(room, sizeof room, "room:%s", c->id);
+    chat_target(room, sizeof room, CHAT_TARGET_ROOM, c->id);
     bson_string_t *message = new_message_json(run, send);
     const chat_broadcast_route_t open = {
         .event = "new_message", .target = room, .scope = "open", .seq = seq};

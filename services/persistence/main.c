@@ -11,6 +11,9 @@
 static const chat_mongo_index_t persistence_indexes[] = {
     {"users", "username_unique", "{\"username\":1}", true},
     {"conversations", "last_message_at", "{\"lastMessageAt\":-1}", false},
+    /* GET /api/chat/conversations and the unread routes (docs/queries.md) */
+    {"conversations", "participant_last_message_at",
+     "{\"participants\":1,\"lastMessageAt\":-1,\"createdAt\":-1}", false},
     {"members", "conversation_user_unique", "{\"conversationId\":1,\"userId\":1}", true},
     {"members", "user_conversations", "{\"userId\":1,\"conversationId\":1}", false},
     {"messages", "sender_client_msg_unique", "{\"senderId\":1,\"clientMsgId\":1}", true},

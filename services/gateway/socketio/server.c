@@ -1,3 +1,9 @@
+/* The libwebsockets side of the protocol server (server.h): the
+ * lws_protocols table and its callback, HTTP requests (long-polling and the
+ * application's REST API), WebSocket frames, timers and cross-thread
+ * calls. What a session does with its packets lives in eio_session.c; this
+ * file hands it the connections (a struct lws is its eio_conn_t) and
+ * implements its eio_transport_t hooks. */
 #define _GNU_SOURCE /* strcasestr() */
 #include "server.h"
 
@@ -8,18 +14,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "chat/json.h"
 #include "chat/log.h"
 #include "eio_packet.h"
-#include "fifo_timers.h"
+#include "eio_session.h"
 #include "http_query.h"
 #include "lws_log.h"
 
 #define QUERY_ARGS_MAX 32    /* query arguments looked at per request */
-#define SESSION_BUCKETS 4096 /* sid hash table size; sessions chain per bucket */
-#define SID_LEN 20           /* random base64url characters in a sid */
 #define WS_RX_BUFFER 512     /* lws receive buffer per WebSocket; larger frames come in pieces */
 #define HTTP_HEADER_ROOM 512 /* status line and headers of a polling answer */
+#define CLOSE_GRACE_SECS 5   /* a closed connection's peer has this long to take what is queued */
 /* lws' buffer for one request's URI and headers (max_http_header_data;
  * lws' default is 4096). lws drops a request that overflows it without a
  * word, and has no callback for that, so it is twice the most the REST API
@@ -29,49 +33,6 @@
  * waiting for packets), never while it is an idle WebSocket: 4 KB more per
  * such request, nothing more per idle WebSocket. */
 #define HTTP_HEADER_BUFFER 8192
-
-typedef struct out_packet {
-  struct out_packet *next;
-  chat_eio_type_t type;
-  bool binary;
-  size_t len;
-  uint8_t data[];
-} out_packet_t;
-
-typedef struct eio_session eio_session_t;
-
-struct chat_sio_socket {
-  chat_sio_socket_t *next;
-  eio_session_t *session;
-  char id[SID_LEN + 1];
-  const char *nsp; /* "/" or one of the server's namespaces: lives as long as the server */
-  void *user;
-};
-
-typedef enum transport { TRANSPORT_POLLING, TRANSPORT_WEBSOCKET } transport_t;
-
-struct eio_session {
-  eio_session_t *hash_next;
-  chat_sio_server_t *server;
-  char sid[SID_LEN + 1];
-  transport_t transport;
-  struct lws *ws;    /* the WebSocket, once it is the transport */
-  struct lws *poll;  /* a GET waiting for packets */
-  struct lws *probe; /* a WebSocket offered as upgrade, not yet confirmed */
-  bool upgrading;    /* probe answered; polling answers noop until "5" */
-  bool ever_connected;
-  char *handshake_query; /* the opening request's query string (copy_query) */
-  out_packet_t *out_head, *out_tail;
-  fifo_timer_t ping_timer, pong_timer, connect_timer; /* in the server's queues */
-  chat_sio_socket_t *sockets;
-  /* A BINARY_EVENT/ACK waiting for its attachments; allocated only then,
-   * so that an idle session stays small. */
-  struct pending_binary {
-    chat_sio_packet_t packet;
-    size_t received;
-    chat_sio_attachment_t attachments[CHAT_SIO_MAX_ATTACHMENTS];
-  } * pending;
-};
 
 typedef enum wsi_kind { KIND_NONE, KIND_POLL_GET, KIND_POLL_POST, KIND_WS, KIND_API } wsi_kind_t;
 
@@ -124,66 +85,23 @@ struct chat_sio_server {
   char path[128];
   struct lws_context *context;
   struct lws_protocols protocols[2];
-  eio_session_t *buckets[SESSION_BUCKETS];
-  /* Each session's heartbeat and connect timers, one queue per delay, and
-   * one loop wake-up per queue for the first to fall due (fifo_timers.h). */
+  /* The sessions and their timers (eio_session.h), with one loop wake-up
+   * per timer queue for the first to fall due (fifo_timers.h). */
+  eio_engine_t engine;
   struct session_timers {
-    fifo_timers_t queue;
     lws_sorted_usec_list_t wake;
     chat_sio_server_t *server;
-  } ping_timers, pong_timers, connect_timers;
+    eio_timer_kind_t kind;
+  } timers[EIO_TIMER_KINDS];
 };
 
-/* ---- sessions ---------------------------------------------------------- */
+/* ---- the sessions' transport (eio_transport_t) ------------------------- */
 
-static void random_id(char out[SID_LEN + 1]) {
-  static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  uint8_t bytes[SID_LEN];
-  randombytes_buf(bytes, sizeof bytes);
-  for (size_t i = 0; i < SID_LEN; i++)
-    out[i] = alphabet[bytes[i] & 63];
-  out[SID_LEN] = '\0';
-}
-
-static size_t bucket_of(const char *sid) {
-  uint32_t h = 2166136261u;
-  for (const char *p = sid; *p; p++)
-    h = (h ^ (uint8_t)*p) * 16777619u;
-  return h % SESSION_BUCKETS;
-}
-
-static eio_session_t *session_find(chat_sio_server_t *server, const char *sid) {
-  for (eio_session_t *s = server->buckets[bucket_of(sid)]; s; s = s->hash_next) {
-    if (strcmp(s->sid, sid) == 0)
-      return s;
-  }
-  return NULL;
-}
+/* A struct lws is the session's eio_conn_t: the session never looks inside. */
+static eio_conn_t *conn_of(struct lws *wsi) { return (eio_conn_t *)(void *)wsi; }
+static struct lws *wsi_of(eio_conn_t *conn) { return (struct lws *)(void *)conn; }
 
 static wsi_state_t *state_of(struct lws *wsi) { return lws_wsi_user(wsi); }
-
-static void flush(eio_session_t *session);
-
-static void enqueue(eio_session_t *session, chat_eio_type_t type, bool binary, const void *data,
-                    size_t len) {
-  out_packet_t *packet = malloc(sizeof *packet + len);
-  if (!packet) {
-    CHAT_LOG(CHAT_LOG_ERROR, "socket.io: out of memory queueing %zu bytes", len);
-    return;
-  }
-  packet->next = NULL;
-  packet->type = type;
-  packet->binary = binary;
-  packet->len = len;
-  if (len)
-    memcpy(packet->data, data, len);
-  if (session->out_tail)
-    session->out_tail->next = packet;
-  else
-    session->out_head = packet;
-  session->out_tail = packet;
-  flush(session);
-}
 
 /* Answers an HTTP request on wsi with status and body (taken over). */
 static void http_answer(struct lws *wsi, int status, bson_string_t *body) {
@@ -195,131 +113,61 @@ static void http_answer(struct lws *wsi, int status, bson_string_t *body) {
   lws_callback_on_writable(wsi);
 }
 
-/* Ends a pending poll with the packets queued so far, or one packet. */
-static void answer_poll(eio_session_t *session, const char *single_packet) {
-  struct lws *poll = session->poll;
-  bson_string_t *body = bson_string_new(single_packet);
-  if (!single_packet) {
-    while (session->out_head) {
-      out_packet_t *packet = session->out_head;
-      session->out_head = packet->next;
-      chat_eio_append_to_payload(body, packet->type, packet->binary, packet->data, packet->len);
-      free(packet);
-    }
-    session->out_tail = NULL;
-  }
-  session->poll = NULL;
-  state_of(poll)->session = NULL;
-  http_answer(poll, 200, body);
-}
-
-static void flush(eio_session_t *session) {
-  if (!session->out_head)
-    return;
-  if (session->transport == TRANSPORT_WEBSOCKET && session->ws)
-    lws_callback_on_writable(session->ws);
-  else if (session->transport == TRANSPORT_POLLING && session->poll && !session->upgrading)
-    answer_poll(session, NULL);
-}
-
+/* Closes wsi on its next writable callback, which sends what is queued
+ * first. A peer that stops reading never gives one (its window stays
+ * shut), and lws would keep the connection, with what is queued for it,
+ * until its own idle hang-up minutes later: the timeout ends it after
+ * CLOSE_GRACE_SECS whatever the peer does. */
 static void close_wsi_later(struct lws *wsi) {
   wsi_state_t *state = state_of(wsi);
   state->session = NULL;
   state->close_requested = true;
+  lws_set_timeout(wsi, PENDING_TIMEOUT_CLOSE_SEND, CLOSE_GRACE_SECS);
   lws_callback_on_writable(wsi);
 }
 
-static void socket_free_all(eio_session_t *session, const char *reason) {
-  chat_sio_server_t *server = session->server;
-  while (session->sockets) {
-    chat_sio_socket_t *socket = session->sockets;
-    session->sockets = socket->next;
-    if (server->opts.handlers.on_disconnect)
-      server->opts.handlers.on_disconnect(server->opts.ctx, socket, reason);
-    free(socket);
-  }
+static void wake_writer(void *ctx, eio_conn_t *conn) {
+  (void)ctx;
+  lws_callback_on_writable(wsi_of(conn));
 }
 
-static void pending_clear(eio_session_t *session) {
-  if (!session->pending)
-    return;
-  chat_sio_packet_cleanup(&session->pending->packet);
-  for (size_t i = 0; i < session->pending->received; i++)
-    free((void *)session->pending->attachments[i].data);
-  free(session->pending);
-  session->pending = NULL;
+static void answer_poll(void *ctx, eio_conn_t *conn, bson_string_t *body) {
+  (void)ctx;
+  state_of(wsi_of(conn))->session = NULL;
+  http_answer(wsi_of(conn), 200, body);
 }
 
-/* Ends a session: a pending poll gets poll_answer ("1" or "6"), its
- * WebSockets are closed, its sockets disconnected, and it is freed. */
-static void session_close(eio_session_t *session, const char *poll_answer, const char *reason) {
-  chat_sio_server_t *server = session->server;
-  eio_session_t **link = &server->buckets[bucket_of(session->sid)];
-  while (*link != session)
-    link = &(*link)->hash_next;
-  *link = session->hash_next;
-
-  fifo_timers_stop(&server->ping_timers.queue, &session->ping_timer);
-  fifo_timers_stop(&server->pong_timers.queue, &session->pong_timer);
-  fifo_timers_stop(&server->connect_timers.queue, &session->connect_timer);
-  if (session->poll)
-    answer_poll(session, poll_answer);
-  if (session->ws)
-    close_wsi_later(session->ws);
-  if (session->probe)
-    close_wsi_later(session->probe);
-  socket_free_all(session, reason);
-  pending_clear(session);
-  while (session->out_head) {
-    out_packet_t *packet = session->out_head;
-    session->out_head = packet->next;
-    free(packet);
-  }
-  CHAT_LOG(CHAT_LOG_DEBUG, "engine.io session %s closed: %s", session->sid, reason);
-  free(session->handshake_query);
-  free(session);
+/* Only the probe answer: write_ws() sends state->reply ahead of the queue. */
+static void send_text(void *ctx, eio_conn_t *conn, const char *text) {
+  (void)ctx;
+  wsi_state_t *state = state_of(wsi_of(conn));
+  if (state->reply)
+    bson_string_free(state->reply, true);
+  state->reply = bson_string_new(text);
+  lws_callback_on_writable(wsi_of(conn));
 }
 
-static void arm(struct session_timers *timers, int64_t due_us) {
+static void close_conn(void *ctx, eio_conn_t *conn) {
+  (void)ctx;
+  close_wsi_later(wsi_of(conn));
+}
+
+static int64_t now_us(void *ctx) {
+  (void)ctx;
+  return lws_now_usecs();
+}
+
+static void arm_timers(void *ctx, eio_timer_kind_t kind, int64_t due_us) {
+  chat_sio_server_t *server = ctx;
+  struct session_timers *timers = &server->timers[kind];
   lws_usec_t now = lws_now_usecs();
-  lws_sul_schedule(timers->server->context, 0, &timers->wake, timers->wake.cb,
+  lws_sul_schedule(server->context, 0, &timers->wake, timers->wake.cb,
                    due_us > now ? due_us - now : 0);
 }
 
 static void on_timers_due(lws_sorted_usec_list_t *wake) {
   struct session_timers *timers = lws_container_of(wake, struct session_timers, wake);
-  int64_t next = fifo_timers_run(&timers->queue, lws_now_usecs());
-  if (next >= 0)
-    arm(timers, next);
-}
-
-static void start_timer(struct session_timers *timers, fifo_timer_t *timer) {
-  if (fifo_timers_start(&timers->queue, timer, lws_now_usecs()))
-    arm(timers, timer->due_us);
-}
-
-static void on_ping_due(fifo_timer_t *timer) {
-  eio_session_t *session = lws_container_of(timer, eio_session_t, ping_timer);
-  enqueue(session, CHAT_EIO_PING, false, NULL, 0);
-  start_timer(&session->server->pong_timers, &session->pong_timer);
-}
-
-static void on_pong_missing(fifo_timer_t *timer) {
-  eio_session_t *session = lws_container_of(timer, eio_session_t, pong_timer);
-  session_close(session, "1", "ping timeout");
-}
-
-static void on_connect_missing(fifo_timer_t *timer) {
-  eio_session_t *session = lws_container_of(timer, eio_session_t, connect_timer);
-  if (!session->ever_connected)
-    session_close(session, "1", "no namespace connect in time");
-}
-
-static void session_timers_init(chat_sio_server_t *server, struct session_timers *timers,
-                                int delay_ms, void (*fire)(fifo_timer_t *timer)) {
-  fifo_timers_init(&timers->queue, (int64_t)delay_ms * LWS_US_PER_MS, fire);
-  timers->server = server;
-  timers->wake.cb = on_timers_due;
+  eio_engine_run_timers(&timers->server->engine, timers->kind);
 }
 
 #define HANDSHAKE_QUERY_MAX 4096 /* query arguments kept from the opening request */
@@ -360,238 +208,6 @@ static char *copy_query(struct lws *wsi) {
   char *out = strdup(query->str);
   bson_string_free(query, true);
   return out;
-}
-
-static eio_session_t *session_create(chat_sio_server_t *server, transport_t transport,
-                                     struct lws *wsi) {
-  eio_session_t *session = calloc(1, sizeof *session);
-  if (!session)
-    return NULL;
-  session->server = server;
-  session->transport = transport;
-  session->handshake_query = copy_query(wsi);
-  do
-    random_id(session->sid);
-  while (session_find(server, session->sid));
-  size_t bucket = bucket_of(session->sid);
-  session->hash_next = server->buckets[bucket];
-  server->buckets[bucket] = session;
-  start_timer(&server->ping_timers, &session->ping_timer);
-  if (server->opts.connect_timeout_ms > 0)
-    start_timer(&server->connect_timers, &session->connect_timer);
-  return session;
-}
-
-static bson_string_t *open_packet(eio_session_t *session, bool can_upgrade) {
-  const chat_sio_options_t *opts = &session->server->opts;
-  bson_string_t *out = bson_string_new(NULL);
-  chat_eio_append_open(out, session->sid, can_upgrade, opts->ping_interval_ms,
-                       opts->ping_timeout_ms, opts->max_payload);
-  return out;
-}
-
-/* ---- Socket.IO ----------------------------------------------------------- */
-
-static chat_sio_socket_t *socket_find(eio_session_t *session, const char *nsp) {
-  for (chat_sio_socket_t *s = session->sockets; s; s = s->next) {
-    if (strcmp(s->nsp, nsp) == 0)
-      return s;
-  }
-  return NULL;
-}
-
-/* The server's own copy of nsp when it is allowed, else NULL. */
-static const char *nsp_allowed(const chat_sio_server_t *server, const char *nsp) {
-  if (strcmp(nsp, "/") == 0)
-    return "/";
-  for (const char *const *n = server->opts.namespaces; n && *n; n++) {
-    if (strcmp(*n, nsp) == 0)
-      return *n;
-  }
-  return NULL;
-}
-
-static void send_sio_text(eio_session_t *session, bson_string_t *text) {
-  enqueue(session, CHAT_EIO_MESSAGE, false, text->str, text->len);
-  bson_string_free(text, true);
-}
-
-static void send_connect_error(eio_session_t *session, const char *nsp, const char *message) {
-  bson_string_t *out = bson_string_new(NULL);
-  chat_sio_append_header(out, CHAT_SIO_CONNECT_ERROR, 0, nsp, -1);
-  bson_string_append(out, "{\"message\":");
-  chat_json_append_string(out, message, strlen(message));
-  bson_string_append_c(out, '}');
-  send_sio_text(session, out);
-}
-
-static void handle_connect(eio_session_t *session, chat_sio_packet_t *packet) {
-  chat_sio_server_t *server = session->server;
-  if (!nsp_allowed(server, packet->nsp)) {
-    send_connect_error(session, packet->nsp, "Invalid namespace");
-    return;
-  }
-  if (socket_find(session, packet->nsp))
-    return; /* already connected there: nothing new to say */
-  chat_sio_socket_t *socket = calloc(1, sizeof *socket);
-  if (!socket)
-    return;
-  socket->session = session;
-  socket->nsp = nsp_allowed(server, packet->nsp);
-  random_id(socket->id);
-
-  bson_iter_t it;
-  bson_t auth;
-  const bson_t *auth_ptr = NULL;
-  if (bson_iter_init_find(&it, &packet->data, "d") && BSON_ITER_HOLDS_DOCUMENT(&it)) {
-    const uint8_t *data;
-    uint32_t len;
-    bson_iter_document(&it, &len, &data);
-    if (bson_init_static(&auth, data, len))
-      auth_ptr = &auth;
-  }
-  const char *refusal = server->opts.handlers.on_connect
-                            ? server->opts.handlers.on_connect(server->opts.ctx, socket, auth_ptr)
-                            : NULL;
-  if (refusal) {
-    free(socket);
-    send_connect_error(session, packet->nsp, refusal);
-    return;
-  }
-  session->ever_connected = true;
-  socket->next = session->sockets;
-  session->sockets = socket;
-  bson_string_t *answer = bson_string_new(NULL);
-  chat_sio_append_header(answer, CHAT_SIO_CONNECT, 0, socket->nsp, -1);
-  bson_string_append_printf(answer, "{\"sid\":\"%s\"}", socket->id);
-  send_sio_text(session, answer);
-  if (server->opts.handlers.on_connected)
-    server->opts.handlers.on_connected(server->opts.ctx, socket);
-}
-
-static void dispatch_event(eio_session_t *session, const chat_sio_packet_t *packet,
-                           const chat_sio_attachment_t *attachments, size_t count) {
-  chat_sio_server_t *server = session->server;
-  chat_sio_socket_t *socket = socket_find(session, packet->nsp);
-  if (!socket || !server->opts.handlers.on_event)
-    return; /* events to a namespace the client has not joined are ignored */
-  if (packet->type == CHAT_SIO_EVENT || packet->type == CHAT_SIO_BINARY_EVENT)
-    server->opts.handlers.on_event(server->opts.ctx, socket, packet, attachments, count);
-}
-
-/* Handles one Socket.IO packet; returns false for a protocol error, after
- * which the session is closed. */
-static bool handle_sio_text(eio_session_t *session, const uint8_t *text, size_t len) {
-  chat_sio_packet_t packet;
-  const char *why = NULL;
-  if (session->pending)
-    return false; /* attachments were due, text came */
-  if (!chat_sio_decode((const char *)text, len, session->server->opts.max_payload, &packet, &why)) {
-    CHAT_LOG(CHAT_LOG_DEBUG, "socket.io session %s: bad packet: %s", session->sid, why);
-    chat_sio_packet_cleanup(&packet);
-    return false;
-  }
-  switch (packet.type) {
-  case CHAT_SIO_CONNECT:
-    handle_connect(session, &packet);
-    break;
-  case CHAT_SIO_DISCONNECT: {
-    chat_sio_socket_t **link = &session->sockets;
-    while (*link && strcmp((*link)->nsp, packet.nsp) != 0)
-      link = &(*link)->next;
-    if (*link) {
-      chat_sio_socket_t *socket = *link;
-      *link = socket->next;
-      if (session->server->opts.handlers.on_disconnect)
-        session->server->opts.handlers.on_disconnect(session->server->opts.ctx, socket,
-                                                     "client namespace disconnect");
-      free(socket);
-    }
-    break;
-  }
-  case CHAT_SIO_EVENT:
-  case CHAT_SIO_ACK:
-    dispatch_event(session, &packet, NULL, 0);
-    break;
-  case CHAT_SIO_BINARY_EVENT:
-  case CHAT_SIO_BINARY_ACK:
-    if (packet.attachments > 0) {
-      /* bson_t asks for 128-byte alignment, which malloc does not give. */
-      void *memory = NULL;
-      if (posix_memalign(&memory, _Alignof(struct pending_binary), sizeof *session->pending) != 0) {
-        chat_sio_packet_cleanup(&packet);
-        return false;
-      }
-      session->pending = memset(memory, 0, sizeof *session->pending);
-      chat_sio_packet_move(&session->pending->packet, &packet);
-      return true;
-    }
-    dispatch_event(session, &packet, NULL, 0);
-    break;
-  case CHAT_SIO_CONNECT_ERROR:
-    chat_sio_packet_cleanup(&packet);
-    return false; /* only servers send it */
-  }
-  chat_sio_packet_cleanup(&packet);
-  return true;
-}
-
-static bool handle_sio_binary(eio_session_t *session, const uint8_t *data, size_t len) {
-  struct pending_binary *pending = session->pending;
-  if (!pending)
-    return false; /* no packet announced attachments */
-  uint8_t *copy = malloc(len ? len : 1);
-  if (!copy)
-    return false;
-  memcpy(copy, data, len);
-  pending->attachments[pending->received++] = (chat_sio_attachment_t){copy, len};
-  if (pending->received < (size_t)pending->packet.attachments)
-    return true;
-  dispatch_event(session, &pending->packet, pending->attachments, pending->received);
-  pending_clear(session);
-  return true;
-}
-
-/* ---- Engine.IO packets from the client ------------------------------------ */
-
-/* Returns false when the session must be closed as a protocol error; the
- * caller closes it. *closed is set when the client closed it itself. */
-static bool handle_eio_packet(eio_session_t *session, const chat_eio_packet_t *packet,
-                              bool *closed) {
-  switch (packet->type) {
-  case CHAT_EIO_PONG:
-    fifo_timers_stop(&session->server->pong_timers.queue, &session->pong_timer);
-    start_timer(&session->server->ping_timers, &session->ping_timer);
-    return true;
-  case CHAT_EIO_MESSAGE:
-    if (session->server->opts.engine_echo) {
-      enqueue(session, CHAT_EIO_MESSAGE, packet->binary, packet->data, packet->len);
-      return true;
-    }
-    return packet->binary ? handle_sio_binary(session, packet->data, packet->len)
-                          : handle_sio_text(session, packet->data, packet->len);
-  case CHAT_EIO_CLOSE:
-    *closed = true;
-    session_close(session, "6", "client close");
-    return true;
-  case CHAT_EIO_NOOP:
-    return true;
-  case CHAT_EIO_PING: /* only as an upgrade probe, on the probing socket */
-  case CHAT_EIO_OPEN:
-  case CHAT_EIO_UPGRADE:
-    return false;
-  }
-  return false;
-}
-
-typedef struct payload_ctx {
-  eio_session_t *session;
-  bool closed;
-} payload_ctx_t;
-
-static bool on_payload_packet(void *ctx, const chat_eio_packet_t *packet) {
-  payload_ctx_t *pc = ctx;
-  return handle_eio_packet(pc->session, packet, &pc->closed) && !pc->closed;
 }
 
 /* ---- lws callback ------------------------------------------------------------ */
@@ -747,14 +363,15 @@ static int on_http(chat_sio_server_t *server, struct lws *wsi, const char *uri) 
   if (!sid[0]) {
     if (!is_get)
       return http_error(wsi, 400, 2, "Bad handshake method");
-    eio_session_t *session = session_create(server, TRANSPORT_POLLING, wsi);
+    eio_session_t *session =
+        eio_session_create(&server->engine, EIO_POLLING, NULL, copy_query(wsi));
     if (!session)
       return http_error(wsi, 503, 3, "Bad request");
-    http_answer(wsi, 200, open_packet(session, true));
+    http_answer(wsi, 200, eio_session_open_packet(session, true));
     return 0;
   }
-  eio_session_t *session = session_find(server, sid);
-  if (!session || session->transport != TRANSPORT_POLLING)
+  eio_session_t *session = eio_session_find(&server->engine, sid);
+  if (!session || !eio_session_is_polling(session))
     return http_error(wsi, 400, 1, "Session ID unknown");
 
   if (is_post) {
@@ -762,21 +379,25 @@ static int on_http(chat_sio_server_t *server, struct lws *wsi, const char *uri) 
     state->session = session;
     return 0; /* the body follows */
   }
-  if (session->upgrading) {
-    /* The client is moving to the WebSocket: end this poll cleanly. */
-    http_answer(wsi, 200, bson_string_new("6"));
-    return 0;
-  }
-  if (session->poll) {
-    /* Two polls at once break ordering: the session ends. */
-    http_error(wsi, 400, 3, "Bad request");
-    session_close(session, "1", "duplicate poll");
-    return 0;
-  }
+  /* Ready before the call: a session with packets queued answers at once. */
   state->kind = KIND_POLL_GET;
   state->session = session;
-  session->poll = wsi;
-  flush(session);
+  switch (eio_session_poll(session, conn_of(wsi))) {
+  case EIO_POLL_HELD:
+    return 0;
+  case EIO_POLL_NOOP:
+    /* The client is moving to the WebSocket: end this poll cleanly. */
+    state->kind = KIND_NONE;
+    state->session = NULL;
+    http_answer(wsi, 200, bson_string_new("6"));
+    return 0;
+  case EIO_POLL_DUPLICATE:
+    /* Two polls at once break ordering: the session has ended. */
+    state->kind = KIND_NONE;
+    state->session = NULL;
+    http_error(wsi, 400, 3, "Bad request");
+    return 0;
+  }
   return 0;
 }
 
@@ -809,7 +430,7 @@ static int on_http_body(chat_sio_server_t *server, struct lws *wsi, const void *
     state->session = NULL;
     http_error(wsi, 413, 3, "Payload too large");
     if (session)
-      session_close(session, "1", "payload too large");
+      eio_session_close(session, "1", "payload too large");
     return 0;
   }
   return rx_append(state, in, len) ? 0 : -1;
@@ -830,19 +451,13 @@ static int on_http_body_done(chat_sio_server_t *server, struct lws *wsi) {
     /* The session ended while the body was arriving. */
     return http_error(wsi, 400, 1, "Session ID unknown");
   }
-  payload_ctx_t pc = {session, false};
-  bool ok = state->rx_len > 0 &&
-            chat_eio_decode_payload(state->rx, state->rx_len, on_payload_packet, &pc);
+  eio_post_result_t result = eio_session_post(session, state->rx, state->rx_len);
   free(state->rx);
   state->rx = NULL;
   state->rx_len = 0;
-  if (pc.closed) {
-    http_answer(wsi, 200, bson_string_new("ok"));
-    return 0;
-  }
-  if (!ok) {
+  if (result == EIO_POST_MALFORMED) {
+    /* The session has been closed. */
     http_error(wsi, 400, 3, "Bad request");
-    session_close(session, "1", "malformed packet");
     return 0;
   }
   http_answer(wsi, 200, bson_string_new("ok"));
@@ -908,10 +523,10 @@ static int write_ws(struct lws *wsi) {
     return n < (int)len ? -1 : 0;
   }
   eio_session_t *session = state->session;
-  if (!session || session->ws != wsi)
+  if (!session)
     return 0;
-  while (session->out_head && !lws_send_pipe_choked(wsi)) {
-    out_packet_t *packet = session->out_head;
+  const eio_out_packet_t *packet;
+  while ((packet = eio_session_out_peek(session, conn_of(wsi))) && !lws_send_pipe_choked(wsi)) {
     size_t len = packet->binary ? packet->len : packet->len + 1;
     uint8_t *buf = malloc(LWS_PRE + len);
     if (!buf)
@@ -927,52 +542,19 @@ static int write_ws(struct lws *wsi) {
     free(buf);
     if (n < (int)len)
       return -1;
-    session->out_head = packet->next;
-    if (!session->out_head)
-      session->out_tail = NULL;
-    free(packet);
+    eio_session_out_pop(session);
   }
-  if (session->out_head)
+  if (packet)
     lws_callback_on_writable(wsi);
   return 0;
 }
 
 /* A whole WebSocket message arrived on wsi. */
 static int on_ws_message(struct lws *wsi, const uint8_t *data, size_t len, bool binary) {
-  wsi_state_t *state = state_of(wsi);
-  eio_session_t *session = state->session;
-  chat_eio_packet_t packet;
+  eio_session_t *session = state_of(wsi)->session;
   if (!session)
     return -1;
-  if (!chat_eio_decode_frame(data, len, binary, &packet)) {
-    session_close(session, "1", "malformed packet");
-    return -1;
-  }
-  if (session->probe == wsi) {
-    if (packet.type == CHAT_EIO_PING && packet.len == 5 && memcmp(packet.data, "probe", 5) == 0) {
-      state->reply = bson_string_new("3probe");
-      lws_callback_on_writable(wsi);
-      session->upgrading = true;
-      if (session->poll)
-        answer_poll(session, "6");
-      return 0;
-    }
-    if (packet.type == CHAT_EIO_UPGRADE && session->upgrading) {
-      session->probe = NULL;
-      session->upgrading = false;
-      session->transport = TRANSPORT_WEBSOCKET;
-      session->ws = wsi;
-      flush(session);
-      return 0;
-    }
-    return 0; /* anything else before the upgrade completes is dropped */
-  }
-  bool closed = false;
-  if (!handle_eio_packet(session, &packet, &closed)) {
-    session_close(session, "1", "protocol error");
-    return -1;
-  }
-  return 0;
+  return eio_session_ws_message(session, conn_of(wsi), data, len, binary) ? 0 : -1;
 }
 
 static int on_ws_established(chat_sio_server_t *server, struct lws *wsi) {
@@ -983,25 +565,22 @@ static int on_ws_established(chat_sio_server_t *server, struct lws *wsi) {
   if (!valid_query(wsi, "websocket", sid, sizeof sid))
     return -1;
   if (sid[0]) {
-    eio_session_t *session = session_find(server, sid);
-    if (!session || session->transport != TRANSPORT_POLLING || session->probe) {
+    eio_session_t *session = eio_session_find(&server->engine, sid);
+    if (!session || !eio_session_attach_probe(session, conn_of(wsi))) {
       static const char reason[] = "session unknown or already upgraded";
       lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION, (unsigned char *)reason,
                        sizeof reason - 1);
       return -1;
     }
-    session->probe = wsi;
     state->session = session;
     return 0;
   }
-  eio_session_t *session = session_create(server, TRANSPORT_WEBSOCKET, wsi);
+  /* The open packet is queued already: it goes out on the next WRITEABLE. */
+  eio_session_t *session =
+      eio_session_create(&server->engine, EIO_WEBSOCKET, conn_of(wsi), copy_query(wsi));
   if (!session)
     return -1;
-  session->ws = wsi;
   state->session = session;
-  bson_string_t *open = open_packet(session, false);
-  enqueue(session, CHAT_EIO_OPEN, false, open->str + 1, open->len - 1);
-  bson_string_free(open, true);
   return 0;
 }
 
@@ -1009,7 +588,7 @@ static int on_ws_receive(chat_sio_server_t *server, struct lws *wsi, const void 
   wsi_state_t *state = state_of(wsi);
   if (state->rx_len + len > server->opts.max_payload) {
     if (state->session)
-      session_close(state->session, "1", "message too large");
+      eio_session_close(state->session, "1", "message too large");
     return -1;
   }
   if (lws_is_first_fragment(wsi) && lws_is_final_fragment(wsi))
@@ -1036,19 +615,8 @@ static void on_wsi_closed(chat_sio_server_t *server, struct lws *wsi) {
   state->path = state->query = state->authorization = NULL;
   eio_session_t *session = state->session;
   state->session = NULL;
-  if (session) {
-    if (session->poll == wsi)
-      session->poll = NULL;
-    if (session->probe == wsi) {
-      session->probe = NULL;
-      session->upgrading = false;
-      flush(session);
-    }
-    if (session->ws == wsi) {
-      session->ws = NULL;
-      session_close(session, "1", "transport close");
-    }
-  }
+  if (session)
+    eio_session_conn_closed(session, conn_of(wsi));
   free(state->rx);
   state->rx = NULL;
   if (state->reply)
@@ -1123,10 +691,14 @@ chat_err_t chat_sio_server_create(const chat_sio_options_t *opts, chat_sio_serve
   }
   server->opts = *opts;
   pthread_mutex_init(&server->posted_lock, NULL);
-  session_timers_init(server, &server->ping_timers, opts->ping_interval_ms, on_ping_due);
-  session_timers_init(server, &server->pong_timers, opts->ping_timeout_ms, on_pong_missing);
-  session_timers_init(server, &server->connect_timers, opts->connect_timeout_ms,
-                      on_connect_missing);
+  const eio_transport_t transport = {wake_writer, answer_poll, send_text, close_conn,
+                                     now_us,      arm_timers,  server};
+  eio_engine_init(&server->engine, &server->opts, &transport);
+  for (int kind = 0; kind < EIO_TIMER_KINDS; kind++) {
+    server->timers[kind].wake.cb = on_timers_due;
+    server->timers[kind].server = server;
+    server->timers[kind].kind = (eio_timer_kind_t)kind;
+  }
   snprintf(server->path, sizeof server->path, "%s", opts->path);
   server->protocols[0] = (struct lws_protocols){
       .name = "socket.io",
@@ -1237,43 +809,14 @@ void chat_sio_server_destroy(chat_sio_server_t **server_ptr) {
     deferred_unlink(call);
     free(call);
   }
-  for (size_t i = 0; i < SESSION_BUCKETS; i++) {
-    while (server->buckets[i])
-      session_close(server->buckets[i], "1", "server shutting down");
-  }
-  lws_sul_cancel(&server->ping_timers.wake);
-  lws_sul_cancel(&server->pong_timers.wake);
-  lws_sul_cancel(&server->connect_timers.wake);
+  eio_engine_close_all(&server->engine, "server shutting down");
+  for (int kind = 0; kind < EIO_TIMER_KINDS; kind++)
+    lws_sul_cancel(&server->timers[kind].wake);
   lws_context_destroy(server->context);
   run_posted(server); /* frees what was posted and never ran */
   pthread_mutex_destroy(&server->posted_lock);
   free(server);
   *server_ptr = NULL;
-}
-
-static chat_err_t send_packet(chat_sio_socket_t *socket, chat_sio_type_t type, int64_t ack_id,
-                              const char *json_array, const chat_sio_attachment_t *attachments,
-                              size_t count) {
-  eio_session_t *session = socket->session;
-  bson_string_t *text = bson_string_new(NULL);
-  if (count > 0)
-    type = type == CHAT_SIO_EVENT ? CHAT_SIO_BINARY_EVENT : CHAT_SIO_BINARY_ACK;
-  chat_sio_append_header(text, type, (int)count, socket->nsp, ack_id);
-  bson_string_append(text, json_array);
-  send_sio_text(session, text);
-  for (size_t i = 0; i < count; i++)
-    enqueue(session, CHAT_EIO_MESSAGE, true, attachments[i].data, attachments[i].len);
-  return CHAT_OK;
-}
-
-chat_err_t chat_sio_emit(chat_sio_socket_t *socket, const char *json_array,
-                         const chat_sio_attachment_t *attachments, size_t attachment_count) {
-  return send_packet(socket, CHAT_SIO_EVENT, -1, json_array, attachments, attachment_count);
-}
-
-chat_err_t chat_sio_ack(chat_sio_socket_t *socket, int64_t ack_id, const char *json_array,
-                        const chat_sio_attachment_t *attachments, size_t attachment_count) {
-  return send_packet(socket, CHAT_SIO_ACK, ack_id, json_array, attachments, attachment_count);
 }
 
 bool chat_sio_query_arg(const char *query, const char *name, char *out, size_t out_len) {
@@ -1282,10 +825,6 @@ bool chat_sio_query_arg(const char *query, const char *name, char *out, size_t o
 
 bool chat_sio_socket_query_arg(const chat_sio_socket_t *socket, const char *name, char *out,
                                size_t out_len) {
-  return chat_sio_query_arg(socket->session->handshake_query, name, out, out_len);
+  return chat_sio_query_arg(eio_socket_handshake_query(socket), name, out, out_len);
 }
 
-const char *chat_sio_socket_id(const chat_sio_socket_t *socket) { return socket->id; }
-const char *chat_sio_socket_nsp(const chat_sio_socket_t *socket) { return socket->nsp; }
-void chat_sio_socket_set_user(chat_sio_socket_t *socket, void *user) { socket->user = user; }
-void *chat_sio_socket_user(const chat_sio_socket_t *socket) { return socket->user; }

@@ -1,0 +1,88 @@
+/* Rooms on connect and disconnect: a socket joins its user's personal
+ * room and its own connection's at once, and each of the user's
+ * conversations once MongoDB has said which (rooms_lookup.c); it leaves
+ * them all when it goes. */
+#include "socket_lifecycle.h"
+
+#include <stdio.h>
+#include <time.h>
+
+#include "chat/broadcast.h"
+#include "chat/jwt.h"
+#include "chat/log.h"
+#include "guest_rooms.h"
+#include "presence_events.h"
+#include "rooms_lookup.h"
+#include "socket_auth.h"
+#include "socket_resume.h"
+#include "socket_state.h"
+
+const char *gateway_socket_accept(gateway_t *gw, chat_sio_socket_t *socket, const bson_t *auth) {
+  const chat_config_t *cfg = chat_runtime_config(gw->rt);
+  if (gateway_is_guest_namespace(gw, chat_sio_socket_nsp(socket))) {
+    gateway_socket_t *guest = gateway_socket_create(socket, NULL); /* a guest login follows */
+    if (!guest)
+      return "Server busy, try again";
+    chat_sio_socket_set_user(socket, guest);
+    return NULL;
+  }
+  chat_jwt_claims_t claims;
+  char query_token[CHAT_JWT_TOKEN_MAX + 1];
+  bool has_query_token =
+      cfg->allow_query_token &&
+      chat_sio_socket_query_arg(socket, "token", query_token, sizeof query_token);
+  const char *refusal = gateway_authenticate(auth, has_query_token ? query_token : NULL,
+                                             cfg->jwt_secret, (int64_t)time(NULL), &claims);
+  if (refusal) {
+    CHAT_LOG(CHAT_LOG_INFO, "socket refused: %s", refusal);
+    return refusal;
+  }
+  gateway_socket_t *state = gateway_socket_create(socket, claims.sub); /* an id: checked above */
+  if (!state)
+    return "Server busy, try again";
+  const char *bad_resume = gateway_resume_read(state, auth);
+  if (bad_resume) {
+    gateway_socket_release(state);
+    return bad_resume;
+  }
+  chat_sio_socket_set_user(socket, state);
+  return NULL;
+}
+
+void gateway_socket_connected(gateway_t *gw, chat_sio_socket_t *socket) {
+  gateway_socket_t *state = chat_sio_socket_user(socket);
+  const char *gateway_id = chat_runtime_config(gw->rt)->instance_id;
+  char room[CHAT_CONFIG_STR_MAX + 64];
+  CHAT_LOG(CHAT_LOG_DEBUG, "socket %s connected as user %s", chat_sio_socket_id(socket),
+           state->user_id);
+  snprintf(state->connection_id, sizeof state->connection_id, "%s", chat_sio_socket_id(socket));
+  gw->session_count++;
+  /* Its own room, for what is sent to this connection alone (acks). */
+  chat_target_conn(room, sizeof room, gateway_id, state->connection_id);
+  if (state->guest_socket) {
+    /* No account: no user room, no memberships, no presence session. */
+    gateway_socket_join_room(gw->rooms, state, room);
+    return;
+  }
+  gateway_presence_session(gw, state, true);
+  char user_room[CHAT_ID_SIZE + 8];
+  chat_target(user_room, sizeof user_room, CHAT_TARGET_USER, state->user_id);
+  gateway_socket_join_room(gw->rooms, state, user_room);
+  gateway_socket_join_room(gw->rooms, state, room);
+  rooms_lookup_add(gw->lookup, state);
+}
+
+void gateway_socket_gone(gateway_t *gw, chat_sio_socket_t *socket) {
+  gateway_socket_t *state = chat_sio_socket_user(socket);
+  if (!state)
+    return; /* refused at CONNECT */
+  gw->session_count--;
+  if (state->guest_socket)
+    gateway_guest_leave(gw, state);
+  else
+    gateway_presence_session(gw, state, false);
+  gateway_socket_leave_all(gw->rooms, state);
+  gateway_resume_free(state);
+  state->socket = NULL;
+  gateway_socket_release(state); /* the socket's own reference */
+}
