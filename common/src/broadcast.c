@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chat/error_json.h"
 #include "chat/json.h"
 #include "chat/topics.h"
 
@@ -143,11 +144,8 @@ chat_err_t chat_broadcast_reply(chat_producer_t *producer, const chat_config_t *
 chat_err_t chat_broadcast_reply_error(chat_producer_t *producer, const chat_config_t *cfg,
                                       const chat_envelope_t *event, chat_err_t code,
                                       const char *message) {
-  bson_string_t *value = bson_string_new("{\"ok\":false,\"error\":{\"code\":\"");
-  bson_string_append(value, chat_err_code(code));
-  bson_string_append(value, "\",\"message\":");
-  chat_json_append_string(value, message, strlen(message));
-  bson_string_append(value, "}}");
+  bson_string_t *value = bson_string_new(NULL);
+  chat_error_reply_json(value, chat_err_code(code), message);
   chat_err_t err = chat_broadcast_reply(producer, cfg, event, value->str);
   bson_string_free(value, true);
   return err;

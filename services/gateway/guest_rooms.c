@@ -18,16 +18,15 @@
 #include "chat/broadcast.h"
 #include "chat/json.h"
 #include "chat/log.h"
+#include "chat/limits.h"
 #include "chat/topics.h"
 #include "guest_rooms.h"
 #include "produce.h"
 #include "socket_acks.h"
 
-#define GUEST_FIELD_MAX 32 /* characters of a name or a room */
-
 /* A guest socket's login: the name it goes by and the room it is in. */
 struct guest_login {
-  char name[GUEST_FIELD_MAX + 1], room[GUEST_FIELD_MAX + 1];
+  char name[CHAT_GUEST_FIELD_MAX + 1], room[CHAT_GUEST_FIELD_MAX + 1];
 };
 
 bool gateway_is_guest_namespace(const gateway_t *gw, const char *nsp) {
@@ -56,8 +55,8 @@ static const char *check_field(const char *what, const char *value, uint32_t len
     snprintf(why, why_len, "%s is required", what);
     return why;
   }
-  if (len > GUEST_FIELD_MAX) {
-    snprintf(why, why_len, "%s must be at most %d characters", what, GUEST_FIELD_MAX);
+  if (len > CHAT_GUEST_FIELD_MAX) {
+    snprintf(why, why_len, "%s must be at most %d characters", what, CHAT_GUEST_FIELD_MAX);
     return why;
   }
   for (uint32_t i = 0; i < len; i++) {
@@ -84,7 +83,7 @@ static int64_t wall_ms(void) {
 /* guest.joined / guest.left to the presence service, keyed by room. */
 static void tell_presence(gateway_t *gw, const gateway_socket_t *state, bool joined) {
   chat_envelope_t env;
-  char when[CHAT_JSON_TIME_SIZE], key[GUEST_FIELD_MAX + 8];
+  char when[CHAT_JSON_TIME_SIZE], key[CHAT_GUEST_FIELD_MAX + 8];
   if (chat_envelope_init(&env, joined ? "guest.joined" : "guest.left", chat_runtime_source(gw->rt),
                          NULL) != CHAT_OK)
     return;
@@ -102,14 +101,14 @@ static void tell_presence(gateway_t *gw, const gateway_socket_t *state, bool joi
 
 /* The notification that a guest came or went, to the rest of the room. */
 static void notify_room(gateway_t *gw, const gateway_socket_t *state, bool joined) {
-  char target[GUEST_FIELD_MAX + 8], exclude[CHAT_CONFIG_STR_MAX + 64];
+  char target[CHAT_GUEST_FIELD_MAX + 8], exclude[CHAT_CONFIG_STR_MAX + 64];
   chat_target(target, sizeof target, CHAT_TARGET_GUEST, state->guest->room);
   chat_target_conn(exclude, sizeof exclude, chat_runtime_config(gw->rt)->instance_id,
            state->connection_id);
   bson_string_t *value =
       bson_string_new(joined ? "{\"title\":\"Someone's here\",\"description\":"
                              : "{\"title\":\"Someone just left\",\"description\":");
-  char description[GUEST_FIELD_MAX + 32];
+  char description[CHAT_GUEST_FIELD_MAX + 32];
   snprintf(description, sizeof description, "%s just %s the room", state->guest->name,
            joined ? "entered" : "left");
   chat_json_append_string(value, description, strlen(description));
@@ -149,7 +148,7 @@ static void login(gateway_t *gw, gateway_socket_t *state, bson_iter_t *args, int
     return ack_error(state->socket, ack_id, "server busy, try again");
   memcpy(state->guest->name, name, name_len);
   memcpy(state->guest->room, room, room_len);
-  char local_room[GUEST_FIELD_MAX + 8];
+  char local_room[CHAT_GUEST_FIELD_MAX + 8];
   chat_target(local_room, sizeof local_room, CHAT_TARGET_GUEST, state->guest->room);
   gateway_socket_join_room(gw->rooms, state, local_room);
   tell_presence(gw, state, true);
@@ -168,7 +167,7 @@ static void login(gateway_t *gw, gateway_socket_t *state, bson_iter_t *args, int
 void gateway_guest_leave(gateway_t *gw, gateway_socket_t *state) {
   if (!state->guest)
     return;
-  char local_room[GUEST_FIELD_MAX + 8];
+  char local_room[CHAT_GUEST_FIELD_MAX + 8];
   chat_target(local_room, sizeof local_room, CHAT_TARGET_GUEST, state->guest->room);
   gateway_socket_leave_room(gw->rooms, state, local_room);
   tell_presence(gw, state, false);
@@ -198,7 +197,7 @@ static void room_message(gateway_t *gw, gateway_socket_t *state, bson_iter_t *ar
   bson_destroy(&single);
   if (err == CHAT_OK) {
     bson_string_append_printf(value, ",%s", text->str + 1); /* "text":... and the closing brace */
-    char target[GUEST_FIELD_MAX + 8];
+    char target[CHAT_GUEST_FIELD_MAX + 8];
     chat_target(target, sizeof target, CHAT_TARGET_GUEST, state->guest->room);
     const chat_broadcast_route_t route = {.event = "roomMessage", .target = target};
     err = chat_broadcast_send(chat_runtime_producer(gw->rt), chat_runtime_config(gw->rt), &route,

@@ -178,6 +178,9 @@ int main(int argc, char **argv) {
       .connect_timeout_ms = cfg->connect_timeout_ms,
       .handlers = {on_connect, on_connected, on_event, on_disconnect, gateway_handle_http},
       .namespaces = strcmp(cfg->guest_rooms, "namespace") == 0 ? guest_namespaces : NULL,
+      .web_root = strcmp(cfg->web_root, "off") == 0 ? NULL
+                  : cfg->web_root[0]                ? cfg->web_root
+                                                    : CHAT_WEB_BUILT_ROOT,
       .ctx = &gw,
   };
   char why[256];

@@ -14,6 +14,7 @@
 
 #include "chat/envelope.h"
 #include "chat/json.h"
+#include "chat/limits.h"
 #include "chat/jwt.h"
 #include "chat/log.h"
 #include "chat/topics.h"
@@ -24,29 +25,25 @@
 
 #define REGISTER_TIMEOUT_MS 10000 /* persistence must confirm within this */
 #define TOKEN_TTL_S (24 * 3600)   /* lifetime of the tokens handed out */
-#define USERNAME_MIN 3
-#define USERNAME_MAX 32
-#define PASSWORD_MIN 8
-#define PASSWORD_MAX 128
 #define USERS_LIST_MAX 1000 /* GET /api/users returns at most this many */
 
 /* A registration waiting for persistence's command.result (rest_pending.c). */
 typedef struct pending_registration {
   uint64_t request_id;
   char user_id[25];
-  char username[USERNAME_MAX + 1];
+  char username[CHAT_USERNAME_MAX + 1];
 } pending_registration_t;
 
 typedef struct account_job {
   rest_job_t base; /* first: the engine's part */
-  char username[USERNAME_MAX + 1];
-  char password[PASSWORD_MAX + 1];
+  char username[CHAT_USERNAME_MAX + 1];
+  char password[CHAT_PASSWORD_MAX + 1];
   char hash[crypto_pwhash_STRBYTES];
   char user_id[25];
 } account_job_t;
 
 static bool valid_username(const char *name, size_t len) {
-  if (len < USERNAME_MIN || len > USERNAME_MAX)
+  if (len < CHAT_USERNAME_MIN || len > CHAT_USERNAME_MAX)
     return false;
   for (size_t i = 0; i < len; i++) {
     char c = name[i];
@@ -83,7 +80,7 @@ static bool read_credentials(gateway_t *gw, const chat_http_request_t *request,
     if (!bson_iter_init_find(&it, &body, "password") || !BSON_ITER_HOLDS_UTF8(&it))
       problem = "password is required and must be a string";
     else if (value = bson_iter_utf8(&it, &len),
-             len < PASSWORD_MIN || len > PASSWORD_MAX || memchr(value, '\0', len))
+             len < CHAT_PASSWORD_MIN || len > CHAT_PASSWORD_MAX || memchr(value, '\0', len))
       problem = "password must be 8 to 128 bytes long";
     else
       memcpy(job->password, value, len + 1);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chat/error_json.h"
 #include "chat/ids.h"
 #include "chat/json.h"
 #include "produce.h"
@@ -75,12 +76,8 @@ static void on_command_result(gateway_t *gw, void *ctx, const char *value, size_
                bson_iter_find_descendant(&it, "error.message", &message) &&
                BSON_ITER_HOLDS_UTF8(&message)) {
       const char *code_str = bson_iter_utf8(&code, NULL);
-      bson_string_t *out = bson_string_new("{\"success\":false,\"error\":{\"code\":");
-      chat_json_append_string(out, code_str, strlen(code_str));
-      bson_string_append(out, ",\"message\":");
-      const char *message_str = bson_iter_utf8(&message, NULL);
-      chat_json_append_string(out, message_str, strlen(message_str));
-      bson_string_append(out, "}}");
+      bson_string_t *out = bson_string_new(NULL);
+      chat_error_rest_json(out, code_str, bson_iter_utf8(&message, NULL));
       chat_sio_http_respond(gw->sio, call->request_id, status_of(code_str), out->str);
       bson_string_free(out, true);
     } else {

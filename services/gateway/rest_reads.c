@@ -9,6 +9,7 @@
 
 #include "chat/json.h"
 #include "chat/log.h"
+#include "chat/message_json.h"
 #include "chat/read_rules.h"
 #include "rest_request.h"
 
@@ -118,30 +119,25 @@ void rest_names_free(rest_names_t *names) {
 }
 
 /* {"id":...,"username":...}, or null for no id. */
-void rest_append_user(bson_string_t *out, const rest_names_t *names, const char *id) {
-  if (!id) {
-    bson_string_append(out, "null");
-    return;
-  }
-  const char *username = NULL;
-  int online = -1; /* unknown: presence not read */
+/* id as a UserRef: its username and, once presence is read, whether it
+ * is online. */
+static chat_user_ref_t user_ref(const rest_names_t *names, const char *id) {
+  chat_user_ref_t person = {.id = id, .username = NULL, .is_online = -1};
+  if (!id)
+    return person;
   for (size_t i = 0; i < names->count; i++) {
     if (strcmp(names->ids[i], id) == 0) {
-      username = names->usernames[i];
+      person.username = names->usernames[i];
       if (names->online)
-        online = names->online[i];
+        person.is_online = names->online[i];
     }
   }
-  bson_string_append(out, "{\"id\":");
-  chat_json_append_string(out, id, strlen(id));
-  bson_string_append(out, ",\"username\":");
-  if (username)
-    chat_json_append_string(out, username, strlen(username));
-  else
-    bson_string_append(out, "null");
-  if (online >= 0)
-    bson_string_append(out, online ? ",\"isOnline\":true" : ",\"isOnline\":false");
-  bson_string_append_c(out, '}');
+  return person;
+}
+
+void rest_append_user(bson_string_t *out, const rest_names_t *names, const char *id) {
+  const chat_user_ref_t person = user_ref(names, id);
+  chat_user_ref_json(out, &person);
 }
 
 
@@ -211,37 +207,36 @@ void rest_append_message(bson_string_t *out, const bson_t *doc, const rest_names
                          const rest_read_view_t *view, const char *viewer) {
   const char *sender = rest_doc_string(doc, "senderId");
   const char *receiver = rest_doc_string(doc, "receiverId");
-  bson_string_append(out, "{\"id\":");
-  rest_append_field(out, doc, "_id");
-  bson_string_append(out, ",\"sender_id\":");
-  rest_append_field(out, doc, "senderId");
-  bson_string_append(out, ",\"receiver_id\":");
-  rest_append_field(out, doc, "receiverId");
-  bson_string_append(out, ",\"conversation_id\":");
-  rest_append_field(out, doc, "conversationId");
-  bson_string_append(out, ",\"content\":");
-  rest_append_field(out, doc, "content");
-  bson_string_append(out, ",\"attachment_url\":");
-  rest_append_field(out, doc, "attachmentUrl");
   bson_iter_t it;
+  uint32_t content_len = 0;
+  const char *content = NULL;
+  if (bson_iter_init_find(&it, doc, "content") && BSON_ITER_HOLDS_UTF8(&it))
+    content = bson_iter_utf8(&it, &content_len);
+  int64_t created_at = bson_iter_init_find(&it, doc, "createdAt") && BSON_ITER_HOLDS_DATE_TIME(&it)
+                           ? bson_iter_date_time(&it)
+                           : 0;
   int64_t seq = bson_iter_init_find(&it, doc, "seq") ? bson_iter_as_int64(&it) : 0;
   bool mine = sender && strcmp(sender, viewer) == 0;
   bool read = receipts_is_read(seq, mine, view->viewer_seq, view->others_min_seq);
-  int64_t read_at = !read ? 0 : mine ? view->other_at : view->viewer_at;
-  bson_string_append_printf(out, ",\"is_read\":%s,\"read_at\":", read ? "true" : "false");
-  if (read_at)
-    chat_json_append_time(out, read_at);
-  else
-    bson_string_append(out, "null");
-  bson_string_append(out, ",\"createdAt\":");
-  rest_append_field(out, doc, "createdAt");
-  bson_string_append(out, ",\"sender\":");
-  rest_append_user(out, names, sender);
-  bson_string_append(out, ",\"receiver\":");
-  rest_append_user(out, names, receiver);
-  bson_string_append(out, ",\"seq\":");
-  rest_append_field(out, doc, "seq");
-  bson_string_append_c(out, '}');
+  const chat_rest_message_view_t message = {
+      .message =
+          {
+              .id = rest_doc_string(doc, "_id"),
+              .sender_id = sender,
+              .receiver_id = receiver,
+              .conversation_id = rest_doc_string(doc, "conversationId"),
+              .content = content,
+              .content_len = content_len,
+              .attachment_url = rest_doc_string(doc, "attachmentUrl"),
+              .created_at_ms = created_at,
+              .seq = seq,
+          },
+      .is_read = read,
+      .read_at_ms = !read ? 0 : mine ? view->other_at : view->viewer_at,
+      .sender = user_ref(names, sender),
+      .receiver = user_ref(names, receiver),
+  };
+  chat_rest_message_json(out, &message);
 }
 
 /* True when user_id is a member of conversation_id and it is not deleted;

@@ -6,15 +6,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "chat/error_json.h"
 #include "chat/json.h"
 
 void rest_reply_error(gateway_t *gw, uint64_t request_id, int status, chat_err_t err,
                       const char *message) {
-  bson_string_t *out = bson_string_new("{\"success\":false,\"error\":{\"code\":\"");
-  bson_string_append(out, chat_err_code(err));
-  bson_string_append(out, "\",\"message\":");
-  chat_json_append_string(out, message, strlen(message));
-  bson_string_append(out, "}}");
+  bson_string_t *out = bson_string_new(NULL);
+  chat_error_rest_json(out, chat_err_code(err), message);
   chat_sio_http_respond(gw->sio, request_id, status, out->str);
   bson_string_free(out, true);
 }

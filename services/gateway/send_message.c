@@ -18,7 +18,7 @@
 typedef struct pending_send {
   gateway_socket_t *state;
   int64_t ack_id;
-  char client_msg_id[SEND_CLIENT_MSG_ID_MAX + 1];
+  char client_msg_id[CHAT_CLIENT_MSG_ID_MAX + 1];
   char conversation_id[CHAT_ID_SIZE];
 } pending_send_t;
 

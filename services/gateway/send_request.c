@@ -26,7 +26,7 @@ const char *send_request_read(const bson_t *doc, const char *sender_id, int max_
   *err = CHAT_ERR_INVALID;
   const char *value = string_field(doc, "clientMsgId", &present, &len);
   if (present) {
-    if (!value || len == 0 || len > SEND_CLIENT_MSG_ID_MAX || has_control_characters(value, len))
+    if (!value || len == 0 || len > CHAT_CLIENT_MSG_ID_MAX || has_control_characters(value, len))
       return "clientMsgId must be a string of 1 to 128 printable bytes";
     memcpy(out->client_msg_id, value, len + 1);
   } else {
@@ -49,7 +49,7 @@ const char *send_request_read(const bson_t *doc, const char *sender_id, int max_
     return "content must not contain NUL characters";
   value = string_field(doc, "attachmentUrl", &present, &len);
   if (present) {
-    if (!value || len > SEND_ATTACHMENT_URL_MAX ||
+    if (!value || len > CHAT_ATTACHMENT_URL_MAX ||
         (strncmp(value, "https://", 8) != 0 && strncmp(value, "http://", 7) != 0) ||
         has_control_characters(value, len))
       return "attachmentUrl must be an http(s) URL of at most 2048 bytes, or null";

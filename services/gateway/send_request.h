@@ -13,13 +13,11 @@
 #include "chat/envelope.h"
 #include "chat/err.h"
 #include "chat/ids.h"
-
-#define SEND_CLIENT_MSG_ID_MAX 128
-#define SEND_ATTACHMENT_URL_MAX 2048
+#include "chat/limits.h"
 
 /* A send_message payload, read and checked. */
 typedef struct send_request {
-  char client_msg_id[SEND_CLIENT_MSG_ID_MAX + 1]; /* generated when the client sent none */
+  char client_msg_id[CHAT_CLIENT_MSG_ID_MAX + 1]; /* generated when the client sent none */
   char conversation_id[CHAT_ID_SIZE]; /* for a first 1-1 message, derived from the pair */
   char receiver_id[CHAT_ID_SIZE];     /* "" when not given */
   const char *content;                /* borrowed from the parsed payload */

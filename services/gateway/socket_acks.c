@@ -2,17 +2,16 @@
 
 #include <string.h>
 
+#include "chat/error_json.h"
 #include "chat/json.h"
 
 void gateway_ack_error(chat_sio_socket_t *socket, int64_t ack_id, chat_err_t err,
                        const char *message) {
   if (ack_id < 0)
     return;
-  bson_string_t *out = bson_string_new("[{\"ok\":false,\"error\":{\"code\":\"");
-  bson_string_append(out, chat_err_code(err));
-  bson_string_append(out, "\",\"message\":");
-  chat_json_append_string(out, message, strlen(message));
-  bson_string_append(out, "}}]");
+  bson_string_t *out = bson_string_new("[");
+  chat_error_reply_json(out, chat_err_code(err), message);
+  bson_string_append_c(out, ']');
   chat_sio_ack(socket, ack_id, out->str, NULL, 0);
   bson_string_free(out, true);
 }

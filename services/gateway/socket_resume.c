@@ -16,10 +16,10 @@
 #include "chat/json.h"
 #include "chat/log.h"
 #include "chat/message_json.h"
+#include "resume_points.h"
 #include "socket_resume.h"
 #include "work_queue.h"
 
-#define RESUME_CONVERSATIONS_MAX 1000 /* lastSeqs entries taken at most */
 #define RESUME_PER_CONVERSATION 200   /* replayed per conversation; the rest via REST history */
 #define RESUME_HELD_MAX 10000         /* live frames held per socket during a replay */
 
@@ -79,40 +79,25 @@ static void free_resume(resume_t *resume) {
 }
 
 const char *gateway_resume_read(gateway_socket_t *state, const bson_t *auth) {
-  static const char *const bad = "lastSeqs must map conversation ids to the last seq seen "
-                                 "(at most 1000 of them)";
-  bson_iter_t it, entries;
-  if (!auth || !bson_iter_init_find(&it, auth, "lastSeqs") || BSON_ITER_HOLDS_NULL(&it))
-    return NULL;
-  if (!BSON_ITER_HOLDS_DOCUMENT(&it) || !bson_iter_recurse(&it, &entries))
+  resume_last_seq_t *last_seqs;
+  size_t count;
+  const char *bad = resume_points_read(auth, &last_seqs, &count);
+  if (bad || count == 0)
     return bad;
   resume_t *resume = calloc(1, sizeof *resume);
-  if (!resume)
+  resume_point_t *points = resume ? calloc(count, sizeof *points) : NULL;
+  if (!points) {
+    free(resume);
+    free(last_seqs);
     return "Server busy, try again";
-  while (bson_iter_next(&entries)) {
-    const char *id = bson_iter_key(&entries);
-    if (resume->count == RESUME_CONVERSATIONS_MAX || !chat_is_id(id) ||
-        !(BSON_ITER_HOLDS_INT32(&entries) || BSON_ITER_HOLDS_INT64(&entries) ||
-          BSON_ITER_HOLDS_DOUBLE(&entries)) ||
-        bson_iter_as_int64(&entries) < 0) {
-      free_resume(resume);
-      return bad;
-    }
-    resume_point_t *grown = realloc(resume->points, (resume->count + 1) * sizeof *grown);
-    if (!grown) {
-      free_resume(resume);
-      return "Server busy, try again";
-    }
-    resume->points = grown;
-    resume_point_t *point = &resume->points[resume->count++];
-    memset(point, 0, sizeof *point);
-    memcpy(point->conversation_id, id, CHAT_ID_SIZE);
-    point->seq = point->replayed = bson_iter_as_int64(&entries);
   }
-  if (resume->count == 0) {
-    free_resume(resume);
-    return NULL;
+  for (size_t i = 0; i < count; i++) {
+    memcpy(points[i].conversation_id, last_seqs[i].conversation_id, CHAT_ID_SIZE);
+    points[i].seq = points[i].replayed = last_seqs[i].seq;
   }
+  free(last_seqs);
+  resume->points = points;
+  resume->count = count;
   state->resume = resume;
   return NULL;
 }

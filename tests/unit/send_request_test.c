@@ -90,13 +90,13 @@ Test(send_request, every_bad_field_is_refused_with_its_reason) {
 
 Test(send_request, the_limits_are_the_protocols) {
   char json[4096];
-  char id[SEND_CLIENT_MSG_ID_MAX + 2];
+  char id[CHAT_CLIENT_MSG_ID_MAX + 2];
   memset(id, 'i', sizeof id - 1);
   id[sizeof id - 1] = '\0'; /* one byte over */
   snprintf(json, sizeof json,
            "{\"conversationId\":\"" GROUP "\",\"content\":\"x\",\"clientMsgId\":\"%s\"}", id);
   refused(json, CHAT_ERR_INVALID, "1 to 128");
-  id[SEND_CLIENT_MSG_ID_MAX] = '\0'; /* at the limit */
+  id[CHAT_CLIENT_MSG_ID_MAX] = '\0'; /* at the limit */
   snprintf(json, sizeof json,
            "{\"conversationId\":\"" GROUP "\",\"content\":\"x\",\"clientMsgId\":\"%s\"}", id);
   send_request_t req;
