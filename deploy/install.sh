@@ -3,7 +3,9 @@
 # already there, so a warm run takes a second:
 #   - Debian packages: compiler, CMake, the C libraries, kcat, a JRE, Maven,
 #     Go and Node.js (each skipped when the machine has its own already),
-#     clang with its libFuzzer runtime for the fuzz test, PostgreSQL 15 for
+#     clang with its libFuzzer runtime for the fuzz test, promtool (Debian's
+#     prometheus package, without its recommends; the server it brings is
+#     stopped and disabled: only the tool is wanted), PostgreSQL 15 for
 #     FerretDB and acl (root lets the postgres user reach the clusters'
 #     directories with setfacl). The package makes and may start Debian's
 #     own cluster "main" on port 5432; ours never use it nor its port
@@ -54,6 +56,26 @@ if [ ${#filtered[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q "${filtered[@]}" >/dev/null
 else
   echo "install: Debian packages present"
+fi
+
+# promtool checks the services' /metrics and deploy/prometheus/alerts.yml.
+# It comes with the Prometheus server, whose package starts it (port 9090)
+# where an init system runs services: it is stopped and disabled at once.
+if ! command -v promtool >/dev/null; then
+  echo "install: Debian package prometheus (for promtool)"
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends \
+    prometheus >/dev/null
+  if [ -d /run/systemd/system ]; then
+    "${sudo_cmd[@]}" systemctl disable --now prometheus >/dev/null 2>&1 || true
+  elif [ -x /etc/init.d/prometheus ]; then
+    "${sudo_cmd[@]}" /etc/init.d/prometheus stop >/dev/null 2>&1 || true
+    "${sudo_cmd[@]}" update-rc.d prometheus disable >/dev/null 2>&1 || true
+  fi
+else
+  echo "install: promtool present"
 fi
 
 kafka_lib=$(stack_kafka_lib)

@@ -24,7 +24,7 @@ source "$root/deploy/lib/stack.sh"
 # Python for the contract, deployment and event-consumer checks, at the
 # versions tests/requirements.txt pins.
 python_env=${CHAT_DEV_CACHE_DIR:-$HOME/.cache/chat-backend}/venv-test
-if ! "$python_env/bin/python" -c 'import jsonschema, yaml, confluent_kafka' 2>/dev/null; then
+if ! "$python_env/bin/python" -c 'import jsonschema, yaml, confluent_kafka, kubernetes_validate' 2>/dev/null; then
   python3 -m venv "$python_env"
   "$python_env/bin/pip" install --quiet --disable-pip-version-check -r "$root/tests/requirements.txt"
 fi

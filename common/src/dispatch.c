@@ -1,9 +1,33 @@
 #include "chat/dispatch.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "chat/log.h"
+#include "chat/metrics.h"
+
+#define CONSUMED_SERIES_MAX 128 /* event types (one handler table) times outcomes */
+
+static chat_metric_t *consumed;
+static pthread_once_t consumed_once = PTHREAD_ONCE_INIT;
+
+static void consumed_register(void) {
+  static const char *const labels[] = {"type", "outcome", NULL};
+  consumed = chat_metrics_counter(
+      chat_metrics_default(), "chat_records_consumed_total",
+      "Enveloped records handled, by event type (a handler's; unknown for the rest) and outcome: "
+      "ok, error (the batch is retried, so they count again), malformed, unhandled",
+      labels, CONSUMED_SERIES_MAX);
+}
+
+/* The type label comes from the handler table, never from the record, so
+ * it stays bounded whatever producers write. One lookup per run (a record
+ * handled alone is a run of one): a mutex and a few string compares. */
+static void count_consumed(const char *type, const char *outcome, size_t count) {
+  pthread_once(&consumed_once, consumed_register);
+  chat_counter_add(CHAT_SERIES(consumed, type, outcome), count);
+}
 
 static const chat_event_handler_t *find_handler(const chat_dispatch_t *dispatch, const char *type) {
   for (size_t i = 0; i < dispatch->handler_count; i++) {
@@ -23,12 +47,14 @@ static const chat_event_handler_t *decode(const chat_dispatch_t *dispatch,
   if (err != CHAT_OK) {
     CHAT_LOG(CHAT_LOG_WARN, "skipping malformed record %s[%d]@%lld: %s", record->topic,
              record->partition, (long long)record->offset, why);
+    count_consumed("unknown", "malformed", 1);
     return NULL;
   }
   const chat_event_handler_t *handler = find_handler(dispatch, event->type);
   if (!handler) {
     CHAT_LOG(CHAT_LOG_WARN, "skipping record %s[%d]@%lld: no handler for event type '%s'",
              record->topic, record->partition, (long long)record->offset, event->type);
+    count_consumed("unknown", "unhandled", 1);
     chat_envelope_cleanup(event);
   }
   return handler;
@@ -60,6 +86,7 @@ chat_err_t chat_dispatch_batch(void *ctx, const chat_record_t *records, size_t c
     } else {
       err = handler->handle(dispatch->ctx, &events[i], sources[i]);
     }
+    count_consumed(handler->type, err == CHAT_OK ? "ok" : "error", run);
     i += run;
   }
 out:

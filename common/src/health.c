@@ -11,9 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "chat/log.h"
+#include "chat/metrics.h"
 
 #define HEALTH_REQUEST_MAX 2048     /* a probe's request line and headers fit */
 #define HEALTH_READ_TIMEOUT_MS 2000 /* a client that sends nothing is dropped */
@@ -26,16 +28,37 @@ struct chat_health {
   pthread_t thread;
 };
 
-static void send_response(int fd, int status, const char *reason, const char *body) {
+/* Sends len bytes, going on after a partial send (a scrape's body is tens
+ * of kilobytes). Returns false when the peer went away. */
+static bool send_all(int fd, const char *data, size_t len) {
+  while (len > 0) {
+    ssize_t sent = send(fd, data, len, MSG_NOSIGNAL);
+    if (sent < 0 && errno == EINTR)
+      continue;
+    if (sent <= 0)
+      return false;
+    data += sent;
+    len -= (size_t)sent;
+  }
+  return true;
+}
+
+#define HEALTH_JSON "application/json"
+#define HEALTH_METRICS "text/plain; version=0.0.4" /* Prometheus' text exposition format */
+
+static void send_typed(int fd, int status, const char *reason, const char *type, const char *body) {
   char head[256];
   int n = snprintf(head, sizeof head,
-                   "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+                   "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
                    "Content-Length: %zu\r\nConnection: close\r\nCache-Control: no-store\r\n\r\n",
-                   status, reason, strlen(body));
-  /* Short answers to a local probe: a failed or partial send just means the
-   * prober went away, and it will ask again. */
-  if (send(fd, head, (size_t)n, MSG_NOSIGNAL) == n)
-    (void)send(fd, body, strlen(body), MSG_NOSIGNAL);
+                   status, reason, type, strlen(body));
+  /* A failed send just means the prober went away, and it will ask again. */
+  if (send_all(fd, head, (size_t)n))
+    (void)send_all(fd, body, strlen(body));
+}
+
+static void send_response(int fd, int status, const char *reason, const char *body) {
+  send_typed(fd, status, reason, HEALTH_JSON, body);
 }
 
 /* Reads until the end of the headers, a full buffer or the timeout. */
@@ -69,13 +92,19 @@ static void serve_one(chat_health_t *health, int fd) {
   char *query = strchr(path, '?');
   if (query)
     *query = '\0';
-  bool known = strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0;
+  bool known = strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0 ||
+               strcmp(path, "/metrics") == 0;
   if (!known) {
     send_response(fd, 404, "Not Found", "{\"error\":\"not found\"}");
   } else if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
     send_response(fd, 405, "Method Not Allowed", "{\"error\":\"only GET\"}");
   } else if (strcmp(path, "/healthz") == 0) {
     send_response(fd, 200, "OK", "{\"status\":\"ok\"}");
+  } else if (strcmp(path, "/metrics") == 0) {
+    bson_string_t *body = bson_string_new("");
+    chat_metrics_write(chat_metrics_default(), body);
+    send_typed(fd, 200, "OK", HEALTH_METRICS, body->str);
+    bson_string_free(body, true);
   } else {
     bson_string_t *body = bson_string_new("{\"status\":");
     bson_string_t *detail = bson_string_new("");
@@ -105,6 +134,9 @@ static void *health_main(void *arg) {
     int fd = accept(health->listen_fd, NULL, NULL);
     if (fd < 0)
       continue;
+    /* A scraper that stops reading must not hold the probes up for long. */
+    struct timeval send_timeout = {HEALTH_READ_TIMEOUT_MS / 1000, 0};
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof send_timeout);
     serve_one(health, fd);
     close(fd);
   }

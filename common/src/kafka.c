@@ -8,9 +8,32 @@
 #include <string.h>
 
 #include "chat/log.h"
+#include "chat/metrics.h"
 
-#define PRODUCER_POLL_MS 100   /* poll thread wake-up when idle, bounds stop latency */
-#define PRODUCER_LINGER_MS "5" /* batch records for up to 5 ms: throughput over latency */
+#define PRODUCER_POLL_MS 100       /* poll thread wake-up when idle, bounds stop latency */
+#define PRODUCER_LINGER_MS "5"     /* batch records for up to 5 ms: throughput over latency */
+#define PRODUCER_TOPIC_SLOTS 16    /* topics whose latency series a producer keeps at hand */
+#define TOPIC_SERIES_MAX 64        /* series cap of the metrics labelled by topic alone */
+#define PARTITION_SERIES_MAX 4096  /* ... by topic and partition (1000 partitions per topic) */
+#define PRODUCE_ERROR_SERIES_MAX 64 /* ... by topic and librdkafka error name */
+#define CONSUMER_PENDING_MAX 64    /* partitions whose stored offset a commit reports */
+
+/* The metrics of this file, in the process's registry (docs/operations.md). */
+static struct kafka_metrics {
+  chat_metric_t *produce_seconds; /* {topic} */
+  chat_metric_t *produce_errors;  /* {topic,error} */
+  chat_metric_t *lag;             /* {topic,partition} */
+  chat_metric_t *committed;       /* {topic,partition} */
+} metrics;
+static pthread_once_t metrics_once = PTHREAD_ONCE_INIT;
+
+/* A topic's delivery latency series, published with ready once name and
+ * series are written: delivery reports read it without a lock. */
+typedef struct topic_slot {
+  char name[CHAT_TOPIC_NAME_MAX];
+  chat_series_t *latency;
+  atomic_bool ready;
+} topic_slot_t;
 
 struct chat_producer {
   rd_kafka_t *rk;
@@ -18,13 +41,122 @@ struct chat_producer {
   void *ctx;
   pthread_t poll_thread;
   atomic_bool stop;
+  pthread_mutex_t slots_lock; /* taken to fill a slot, never to read one */
+  topic_slot_t slots[PRODUCER_TOPIC_SLOTS];
 };
+
+/* An offset stored since the last commit: the committed gauge moves to it
+ * when the commit succeeds. */
+typedef struct pending_offset {
+  chat_series_t *committed;
+  int64_t next_offset;
+} pending_offset_t;
 
 struct chat_consumer {
   rd_kafka_t *rk;
   bool assigned; /* all_partitions_from_end: no group, nothing to commit */
   _Atomic uint64_t *assignment_changes; /* the options', or NULL */
+  pending_offset_t pending[CONSUMER_PENDING_MAX];
+  size_t pending_count;
+  chat_series_t *last_series;           /* the committed gauge of the last record stored */
+  char last_topic[CHAT_TOPIC_NAME_MAX]; /* ... its topic */
+  int32_t last_partition;               /* ... and partition */
+  chat_consumer_t *next_live; /* the list the lag hook walks */
 };
+
+/* Every open consumer, for the scrape-time lag hook. */
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+static chat_consumer_t *live_consumers;
+
+/* Sets chat_kafka_consumer_lag for each partition a consumer has now: the
+ * partition's high watermark, as the last fetch reported it (no request
+ * to the broker), less the consumer's position. Partitions without a
+ * position yet (nothing fetched) and those that went away are left out. */
+static void lag_hook(void *ctx) {
+  (void)ctx;
+  chat_metric_retire_all(metrics.lag);
+  pthread_mutex_lock(&live_lock);
+  for (chat_consumer_t *consumer = live_consumers; consumer; consumer = consumer->next_live) {
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (rd_kafka_assignment(consumer->rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || !parts)
+      continue;
+    rd_kafka_position(consumer->rk, parts);
+    for (int i = 0; i < parts->cnt; i++) {
+      const rd_kafka_topic_partition_t *part = &parts->elems[i];
+      int64_t low = -1, high = -1;
+      if (part->offset < 0 ||
+          rd_kafka_get_watermark_offsets(consumer->rk, part->topic, part->partition, &low,
+                                         &high) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+          high < 0)
+        continue;
+      char partition[16];
+      snprintf(partition, sizeof partition, "%d", (int)part->partition);
+      chat_gauge_set(CHAT_SERIES(metrics.lag, part->topic, partition),
+                     (double)(high > part->offset ? high - part->offset : 0));
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+  }
+  pthread_mutex_unlock(&live_lock);
+}
+
+static void metrics_register(void) {
+  chat_metrics_t *reg = chat_metrics_default();
+  static const char *const topic[] = {"topic", NULL};
+  static const char *const topic_error[] = {"topic", "error", NULL};
+  static const char *const topic_partition[] = {"topic", "partition", NULL};
+  metrics.produce_seconds = chat_metrics_histogram(
+      reg, "chat_kafka_produce_seconds",
+      "Time from produce to the delivery report of each record delivered (acks=all), by topic",
+      topic, chat_metrics_seconds_buckets, chat_metrics_seconds_bucket_count, TOPIC_SERIES_MAX);
+  metrics.produce_errors = chat_metrics_counter(
+      reg, "chat_kafka_produce_errors_total",
+      "Records not produced: refused at once (e.g. _QUEUE_FULL) or failed in their delivery "
+      "report, by topic and librdkafka error name",
+      topic_error, PRODUCE_ERROR_SERIES_MAX);
+  metrics.lag = chat_metrics_gauge(
+      reg, "chat_kafka_consumer_lag",
+      "Records behind the end of each partition this process consumes now (high watermark "
+      "less position)",
+      topic_partition, PARTITION_SERIES_MAX);
+  metrics.committed = chat_metrics_gauge(
+      reg, "chat_kafka_committed_offset",
+      "The offset this process last committed for each partition it owns now (the next record "
+      "to read)",
+      topic_partition, PARTITION_SERIES_MAX);
+  chat_metrics_add_hook(reg, lag_hook, NULL);
+}
+
+static void count_produce_error(const char *topic, rd_kafka_resp_err_t rerr) {
+  chat_counter_add(CHAT_SERIES(metrics.produce_errors, topic, rd_kafka_err2name(rerr)), 1);
+}
+
+/* The latency series of the record's topic: found in the producer's slots
+ * without a lock, or looked up once and kept in a free slot. */
+static chat_series_t *latency_series(chat_producer_t *producer, const char *topic) {
+  for (size_t i = 0; i < PRODUCER_TOPIC_SLOTS; i++) {
+    topic_slot_t *slot = &producer->slots[i];
+    if (!atomic_load_explicit(&slot->ready, memory_order_acquire))
+      break;
+    if (strcmp(slot->name, topic) == 0)
+      return slot->latency;
+  }
+  chat_series_t *series = CHAT_SERIES(metrics.produce_seconds, topic);
+  pthread_mutex_lock(&producer->slots_lock);
+  for (size_t i = 0; i < PRODUCER_TOPIC_SLOTS; i++) {
+    topic_slot_t *slot = &producer->slots[i];
+    if (atomic_load_explicit(&slot->ready, memory_order_relaxed)) {
+      if (strcmp(slot->name, topic) == 0)
+        break;
+      continue;
+    }
+    snprintf(slot->name, sizeof slot->name, "%s", topic);
+    slot->latency = series;
+    atomic_store_explicit(&slot->ready, true, memory_order_release);
+    break;
+  }
+  pthread_mutex_unlock(&producer->slots_lock);
+  return series;
+}
 
 /* Assigns every partition of the subscription's topics at their end. */
 static chat_err_t assign_all_from_end(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *topics,
@@ -74,6 +206,13 @@ static void on_rdkafka_log(const rd_kafka_t *rk, int level, const char *fac, con
    * of the other kind is expected there, and ignored. */
   if (strcmp(fac, "CONFWARN") == 0 &&
       (strstr(buf, "is a consumer property") || strstr(buf, "is a producer property")))
+    level = 7;
+  /* While a broker starts, the idempotent producer's first InitProducerId
+   * meets "Coordinator load in progress" and librdkafka retries until the
+   * coordinator is up: harmless, and said once per start of every
+   * service. A producer that never gets its id fails its deliveries, which
+   * is logged and counted (chat_kafka_produce_errors_total). */
+  if (strcmp(fac, "GETPID") == 0 && strstr(buf, "retrying"))
     level = 7;
   CHAT_LOG(level_from_syslog(level), "librdkafka %s %s: %s", rd_kafka_name(rk), fac, buf);
 }
@@ -131,6 +270,14 @@ static chat_err_t apply_settings(rd_kafka_conf_t *conf, const char *const *pairs
 static void on_delivery_report(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque) {
   chat_producer_t *producer = opaque;
   (void)rk;
+  const char *topic = rd_kafka_topic_name(msg->rkt);
+  if (msg->err) {
+    count_produce_error(topic, msg->err);
+  } else {
+    int64_t latency_us = rd_kafka_message_latency(msg);
+    if (latency_us >= 0)
+      chat_histogram_observe(latency_series(producer, topic), (double)latency_us / 1e6);
+  }
   if (!producer->on_delivery)
     return;
   producer->on_delivery(producer->ctx, (uint64_t)(uintptr_t)msg->_private,
@@ -164,10 +311,13 @@ chat_err_t chat_producer_create(const chat_config_t *cfg, const char *client_id,
   rd_kafka_conf_t *conf = rd_kafka_conf_new();
   chat_err_t err;
 
+  if (producer)
+    pthread_mutex_init(&producer->slots_lock, NULL);
   if (!producer || !conf) {
     err = CHAT_ERR_NOMEM;
     goto out;
   }
+  pthread_once(&metrics_once, metrics_register);
   err = apply_settings(conf, settings, cfg->kafka_config, errbuf, errbuf_len);
   if (err != CHAT_OK)
     goto out;
@@ -198,6 +348,7 @@ out:
   if (producer) {
     if (producer->rk)
       rd_kafka_destroy(producer->rk);
+    pthread_mutex_destroy(&producer->slots_lock);
     free(producer);
   }
   return err;
@@ -218,6 +369,7 @@ chat_err_t chat_producer_produce(chat_producer_t *producer, const char *topic, c
     return CHAT_OK; /* hdrs now belong to the record */
   if (hdrs)
     rd_kafka_headers_destroy(hdrs);
+  count_produce_error(topic, rerr);
   CHAT_LOG(CHAT_LOG_WARN, "kafka produce to %s failed: %s", topic, rd_kafka_err2str(rerr));
   switch (rerr) {
   case RD_KAFKA_RESP_ERR__QUEUE_FULL:
@@ -318,8 +470,24 @@ void chat_producer_destroy(chat_producer_t **producer_ptr, int timeout_ms) {
     CHAT_LOG(CHAT_LOG_ERROR, "kafka producer closed with %d records undelivered",
              rd_kafka_outq_len(producer->rk));
   rd_kafka_destroy(producer->rk);
+  pthread_mutex_destroy(&producer->slots_lock);
   free(producer);
   *producer_ptr = NULL;
+}
+
+/* The series of metric for a topic and partition. */
+static chat_series_t *partition_series(chat_metric_t *metric,
+                                       const rd_kafka_topic_partition_t *part) {
+  char partition[16];
+  snprintf(partition, sizeof partition, "%d", (int)part->partition);
+  return CHAT_SERIES(metric, part->topic, partition);
+}
+
+/* Moves the committed gauges to the offsets a commit just took. */
+static void apply_pending(chat_consumer_t *consumer) {
+  for (size_t i = 0; i < consumer->pending_count; i++)
+    chat_gauge_set(consumer->pending[i].committed, (double)consumer->pending[i].next_offset);
+  consumer->pending_count = 0;
 }
 
 /* Commits what was processed before partitions move to another member, so
@@ -343,6 +511,14 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
   rd_kafka_resp_err_t cerr = rd_kafka_commit(rk, NULL, 0);
   if (cerr && cerr != RD_KAFKA_RESP_ERR__NO_OFFSET)
     CHAT_LOG(CHAT_LOG_WARN, "kafka commit on revoke failed: %s", rd_kafka_err2str(cerr));
+  if (consumer) {
+    if (!cerr)
+      apply_pending(consumer);
+    consumer->pending_count = 0;
+    /* What another member owns now is its to report. */
+    for (int i = 0; i < partitions->cnt; i++)
+      chat_gauge_retire(partition_series(metrics.committed, &partitions->elems[i]));
+  }
   if (cooperative)
     rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, partitions));
   else
@@ -376,6 +552,7 @@ chat_err_t chat_consumer_create(const chat_config_t *cfg, const char *group_id,
     err = CHAT_ERR_NOMEM;
     goto out;
   }
+  pthread_once(&metrics_once, metrics_register);
   err = apply_settings(conf, settings, cfg->kafka_config, errbuf, errbuf_len);
   if (err != CHAT_OK)
     goto out;
@@ -412,6 +589,10 @@ chat_err_t chat_consumer_create(const chat_config_t *cfg, const char *group_id,
       goto out;
     }
   }
+  pthread_mutex_lock(&live_lock);
+  consumer->next_live = live_consumers;
+  live_consumers = consumer;
+  pthread_mutex_unlock(&live_lock);
   *out = consumer;
   consumer = NULL; /* handed to the caller */
   err = CHAT_OK;
@@ -473,6 +654,30 @@ void chat_record_release(chat_record_t *record) {
   }
 }
 
+/* Notes record's partition and next offset for the committed gauge. A
+ * batch's records mostly come partition after partition, so the series of
+ * the previous one is tried first; past CONSUMER_PENDING_MAX partitions
+ * in one commit the rest wait for a later one. */
+static void remember_pending(chat_consumer_t *consumer, const chat_record_t *record) {
+  if (!consumer->last_series || consumer->last_partition != record->partition ||
+      strcmp(consumer->last_topic, record->topic) != 0) {
+    const rd_kafka_topic_partition_t part = {.topic = (char *)record->topic,
+                                             .partition = record->partition};
+    consumer->last_series = partition_series(metrics.committed, &part);
+    consumer->last_partition = record->partition;
+    snprintf(consumer->last_topic, sizeof consumer->last_topic, "%s", record->topic);
+  }
+  for (size_t i = 0; i < consumer->pending_count; i++) {
+    if (consumer->pending[i].committed == consumer->last_series) {
+      consumer->pending[i].next_offset = record->offset + 1;
+      return;
+    }
+  }
+  if (consumer->pending_count < CONSUMER_PENDING_MAX)
+    consumer->pending[consumer->pending_count++] =
+        (pending_offset_t){consumer->last_series, record->offset + 1};
+}
+
 chat_err_t chat_consumer_store(chat_consumer_t *consumer, const chat_record_t *record) {
   const rd_kafka_message_t *msg = record->impl_;
   if (consumer->assigned)
@@ -484,6 +689,7 @@ chat_err_t chat_consumer_store(chat_consumer_t *consumer, const chat_record_t *r
              (long long)record->offset, rd_kafka_err2str(rerr));
     return CHAT_ERR_KAFKA;
   }
+  remember_pending(consumer, record);
   return CHAT_OK;
 }
 
@@ -491,8 +697,10 @@ chat_err_t chat_consumer_commit(chat_consumer_t *consumer) {
   if (consumer->assigned)
     return CHAT_OK;
   rd_kafka_resp_err_t rerr = rd_kafka_commit(consumer->rk, NULL, 0);
-  if (rerr == RD_KAFKA_RESP_ERR_NO_ERROR || rerr == RD_KAFKA_RESP_ERR__NO_OFFSET)
+  if (rerr == RD_KAFKA_RESP_ERR_NO_ERROR || rerr == RD_KAFKA_RESP_ERR__NO_OFFSET) {
+    apply_pending(consumer);
     return CHAT_OK;
+  }
   CHAT_LOG(CHAT_LOG_WARN, "kafka commit failed: %s", rd_kafka_err2str(rerr));
   return CHAT_ERR_KAFKA;
 }
@@ -501,6 +709,15 @@ void chat_consumer_close(chat_consumer_t **consumer_ptr) {
   chat_consumer_t *consumer = consumer_ptr ? *consumer_ptr : NULL;
   if (!consumer)
     return;
+  /* Out of the lag hook's list first: once unlinked, no scrape uses it. */
+  pthread_mutex_lock(&live_lock);
+  for (chat_consumer_t **link = &live_consumers; *link; link = &(*link)->next_live) {
+    if (*link == consumer) {
+      *link = consumer->next_live;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&live_lock);
   chat_consumer_commit(consumer);
   rd_kafka_resp_err_t rerr = rd_kafka_consumer_close(consumer->rk);
   if (rerr)

@@ -10,6 +10,7 @@
 
 #include "chat/health.h"
 #include "chat/log.h"
+#include "chat/metrics.h"
 
 #define BACKOFF_START_MS 200        /* first wait after a failed start-up step */
 #define STOP_CHECK_MS 50            /* sleeps are cut into slices this long */
@@ -17,6 +18,7 @@
 #define ADMIN_TIMEOUT_MS 10000      /* CreateTopics request timeout */
 #define CONSUME_POLL_MS 100         /* wait for the first record of a batch */
 #define CONSUME_FILL_MS 2           /* wait for each further record of a batch */
+#define BATCH_SERIES_MAX 64         /* series cap of the batch metrics (topics times outcomes) */
 
 struct chat_runtime {
   chat_config_t config;
@@ -171,6 +173,7 @@ chat_err_t chat_runtime_start(const chat_runtime_options_t *opts, chat_runtime_t
     goto out;
   }
   chat_log_init(name, rt->config.instance_id, rt->config.log_level);
+  chat_metrics_register_process(chat_metrics_default(), name);
   snprintf(rt->source, sizeof rt->source, "%s/%s", name, rt->config.instance_id);
   rt->service = opts->service;
   rt->on_delivery = opts->on_delivery;
@@ -214,6 +217,42 @@ static chat_err_t wait_produced_durable(chat_runtime_t *rt, uint64_t failures_be
   return atomic_load(&rt->delivery_failures) == failures_before ? CHAT_OK : CHAT_ERR_KAFKA;
 }
 
+/* The batch metrics of one topic, looked up when a batch of another topic
+ * than the last one's comes (one topic per consumer here: once). */
+typedef struct batch_metrics {
+  char topic[CHAT_TOPIC_NAME_MAX];
+  chat_series_t *records;                /* chat_consumer_batch_records{topic} */
+  chat_series_t *done_seconds;           /* chat_consumer_batch_seconds{topic,outcome="ok"} */
+  chat_series_t *failed_seconds;         /* ... outcome="failed" */
+} batch_metrics_t;
+
+static void batch_metrics_for(batch_metrics_t *metrics, const char *topic) {
+  static const char *const topic_label[] = {"topic", NULL};
+  static const char *const topic_outcome[] = {"topic", "outcome", NULL};
+  if (metrics->records && strcmp(metrics->topic, topic) == 0)
+    return;
+  chat_metrics_t *reg = chat_metrics_default();
+  chat_metric_t *records = chat_metrics_histogram(
+      reg, "chat_consumer_batch_records", "Records in each batch handed to the handler, by topic",
+      topic_label, chat_metrics_batch_buckets, chat_metrics_batch_bucket_count, BATCH_SERIES_MAX);
+  chat_metric_t *seconds = chat_metrics_histogram(
+      reg, "chat_consumer_batch_seconds",
+      "Time to handle a batch and make what it produced durable (handler, then producer flush), "
+      "per attempt, by topic and outcome (ok, or failed: the batch is retried)",
+      topic_outcome, chat_metrics_seconds_buckets, chat_metrics_seconds_bucket_count,
+      BATCH_SERIES_MAX);
+  snprintf(metrics->topic, sizeof metrics->topic, "%s", topic);
+  metrics->records = CHAT_SERIES(records, topic);
+  metrics->done_seconds = CHAT_SERIES(seconds, topic, "ok");
+  metrics->failed_seconds = CHAT_SERIES(seconds, topic, "failed");
+}
+
+static double seconds_since(const struct timespec *start) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
+}
+
 chat_err_t chat_runtime_consume(chat_runtime_t *rt, const char *group_id,
                                 const chat_topic_t *topics, size_t topic_count,
                                 const chat_consumer_options_t *opts, size_t batch_max,
@@ -221,6 +260,7 @@ chat_err_t chat_runtime_consume(chat_runtime_t *rt, const char *group_id,
   char why[512];
   chat_consumer_t *consumer = NULL;
   chat_record_t *batch = calloc(batch_max, sizeof *batch);
+  batch_metrics_t metrics = {0};
   chat_err_t err;
 
   if (!batch)
@@ -245,11 +285,18 @@ chat_err_t chat_runtime_consume(chat_runtime_t *rt, const char *group_id,
       count++;
 
     int backoff_ms = BACKOFF_START_MS;
+    batch_metrics_for(&metrics, batch[0].topic);
+    chat_histogram_observe(metrics.records, (double)count);
     for (;;) {
       uint64_t failures_before = atomic_load(&rt->delivery_failures);
+      struct timespec started;
+      clock_gettime(CLOCK_MONOTONIC, &started);
       err = handle(ctx, batch, count);
       if (err == CHAT_OK)
         err = wait_produced_durable(rt, failures_before);
+      if (err != CHAT_ERR_STOPPED)
+        chat_histogram_observe(err == CHAT_OK ? metrics.done_seconds : metrics.failed_seconds,
+                               seconds_since(&started));
       if (err == CHAT_OK || err == CHAT_ERR_STOPPED)
         break;
       CHAT_LOG(CHAT_LOG_WARN,
@@ -313,6 +360,22 @@ static void *tick_main(void *arg) {
   return NULL;
 }
 
+/* What chat_service_run() hands to chat_runtime_consume(): the dispatcher,
+ * then the service's after_batch on the same thread. */
+typedef struct service_batch {
+  const chat_service_spec_t *spec;
+  chat_runtime_t *rt;
+  chat_dispatch_t dispatch;
+} service_batch_t;
+
+static chat_err_t handle_service_batch(void *ctx, const chat_record_t *records, size_t count) {
+  service_batch_t *batch = ctx;
+  chat_err_t err = chat_dispatch_batch(&batch->dispatch, records, count);
+  if (batch->spec->after_batch)
+    batch->spec->after_batch(batch->rt);
+  return err;
+}
+
 int chat_service_run(const chat_service_spec_t *spec) {
   chat_runtime_t *rt = NULL;
   chat_err_t err = chat_runtime_start(&spec->runtime, &rt);
@@ -325,12 +388,14 @@ int chat_service_run(const chat_service_spec_t *spec) {
 
   char group[CHAT_CONFIG_STR_MAX + CHAT_TOPIC_NAME_MAX];
   snprintf(group, sizeof group, "%s%s", rt->config.topic_prefix, spec->group_name);
-  chat_dispatch_t dispatch = {.handlers = spec->handlers,
-                              .handler_count = spec->handler_count,
-                              .ctx = rt,
-                              .max_record_bytes = spec->max_record_bytes};
-  err = chat_runtime_consume(rt, group, &spec->topic, 1, NULL, spec->batch_max, chat_dispatch_batch,
-                             &dispatch);
+  service_batch_t batch = {.spec = spec,
+                           .rt = rt,
+                           .dispatch = {.handlers = spec->handlers,
+                                        .handler_count = spec->handler_count,
+                                        .ctx = rt,
+                                        .max_record_bytes = spec->max_record_bytes}};
+  err = chat_runtime_consume(rt, group, &spec->topic, 1, NULL, spec->batch_max,
+                             handle_service_batch, &batch);
   chat_runtime_request_stop(rt);
   if (ticking)
     pthread_join(tick_thread, NULL);

@@ -10,6 +10,8 @@
 #   stack_ferretdb_stop DIR                      FerretDB, then its PostgreSQL
 #   stack_postgresql_start DIR PORT, stack_postgresql_stop DIR, stack_postgresql_url DIR
 #   stack_free_port                              prints a free loopback TCP port
+#   stack_port_holder PORT                       says what listens on PORT; fails when free
+#   stack_dev_layout                             the local stack's services and ports
 #   stack_kafka_lib, stack_kafka_cds, stack_ferretdb_bin   paths install.sh fills
 #
 # Each server listens on 127.0.0.1 only; DIR holds its config, data, pid
@@ -53,6 +55,62 @@ stack_free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
+# Prints what listens on TCP port $1 (any address: a wildcard listener
+# keeps 127.0.0.1 from being bound too), e.g. 'pid 4242 (java): java
+# -Xms64m ...'; fails when nothing does. ss names the process for our own
+# and, as root, for everyone's; otherwise it only says the port is in use.
+stack_port_holder() {
+  local port=$1 line users pid
+  line=$(ss -ltnpH "( sport = :$port )" 2>/dev/null | head -n 1) || line=
+  if [ -z "$line" ]; then
+    stack__tcp_open "$port" || return 1
+    echo "in use (by a process ss does not show)"
+    return 0
+  fi
+  users=$(grep -o 'users:((.*))' <<<"$line" || true)
+  pid=$(grep -o 'pid=[0-9]*' <<<"$users" | head -n 1 | cut -d= -f2 || true)
+  if [ -n "$pid" ]; then
+    echo "pid $pid ($(tr '\0\n' '  ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-120 || echo '?'))"
+  else
+    echo "in use: ${line//  / }"
+  fi
+}
+
+# Sets the local stack's layout from CHAT_DEV_GATEWAYS, CHAT_GATEWAY_PORT
+# and CHAT_DEV_HEALTH_PORT (deploy/up.sh documents them):
+#   STACK_DEV_SERVICES   names in start order: gateway-1..N, persistence, presence, receipts
+#   STACK_DEV_PROGRAM    name -> program (gateway, persistence, ...)
+#   STACK_DEV_HEALTH     name -> health port
+#   STACK_DEV_PORT       name -> Socket.IO port (gateways only)
+#   STACK_DEV_INSTANCE   name -> CHAT_INSTANCE_ID
+stack_dev_layout() {
+  local gateways=${CHAT_DEV_GATEWAYS:-1} gateway_port=${CHAT_GATEWAY_PORT:-3000}
+  local health=${CHAT_DEV_HEALTH_PORT:-8080} i name
+  if ! [[ $gateways =~ ^[0-9]+$ ]] || [ "$gateways" -lt 1 ] || [ "$gateways" -gt 16 ]; then
+    echo "CHAT_DEV_GATEWAYS=$gateways: a number of gateways from 1 to 16" >&2
+    return 2
+  fi
+  STACK_DEV_SERVICES=()
+  declare -gA STACK_DEV_PROGRAM=() STACK_DEV_HEALTH=() STACK_DEV_PORT=() STACK_DEV_INSTANCE=()
+  for ((i = 1; i <= gateways; i++)); do
+    name=gateway-$i
+    STACK_DEV_SERVICES+=("$name")
+    STACK_DEV_PROGRAM[$name]=gateway
+    STACK_DEV_PORT[$name]=$((gateway_port + i - 1))
+    STACK_DEV_INSTANCE[$name]=gateway-local-$i
+    # The first one on the base port, the others after the three services.
+    STACK_DEV_HEALTH[$name]=$((i == 1 ? health : health + 2 + i))
+  done
+  i=1
+  for name in persistence presence receipts; do
+    STACK_DEV_SERVICES+=("$name")
+    STACK_DEV_PROGRAM[$name]=$name
+    STACK_DEV_HEALTH[$name]=$((health + i))
+    STACK_DEV_INSTANCE[$name]=$name-local
+    i=$((i + 1))
+  done
+}
+
 # True while process $1 runs. A zombie does not count: an orphan (its
 # starting script has exited) waits for the system's init to reap it, and
 # some inits reap only every second or two.
@@ -94,8 +152,9 @@ stack__wait_for() {
 
 # Fails when something already listens on 127.0.0.1, port $2 ($1 = what).
 stack__port_free() {
-  if stack__tcp_open "$2"; then
-    echo "$1: 127.0.0.1:$2 is already in use" >&2
+  local holder
+  if holder=$(stack_port_holder "$2"); then
+    echo "$1: port $2 is already taken: $holder" >&2
     return 1
   fi
 }

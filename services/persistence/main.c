@@ -1,6 +1,7 @@
 /* persistence: consumes chat.commands, owns the users, conversations,
  * members and messages collections, and publishes what changed to
  * chat.broadcast and chat.events (docs/architecture.md). */
+#include "cache_metrics.h"
 #include "chat/runtime.h"
 #include "handle_conversation.h"
 #include "handle_message_send.h"
@@ -43,6 +44,7 @@ int main(void) {
       .handler_count = sizeof persistence_handlers / sizeof persistence_handlers[0],
       .batch_max = 500,
       .max_record_bytes = 1 << 20,
+      .after_batch = persistence_cache_metrics,
   };
   return chat_service_run(&spec);
 }

@@ -2,6 +2,8 @@
  *   GET /healthz -> 200 {"status":"ok"} while the process runs;
  *   GET /readyz  -> 200 or 503 with {"status":"ready"|"unavailable", ...}
  *                   from the caller's readiness check;
+ *   GET /metrics -> 200 with chat_metrics_default() in Prometheus' text
+ *                   format 0.0.4 (Content-Type: text/plain; version=0.0.4);
  *   anything else -> 404 (405 for another method), one request per
  * connection. Every service, the gateway included, serves it on
  * CHAT_HEALTH_PORT, apart from client traffic. */

@@ -82,6 +82,10 @@ typedef struct chat_service_spec {
    * service consumes (e.g. presence's expiry of silent gateways). */
   void (*tick)(chat_runtime_t *rt);
   int tick_ms;
+  /* Optional: called on the consuming thread after each batch, handled or
+   * failed (e.g. persistence copies its cache's counters into metrics,
+   * which only that thread may read). */
+  void (*after_batch)(chat_runtime_t *rt);
 } chat_service_spec_t;
 
 /* Starts the runtime, consumes spec->topic through a dispatcher over

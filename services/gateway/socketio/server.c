@@ -18,6 +18,7 @@
 #include "eio_packet.h"
 #include "eio_session.h"
 #include "http_query.h"
+#include "lws_log.h"
 #include "static_files.h"
 
 #define QUERY_ARGS_MAX 32    /* query arguments looked at per request */
@@ -731,9 +732,9 @@ chat_err_t chat_sio_server_create(const chat_sio_options_t *opts, chat_sio_serve
       .per_session_data_size = sizeof(wsi_state_t),
       .rx_buffer_size = WS_RX_BUFFER,
   };
-  /* lws logs plain text on stderr: only its errors, or more when debugging. */
+  /* Only lws's errors, or more when debugging, as our JSON lines. */
   lws_set_log_level(chat_log_enabled(CHAT_LOG_DEBUG) ? LLL_ERR | LLL_WARN | LLL_NOTICE : LLL_ERR,
-                    NULL);
+                    chat_sio_lws_log);
   memset(&info, 0, sizeof info);
   info.port = opts->port;
   info.iface = opts->listen_addr;

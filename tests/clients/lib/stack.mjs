@@ -39,6 +39,7 @@ export class Stack {
       stdio: ["ignore", "ignore", "inherit"],
       env: { ...env, ...this.common, ...extraEnv, CHAT_HEALTH_PORT: String(healthPort) },
     });
+    child.healthPort = healthPort; // /healthz, /readyz and /metrics
     this.children.push(child);
     const deadline = Date.now() + 60000;
     for (;;) {
