@@ -20,6 +20,7 @@
 #include "chat/log.h"
 #include "chat/topics.h"
 #include "api_access.h"
+#include "gateway_metrics.h"
 #include "mark_read.h"
 #include "produce.h"
 #include "send_message.h"
@@ -276,6 +277,9 @@ void gateway_describe_client_events(bson_string_t *out) {
   bson_string_append_c(out, ']');
 }
 
+static void handle_event(gateway_t *gw, gateway_socket_t *state, const chat_sio_packet_t *packet,
+                         const struct client_event *event, const char *name, bson_iter_t *args);
+
 void gateway_handle_client_event(gateway_t *gw, gateway_socket_t *state,
                                  const chat_sio_packet_t *packet) {
   bson_iter_t args;
@@ -287,6 +291,19 @@ void gateway_handle_client_event(gateway_t *gw, gateway_socket_t *state,
     if (strcmp(name, client_events[i].name) == 0)
       event = &client_events[i];
   }
+  /* Metrics: the first ack written while the event is handled is its
+   * result (socket_acks.c); no ack by then means it is answered later. */
+  state->event = event ? event->name : "unknown";
+  state->event_answered = false;
+  handle_event(gw, state, packet, event, name, &args);
+  if (!state->event_answered)
+    gateway_metrics_event(state->event, "queued");
+  state->event = NULL;
+}
+
+static void handle_event(gateway_t *gw, gateway_socket_t *state, const chat_sio_packet_t *packet,
+                         const struct client_event *event, const char *name, bson_iter_t *args_in) {
+  bson_iter_t args = *args_in;
   if (!gateway_socket_rate_allow(state, chat_runtime_config(gw->rt))) {
     CHAT_LOG(CHAT_LOG_DEBUG, "socket %s: '%.64s' over the rate limit",
              chat_sio_socket_id(state->socket), name);

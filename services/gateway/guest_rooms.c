@@ -20,6 +20,7 @@
 #include "chat/log.h"
 #include "chat/limits.h"
 #include "chat/topics.h"
+#include "gateway_metrics.h"
 #include "guest_rooms.h"
 #include "produce.h"
 #include "socket_acks.h"
@@ -210,12 +211,34 @@ static void room_message(gateway_t *gw, gateway_socket_t *state, bson_iter_t *ar
   ack(state->socket, ack_id, "{}");
 }
 
+static void handle_guest_event(gateway_t *gw, gateway_socket_t *state,
+                               const chat_sio_packet_t *packet, const char *name,
+                               bson_iter_t *args, size_t attachment_count);
+
 void gateway_guest_event(gateway_t *gw, gateway_socket_t *state, const chat_sio_packet_t *packet,
                          size_t attachment_count) {
   bson_iter_t args;
   const char *name = chat_sio_event_name(packet, &args);
   if (!name)
     return;
+  /* Metrics by a name of this list, never the client's own. */
+  static const char *const known[] = {"login", "logout", "roomMessage", "ping"};
+  state->event = "unknown";
+  for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
+    if (strcmp(name, known[i]) == 0)
+      state->event = known[i];
+  }
+  state->event_answered = false;
+  handle_guest_event(gw, state, packet, name, &args, attachment_count);
+  if (!state->event_answered)
+    gateway_metrics_event(state->event, "queued");
+  state->event = NULL;
+}
+
+static void handle_guest_event(gateway_t *gw, gateway_socket_t *state,
+                               const chat_sio_packet_t *packet, const char *name,
+                               bson_iter_t *args_in, size_t attachment_count) {
+  bson_iter_t args = *args_in;
   if (!gateway_socket_rate_allow(state, chat_runtime_config(gw->rt)))
     return ack_error(state->socket, packet->ack_id,
                      "too many events; slow down (see CHAT_RATE_LIMIT_PER_SEC)");

@@ -90,6 +90,7 @@ void gateway_handle_http(void *ctx, const chat_http_request_t *request) {
       continue;
     path_known = true;
     if (strcmp(routes[i].method, request->method) == 0) {
+      chat_sio_http_route(gw->sio, request->id, routes[i].path);
       routes[i].handle(gw, request, &params);
       return;
     }

@@ -8,6 +8,7 @@
 
 #include "chat/error_json.h"
 #include "chat/json.h"
+#include "gateway_metrics.h"
 
 void rest_reply_error(gateway_t *gw, uint64_t request_id, int status, chat_err_t err,
                       const char *message) {
@@ -33,6 +34,7 @@ bool rest_authenticate(gateway_t *gw, const chat_http_request_t *request,
       chat_jwt_verify_user(auth + 7, chat_runtime_config(gw->rt)->jwt_secret,
                            (int64_t)time(NULL), claims, &why) == CHAT_OK)
     return true;
+  gateway_metrics_auth_failure("rest", why);
   char message[128];
   snprintf(message, sizeof message, "%s (send Authorization: Bearer <token>)", why);
   rest_reply_error(gw, request->id, 401, CHAT_ERR_UNAUTHORIZED, message);

@@ -4,9 +4,22 @@
 
 #include "chat/error_json.h"
 #include "chat/json.h"
+#include "gateway_metrics.h"
+#include "socket_state.h"
+
+/* The first answer of the event the socket's state says is being handled
+ * gives its result (gateway_metrics_event). */
+static void count_answer(chat_sio_socket_t *socket, const char *result) {
+  gateway_socket_t *state = chat_sio_socket_user(socket);
+  if (!state || !state->event || state->event_answered)
+    return;
+  state->event_answered = true;
+  gateway_metrics_event(state->event, result);
+}
 
 void gateway_ack_error(chat_sio_socket_t *socket, int64_t ack_id, chat_err_t err,
                        const char *message) {
+  count_answer(socket, chat_err_code(err));
   if (ack_id < 0)
     return;
   bson_string_t *out = bson_string_new("[");
@@ -17,6 +30,7 @@ void gateway_ack_error(chat_sio_socket_t *socket, int64_t ack_id, chat_err_t err
 }
 
 void gateway_ack_ok(chat_sio_socket_t *socket, int64_t ack_id, const char *fields_json) {
+  count_answer(socket, "ok");
   if (ack_id < 0)
     return;
   if (!fields_json) {
@@ -31,6 +45,7 @@ void gateway_ack_ok(chat_sio_socket_t *socket, int64_t ack_id, const char *field
 }
 
 void gateway_ack_json(chat_sio_socket_t *socket, int64_t ack_id, const char *json) {
+  count_answer(socket, "ok");
   if (ack_id < 0)
     return;
   bson_string_t *out = bson_string_new("[");
@@ -41,6 +56,7 @@ void gateway_ack_json(chat_sio_socket_t *socket, int64_t ack_id, const char *jso
 }
 
 void gateway_ack_guest_error(chat_sio_socket_t *socket, int64_t ack_id, const char *message) {
+  count_answer(socket, "INVALID_ARGUMENT");
   if (ack_id < 0)
     return;
   bson_string_t *out = bson_string_new("{\"error\":");

@@ -5,11 +5,13 @@
 #include "socket_lifecycle.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "chat/broadcast.h"
 #include "chat/jwt.h"
 #include "chat/log.h"
+#include "gateway_metrics.h"
 #include "guest_rooms.h"
 #include "presence_events.h"
 #include "rooms_lookup.h"
@@ -35,6 +37,9 @@ const char *gateway_socket_accept(gateway_t *gw, chat_sio_socket_t *socket, cons
                                              cfg->jwt_secret, (int64_t)time(NULL), &claims);
   if (refusal) {
     CHAT_LOG(CHAT_LOG_INFO, "socket refused: %s", refusal);
+    const char *prefix = "Authentication failed: ";
+    gateway_metrics_auth_failure(
+        "socket", strncmp(refusal, prefix, strlen(prefix)) == 0 ? refusal + strlen(prefix) : refusal);
     return refusal;
   }
   gateway_socket_t *state = gateway_socket_create(socket, claims.sub); /* an id: checked above */
@@ -57,6 +62,7 @@ void gateway_socket_connected(gateway_t *gw, chat_sio_socket_t *socket) {
            state->user_id);
   snprintf(state->connection_id, sizeof state->connection_id, "%s", chat_sio_socket_id(socket));
   gw->session_count++;
+  gateway_metrics_sockets(chat_sio_socket_nsp(socket), 1);
   /* Its own room, for what is sent to this connection alone (acks). */
   chat_target_conn(room, sizeof room, gateway_id, state->connection_id);
   if (state->guest_socket) {
@@ -77,6 +83,7 @@ void gateway_socket_gone(gateway_t *gw, chat_sio_socket_t *socket) {
   if (!state)
     return; /* refused at CONNECT */
   gw->session_count--;
+  gateway_metrics_sockets(chat_sio_socket_nsp(socket), -1);
   if (state->guest_socket)
     gateway_guest_leave(gw, state);
   else

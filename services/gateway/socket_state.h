@@ -36,6 +36,8 @@ typedef struct gateway_socket {
   resume_t *resume;     /* what the client missed, while it is replayed (socket_resume.c) */
   bool guest_socket;    /* on the guest rooms' namespace: no account (guest_rooms.c) */
   guest_login_t *guest; /* once logged in to a guest room */
+  const char *event;    /* the client event being handled (a name of its table), for metrics */
+  bool event_answered;  /* an ack of that event was counted */
   double tokens;        /* the rate limit's bucket */
   int64_t tokens_at_ms;
 } gateway_socket_t;

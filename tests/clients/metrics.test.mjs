@@ -5,6 +5,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { io } from "socket.io-client";
 import { Stack, connect, http, register, request, waitFor, sleep } from "./lib/stack.mjs";
 
 const stack = new Stack("metrics");
@@ -164,6 +165,43 @@ test("a short conversation moves the counters by what it did", async () => {
   assert.equal(moved("gateway", "chat_kafka_produce_seconds_count", { topic: topic("chat.receipts") }), 1);
   assert.ok(moved("gateway", "chat_consumer_batch_records_sum", { topic: topic("chat.broadcast") }) >= 9);
   assert.ok(moved("gateway", "chat_mongo_operation_seconds_count", { operation: "find" }) >= 1);
+
+  // The gateway's own: its REST answers by route and status, its events by
+  // name and result, its sockets and sessions, what it wrote.
+  assert.equal(moved("gateway", "chat_gateway_http_requests_total",
+    { method: "POST", route: "/api/auth/register", status: "201" }), 2);
+  assert.equal(moved("gateway", "chat_gateway_http_request_seconds_count",
+    { method: "POST", route: "/api/auth/register" }), 2);
+  assert.equal(moved("gateway", "chat_gateway_events_total", { event: "send_message", result: "queued" }), 3);
+  assert.equal(moved("gateway", "chat_gateway_events_total", { event: "mark_as_read", result: "ok" }), 1);
+  assert.equal(moved("gateway", "chat_gateway_sockets", { namespace: "/" }), 2);
+  assert.equal(moved("gateway", "chat_gateway_connections", { transport: "websocket" }), 2);
+  assert.ok(moved("gateway", "chat_gateway_frames_sent_total", { transport: "websocket" }) >= 2 + 3 * 2);
+  assert.ok(moved("gateway", "chat_gateway_bytes_sent_total", { transport: "websocket" }) > 0);
+});
+
+test("the gateway counts refusals: bad tokens by path and reason, unknown events, unmatched routes", async () => {
+  const before = parse(await scrape("gateway"));
+  const bad = io(gateway, { auth: { token: "not.a.jwt" }, transports: ["websocket"], reconnection: false });
+  await new Promise((resolve) => bad.once("connect_error", resolve));
+  bad.close();
+  assert.equal((await http(gateway, "GET", "/api/users", { token: "not.a.jwt" })).status, 401);
+  assert.equal((await http(gateway, "GET", "/api/no-such-route", {})).status, 404);
+  const user = await register(gateway, `carol_${pid}`);
+  const socket = await connect(gateway, user.token);
+  sockets.push(socket);
+  assert.equal((await request(socket, "no_such_event", {})).error.code, "UNKNOWN_EVENT");
+  assert.equal((await request(socket, "join_conversation", { conversationId: "65f1a0d9e4b0a1b2c3d4e6ff" })).error.code, "FORBIDDEN");
+  const text = await scrape("gateway");
+  promtoolCheck("gateway", text);
+  const after = parse(text);
+  const moved = (metric, labels) => total(after, metric, labels) - total(before, metric, labels);
+  assert.equal(moved("chat_gateway_auth_failures_total", { path: "socket", reason: "malformed token" }), 1);
+  assert.equal(moved("chat_gateway_auth_failures_total", { path: "rest", reason: "malformed token" }), 1);
+  assert.equal(moved("chat_gateway_http_requests_total", { method: "GET", route: "/api/users", status: "401" }), 1);
+  assert.equal(moved("chat_gateway_http_requests_total", { route: "unmatched", status: "404" }), 1);
+  assert.equal(moved("chat_gateway_events_total", { event: "unknown", result: "UNKNOWN_EVENT" }), 1);
+  assert.equal(moved("chat_gateway_events_total", { event: "join_conversation", result: "FORBIDDEN" }), 1);
 });
 
 test("/metrics answers only GET", async () => {

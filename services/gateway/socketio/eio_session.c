@@ -10,6 +10,7 @@
 
 #include "chat/json.h"
 #include "chat/log.h"
+#include "engine_metrics.h"
 
 struct chat_sio_socket {
   chat_sio_socket_t *next;
@@ -170,6 +171,7 @@ void eio_session_close(eio_session_t *session, const char *poll_answer, const ch
     free(packet);
   }
   CHAT_LOG(CHAT_LOG_DEBUG, "engine.io session %s closed: %s", session->sid, reason);
+  engine_metrics_sessions(session->transport == EIO_WEBSOCKET ? "websocket" : "polling", -1);
   free(session->handshake_query);
   free(session);
 }
@@ -246,6 +248,7 @@ eio_session_t *eio_session_create(eio_engine_t *engine, eio_transport_kind_t tra
   size_t bucket = bucket_of(session->sid);
   session->hash_next = engine->buckets[bucket];
   engine->buckets[bucket] = session;
+  engine_metrics_sessions(transport == EIO_WEBSOCKET ? "websocket" : "polling", 1);
   start_timer(engine, EIO_TIMER_PING, &session->ping_timer);
   if (engine->opts->connect_timeout_ms > 0)
     start_timer(engine, EIO_TIMER_CONNECT, &session->connect_timer);
@@ -507,6 +510,8 @@ bool eio_session_ws_message(eio_session_t *session, eio_conn_t *conn, const uint
       session->probe = NULL;
       session->upgrading = false;
       session->transport = EIO_WEBSOCKET;
+      engine_metrics_sessions("polling", -1);
+      engine_metrics_sessions("websocket", 1);
       session->ws = conn;
       flush(session);
       return true;

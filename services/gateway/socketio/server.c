@@ -17,6 +17,7 @@
 #include "chat/log.h"
 #include "eio_packet.h"
 #include "eio_session.h"
+#include "engine_metrics.h"
 #include "http_query.h"
 #include "lws_log.h"
 #include "static_files.h"
@@ -60,6 +61,8 @@ typedef struct wsi_state {
   bool dispatched; /* handed to on_http (once) */
   char *authorization;
   size_t header_len; /* what lws kept of the URI and headers */
+  const char *route;  /* KIND_API: the pattern the application matched (metrics) */
+  lws_usec_t arrived_us;
   struct wsi_state *next_pending, *prev_pending;
   struct lws *wsi;
 } wsi_state_t;
@@ -327,6 +330,8 @@ static int on_api_request(chat_sio_server_t *server, struct lws *wsi, const char
   }
   state->kind = KIND_API;
   state->wsi = wsi;
+  state->route = "unmatched";
+  state->arrived_us = lws_now_usecs();
   state->request_id = ++server->last_request_id;
   state->next_pending = server->pending_requests;
   if (server->pending_requests)
@@ -517,6 +522,8 @@ static int write_http_answer(struct lws *wsi) {
   memcpy(body, state->reply ? state->reply->str : "", body_len);
   if (lws_write(wsi, body, body_len, LWS_WRITE_HTTP_FINAL) != (int)body_len)
     goto out;
+  if (state->kind == KIND_POLL_GET)
+    engine_metrics_sent("polling", body_len);
   rc = 0;
 out:
   free(buf);
@@ -568,6 +575,7 @@ static int write_ws(struct lws *wsi) {
     free(buf);
     if (n < (int)len)
       return -1;
+    engine_metrics_sent("websocket", len);
     eio_session_out_pop(session);
   }
   if (packet)
@@ -802,10 +810,21 @@ bool chat_sio_http_respond(chat_sio_server_t *server, uint64_t request_id, int s
       continue;
     pending_unlink(server, state);
     state->json_reply = true;
+    engine_metrics_http(state->method[0] ? state->method : "OTHER", state->route, status,
+                        (double)(lws_now_usecs() - state->arrived_us) / LWS_US_PER_SEC);
     http_answer(state->wsi, status, bson_string_new(json_body));
     return true;
   }
   return false; /* the client went away meanwhile */
+}
+
+void chat_sio_http_route(chat_sio_server_t *server, uint64_t request_id, const char *route) {
+  for (wsi_state_t *state = server->pending_requests; state; state = state->next_pending) {
+    if (state->request_id == request_id) {
+      state->route = route;
+      return;
+    }
+  }
 }
 
 chat_err_t chat_sio_server_call_later(chat_sio_server_t *server, int delay_ms,

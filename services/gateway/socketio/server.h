@@ -83,6 +83,12 @@ void chat_sio_server_wake(chat_sio_server_t *server);
 bool chat_sio_http_respond(chat_sio_server_t *server, uint64_t request_id, int status,
                            const char *json_body);
 
+/* Names the route pattern REST request request_id matched, for the
+ * metrics of its answer (route must outlive the server: a string of the
+ * application's route table). Unnamed requests count as "unmatched". Loop
+ * thread only. */
+void chat_sio_http_route(chat_sio_server_t *server, uint64_t request_id, const char *route);
+
 /* Runs fn(arg) on the loop thread soon; callable from any thread. Returns
  * CHAT_OK or CHAT_ERR_NOMEM. What is still queued at destroy runs then. */
 chat_err_t chat_sio_server_post(chat_sio_server_t *server, void (*fn)(void *arg), void *arg);
