@@ -46,6 +46,9 @@ typedef struct gateway_socket {
   char **open; /* conversation ids it has open (join_conversation) */
   size_t open_count;
   resume_t *resume;  /* what the client missed, while it is replayed (socket_resume.c) */
+  bool rooms_pending; /* its conversations are being looked up (rooms_lookup.c) */
+  chat_sio_packet_t *held; /* events that came meanwhile, answered once it is in its rooms */
+  size_t held_count;
   bool guest_socket; /* on the guest rooms' namespace: no account (guest_rooms.c) */
   struct guest {
     char name[33], room[33];
@@ -58,6 +61,15 @@ typedef struct gateway_socket {
 void gateway_socket_connected(gateway_t *gw, gateway_socket_t *state);
 void gateway_socket_gone(gateway_t *gw, gateway_socket_t *state);
 void gateway_socket_release(gateway_socket_t *state);
+
+/* socket_rooms.c: while a new socket's rooms are looked up, its events
+ * wait (up to GATEWAY_HELD_EVENTS_MAX of them), so that what a client sends
+ * the moment it connects (a reconnect's join_conversation or resend) is
+ * answered as the member it is, not refused as a stranger. Returns true
+ * when packet was held (copied), false when it is to be handled now.
+ * gateway_socket_rooms_ready() ends the wait and handles what was held. */
+bool gateway_socket_hold_event(gateway_socket_t *state, const chat_sio_packet_t *packet);
+void gateway_socket_rooms_ready(gateway_t *gw, gateway_socket_t *state);
 
 /* rooms_lookup.c: state (connected, referenced meanwhile) joins the rooms
  * of its user's conversations once MongoDB has said which, looked up with

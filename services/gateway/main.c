@@ -80,7 +80,7 @@ static void on_event(void *ctx, chat_sio_socket_t *socket, const chat_sio_packet
   gateway_socket_t *state = chat_sio_socket_user(socket);
   if (state->guest_socket)
     gateway_guest_event(ctx, state, packet, attachment_count);
-  else
+  else if (!gateway_socket_hold_event(state, packet))
     gateway_handle_client_event(ctx, state, packet);
 }
 

@@ -119,6 +119,8 @@ static void join_memberships(void *arg) {
     gateway_socket_t *state = job->sockets[s];
     if (state->socket && state->resume)
       gateway_resume_start(gw, state); /* rooms first: nothing live slips between */
+    if (state->socket)
+      gateway_socket_rooms_ready(gw, state);
     gateway_socket_release(state);
   }
   free(job->found);
@@ -156,8 +158,11 @@ static void lookup_next(gateway_t *gw) {
   /* One job in flight at a time: the queue's limit is for clients' work. */
   if (work_queue_submit_always(gw->work, find_memberships, join_memberships, job) != CHAT_OK) {
     CHAT_LOG(CHAT_LOG_ERROR, "out of memory: %zu sockets join no conversation", count);
-    for (size_t i = 0; i < count; i++)
+    for (size_t i = 0; i < count; i++) {
+      if (sockets[i]->socket)
+        gateway_socket_rooms_ready(gw, sockets[i]);
       gateway_socket_release(sockets[i]);
+    }
     free(per_user);
     free(sockets);
     free(job);
@@ -172,6 +177,7 @@ void gateway_rooms_lookup(gateway_t *gw, gateway_socket_t *state) {
     if (!grown) {
       CHAT_LOG(CHAT_LOG_ERROR, "out of memory: socket of user %s joins no conversation",
                state->user_id);
+      state->rooms_pending = false;
       return;
     }
     gw->rooms_waiting = grown;

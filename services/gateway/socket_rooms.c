@@ -6,7 +6,10 @@
 #include <string.h>
 
 #include "chat/log.h"
+#include "client_events.h"
 #include "gateway.h"
+
+#define GATEWAY_HELD_EVENTS_MAX 64 /* events a socket may send before its rooms are known */
 
 static void join(gateway_t *gw, gateway_socket_t *state, const char *room) {
   char **grown = realloc(state->rooms, (state->room_count + 1) * sizeof *grown);
@@ -88,7 +91,38 @@ void gateway_socket_connected(gateway_t *gw, gateway_socket_t *state) {
   snprintf(room, sizeof room, "conn:%s/%s", chat_runtime_config(gw->rt)->instance_id,
            chat_sio_socket_id(state->socket));
   join(gw, state, room);
+  state->rooms_pending = true;
   gateway_rooms_lookup(gw, state);
+}
+
+bool gateway_socket_hold_event(gateway_socket_t *state, const chat_sio_packet_t *packet) {
+  if (!state->rooms_pending || state->held_count == GATEWAY_HELD_EVENTS_MAX)
+    return false; /* past the limit it is answered now, as a stranger, never dropped */
+  if (!state->held && !(state->held = calloc(GATEWAY_HELD_EVENTS_MAX, sizeof *state->held)))
+    return false;
+  chat_sio_packet_t *copy = &state->held[state->held_count];
+  *copy = (chat_sio_packet_t){.type = packet->type, .ack_id = packet->ack_id,
+                              .attachments = packet->attachments};
+  memcpy(copy->nsp, packet->nsp, sizeof copy->nsp);
+  bson_copy_to(&packet->data, &copy->data);
+  state->held_count++;
+  return true;
+}
+
+static void free_held(gateway_socket_t *state) {
+  for (size_t i = 0; i < state->held_count; i++)
+    bson_destroy(&state->held[i].data);
+  free(state->held);
+  state->held = NULL;
+  state->held_count = 0;
+}
+
+void gateway_socket_rooms_ready(gateway_t *gw, gateway_socket_t *state) {
+  state->rooms_pending = false;
+  /* In the order they came; a handler may close the socket (NULL then). */
+  for (size_t i = 0; i < state->held_count && state->socket; i++)
+    gateway_handle_client_event(gw, state, &state->held[i]);
+  free_held(state);
 }
 
 void gateway_socket_gone(gateway_t *gw, gateway_socket_t *state) {
@@ -110,6 +144,8 @@ void gateway_socket_gone(gateway_t *gw, gateway_socket_t *state) {
   state->open = NULL;
   state->open_count = 0;
   gateway_resume_free(state);
+  free_held(state);
+  state->rooms_pending = false;
   state->socket = NULL;
 }
 
