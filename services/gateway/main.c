@@ -243,6 +243,7 @@ int main(int argc, char **argv) {
       .ping_interval_ms = cfg->ping_interval_ms,
       .ping_timeout_ms = cfg->ping_timeout_ms,
       .max_payload = (size_t)cfg->max_payload_bytes,
+      .max_queued_bytes = (size_t)cfg->max_queued_bytes,
       .connect_timeout_ms = cfg->connect_timeout_ms,
       .handlers = {on_connect, on_connected, on_event, on_disconnect, gateway_handle_http},
       .namespaces = strcmp(cfg->guest_rooms, "namespace") == 0 ? guest_namespaces : NULL,
