@@ -11,6 +11,13 @@
 
 #define PRODUCER_POLL_MS 100   /* poll thread wake-up when idle, bounds stop latency */
 #define PRODUCER_LINGER_MS "5" /* batch records for up to 5 ms: throughput over latency */
+/* A record not delivered this long after it was produced fails its
+ * delivery report: the gateway then answers a send with UNAVAILABLE (the
+ * client resends, same clientMsgId) within the 30 s a client may wait,
+ * and a consumer's batch is retried; librdkafka's default, 5 minutes,
+ * left sends unanswered through a broker restart (the fault runner's
+ * kafka-kill: 30 s without an answer). */
+#define PRODUCER_DELIVERY_TIMEOUT_MS "20000" /* message.timeout.ms: a report, failed or not, within 20 s */
 
 struct chat_producer {
   rd_kafka_t *rk;
@@ -158,6 +165,8 @@ chat_err_t chat_producer_create(const chat_config_t *cfg, const char *client_id,
                                   "all",
                                   "linger.ms",
                                   PRODUCER_LINGER_MS,
+                                  "message.timeout.ms",
+                                  PRODUCER_DELIVERY_TIMEOUT_MS,
                                   NULL};
   char errstr[512];
   chat_producer_t *producer = calloc(1, sizeof *producer);
