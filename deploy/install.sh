@@ -7,7 +7,8 @@
 #     FerretDB and acl (root lets the postgres user reach the clusters'
 #     directories with setfacl). The package makes and may start Debian's
 #     own cluster "main" on port 5432; ours never use it nor its port
-#     (deploy/lib/stack.sh);
+#     (deploy/lib/stack.sh); Chromium, which the web client's browser test
+#     drives headless (web/test/browser.test.mjs);
 #   - the Kafka broker's jars, resolved by Maven from deploy/kafka/pom.xml
 #     (cached in ~/.m2) into $CHAT_DEV_CACHE_DIR/kafka-<version>/lib, and a
 #     class-data archive of the broker's JVM that starts it a second sooner
@@ -25,7 +26,7 @@ source "$here/lib/stack.sh"
 packages=(build-essential cmake pkg-config curl python3 python3-venv
   librdkafka-dev libmongoc-dev libbson-dev libwebsockets-dev libjwt-dev libsodium-dev
   libcriterion-dev kcat clang libclang-rt-14-dev openjdk-17-jre-headless maven golang-go
-  nodejs npm postgresql-15 acl iproute2)
+  nodejs npm postgresql-15 acl iproute2 chromium)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||

@@ -90,6 +90,13 @@ static const char *check_guest_namespace(const char *value, char *why, size_t wh
   return NULL;
 }
 
+static const char *check_web_root(const char *value, char *why, size_t why_len) {
+  (void)why, (void)why_len;
+  if (value[0] && strcmp(value, "off") != 0 && value[0] != '/')
+    return "must be empty (the built web client), off, or an absolute directory";
+  return NULL;
+}
+
 static const char *check_mongo_uri(const char *value, char *why, size_t why_len) {
   bson_error_t error;
   mongoc_uri_t *uri = mongoc_uri_new_with_error(value, &error);

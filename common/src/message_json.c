@@ -32,3 +32,54 @@ void chat_new_message_json(bson_string_t *out, const chat_message_view_t *m) {
   append_nullable(out, m->sender_username);
   bson_string_append_printf(out, "},\"seq\":%lld}", (long long)m->seq);
 }
+
+void chat_user_ref_json(bson_string_t *out, const chat_user_ref_t *person) {
+  if (!person->id) {
+    bson_string_append(out, "null");
+    return;
+  }
+  bson_string_append(out, "{\"id\":");
+  chat_json_append_string(out, person->id, strlen(person->id));
+  bson_string_append(out, ",\"username\":");
+  append_nullable(out, person->username);
+  if (person->is_online >= 0)
+    bson_string_append(out, person->is_online ? ",\"isOnline\":true" : ",\"isOnline\":false");
+  bson_string_append_c(out, '}');
+}
+
+void chat_rest_message_json(bson_string_t *out, const chat_rest_message_view_t *m) {
+  const chat_message_view_t *message = &m->message;
+  bson_string_append(out, "{\"id\":");
+  append_nullable(out, message->id);
+  bson_string_append(out, ",\"sender_id\":");
+  append_nullable(out, message->sender_id);
+  bson_string_append(out, ",\"receiver_id\":");
+  append_nullable(out, message->receiver_id);
+  bson_string_append(out, ",\"conversation_id\":");
+  append_nullable(out, message->conversation_id);
+  bson_string_append(out, ",\"content\":");
+  if (message->content)
+    chat_json_append_string(out, message->content, message->content_len);
+  else
+    bson_string_append(out, "null");
+  bson_string_append(out, ",\"attachment_url\":");
+  append_nullable(out, message->attachment_url);
+  bson_string_append(out, m->is_read ? ",\"is_read\":true" : ",\"is_read\":false");
+  bson_string_append(out, ",\"read_at\":");
+  if (m->read_at_ms)
+    chat_json_append_time(out, m->read_at_ms);
+  else
+    bson_string_append(out, "null");
+  bson_string_append(out, ",\"createdAt\":");
+  chat_json_append_time(out, message->created_at_ms);
+  bson_string_append(out, ",\"sender\":");
+  chat_user_ref_json(out, &m->sender);
+  bson_string_append(out, ",\"receiver\":");
+  chat_user_ref_json(out, &m->receiver);
+  bson_string_append_printf(out, ",\"seq\":%lld", (long long)message->seq);
+  if (m->client_msg_id) {
+    bson_string_append(out, ",\"clientMsgId\":");
+    chat_json_append_string(out, m->client_msg_id, strlen(m->client_msg_id));
+  }
+  bson_string_append_c(out, '}');
+}

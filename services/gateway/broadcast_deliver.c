@@ -8,28 +8,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "broadcast_deliver.h"
+
+#include "chat/broadcast.h"
 #include "chat/json.h"
 #include "chat/log.h"
-#include "gateway.h"
+#include "rooms.h"
+#include "socket_resume.h"
+#include "socket_state.h"
 
 typedef struct delivery {
   gateway_t *gw;
   const char *frame;
   const char *skip_user;       /* contacts:<userId>: not to that user's own sockets */
   const char *conversation_id; /* for scope; NULL when the target is no conversation */
-  int scope;                   /* 0: all, 1: open only, 2: closed only */
+  chat_broadcast_scope_t scope;
   const char *exclude_socket;  /* a socket id of this gateway, or NULL */
   const char *seq;             /* the message's seq header, or NULL */
   size_t sent;
 } delivery_t;
-
-static bool has_open(const gateway_socket_t *state, const char *conversation_id) {
-  for (size_t i = 0; i < state->open_count; i++) {
-    if (strcmp(state->open[i], conversation_id) == 0)
-      return true;
-  }
-  return false;
-}
 
 static void emit_to(void *ctx, void *member) {
   delivery_t *d = ctx;
@@ -41,11 +38,9 @@ static void emit_to(void *ctx, void *member) {
     return;
   if (d->exclude_socket && strcmp(chat_sio_socket_id(state->socket), d->exclude_socket) == 0)
     return;
-  if (d->scope && d->conversation_id) {
-    bool open = has_open(state, d->conversation_id);
-    if ((d->scope == 1) != open)
-      return;
-  }
+  if (d->conversation_id &&
+      !chat_broadcast_scope_admits(d->scope, gateway_socket_is_open(state, d->conversation_id)))
+    return;
   if (state->resume && d->conversation_id &&
       gateway_resume_hold(state, d->conversation_id, d->seq, d->frame))
     return; /* sent after what the client missed */
@@ -74,33 +69,29 @@ static void change_rooms(gateway_t *gw, const char *target, const char *conversa
   rooms_each(gw->rooms, target, collect, &c); /* rooms change below, not while iterating */
   for (size_t i = 0; i < c.count; i++) {
     if (join)
-      gateway_socket_join_conversation(gw, c.states[i], conversation_id);
+      gateway_socket_join_conversation(gw->rooms, c.states[i], conversation_id);
     else
-      gateway_socket_leave_conversation(gw, c.states[i], conversation_id);
+      gateway_socket_leave_conversation(gw->rooms, c.states[i], conversation_id);
   }
   free(c.states);
 }
 
-void gateway_deliver(gateway_t *gw, const gateway_route_t *route, const char *value,
+void gateway_deliver(gateway_t *gw, const chat_broadcast_route_t *route, const char *value,
                      size_t value_len) {
   delivery_t d = {.gw = gw, .seq = route->seq};
   gw->delivery_mark++;
-  if (route->scope) {
-    d.scope = strcmp(route->scope, "open") == 0 ? 1 : strcmp(route->scope, "closed") == 0 ? 2 : -1;
-    if (d.scope < 0) {
-      CHAT_LOG(CHAT_LOG_WARN, "broadcast %s to %s: unknown scope '%s'; dropped", route->event,
-               route->target, route->scope);
-      return;
-    }
+  if (!chat_broadcast_scope_parse(route->scope, &d.scope)) {
+    CHAT_LOG(CHAT_LOG_WARN, "broadcast %s to %s: unknown scope '%s'; dropped", route->event,
+             route->target, route->scope);
+    return;
   }
   if (route->join)
     change_rooms(gw, route->target, route->join, true);
-  if (strncmp(route->target, "room:", 5) == 0)
-    d.conversation_id = route->target + 5;
+  d.conversation_id = chat_target_id(route->target, CHAT_TARGET_ROOM);
   /* exclude names one connection, "conn:<gateway id>/<socket id>": only
    * this gateway's own connections can match. */
-  char own_prefix[CHAT_CONFIG_STR_MAX + 8];
-  snprintf(own_prefix, sizeof own_prefix, "conn:%s/", chat_runtime_config(gw->rt)->instance_id);
+  char own_prefix[CHAT_TARGET_MAX];
+  chat_target_conn(own_prefix, sizeof own_prefix, chat_runtime_config(gw->rt)->instance_id, "");
   if (route->exclude && strncmp(route->exclude, own_prefix, strlen(own_prefix)) == 0)
     d.exclude_socket = route->exclude + strlen(own_prefix);
   bson_string_t *frame = bson_string_new("[");
@@ -108,10 +99,11 @@ void gateway_deliver(gateway_t *gw, const gateway_route_t *route, const char *va
   bson_string_append_printf(frame, ",%.*s]", (int)value_len, value);
   d.frame = frame->str;
   d.skip_user = route->exclude_user;
-  if (strncmp(route->target, "contacts:", 9) == 0) {
+  const char *contact = chat_target_id(route->target, CHAT_TARGET_CONTACTS);
+  if (contact) {
     /* Presence: everyone who shares a room with the user, once each, even
      * when they share several. */
-    d.skip_user = route->target + 9;
+    d.skip_user = contact;
     for (const char *room = route->rooms; room && *room;) {
       const char *end = strchr(room, ',');
       size_t len = end ? (size_t)(end - room) : strlen(room);

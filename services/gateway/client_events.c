@@ -1,7 +1,7 @@
-/* Client events (seed 004's names): join_conversation and
- * leave_conversation (which conversations a socket has open, seed 004's
- * chat window), typing and stop_typing (ephemeral: gateway ->
- * chat.broadcast, never stored), join_personal_room (every socket is in
+/* Client events: join_conversation and leave_conversation (which
+ * conversations a socket has open: the chat windows its user has open),
+ * typing and stop_typing (ephemeral: gateway -> chat.broadcast, never
+ * stored), join_personal_room (every socket is in
  * its user's room from the start), mark_as_read and mark_message_read (to
  * the receipts service), delete_message (to persistence), and
  * send_message (send_message.c).
@@ -12,71 +12,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "chat/broadcast.h"
 #include "chat/err.h"
 #include "chat/json.h"
+#include "chat/jwt.h"
 #include "chat/log.h"
 #include "chat/topics.h"
 #include "api_access.h"
+#include "mark_read.h"
+#include "produce.h"
 #include "send_message.h"
+#include "socket_acks.h"
 
 #define REVERT_MESSAGE_ID_MAX 64 /* the longest messageId a revert event echoes (its schema) */
-
-void gateway_ack_error(chat_sio_socket_t *socket, int64_t ack_id, chat_err_t err,
-                       const char *message) {
-  if (ack_id < 0)
-    return;
-  bson_string_t *out = bson_string_new("[{\"ok\":false,\"error\":{\"code\":\"");
-  bson_string_append(out, chat_err_code(err));
-  bson_string_append(out, "\",\"message\":");
-  chat_json_append_string(out, message, strlen(message));
-  bson_string_append(out, "}}]");
-  chat_sio_ack(socket, ack_id, out->str, NULL, 0);
-  bson_string_free(out, true);
-}
-
-void gateway_ack_ok(chat_sio_socket_t *socket, int64_t ack_id, const char *fields_json) {
-  if (ack_id < 0)
-    return;
-  if (!fields_json) {
-    chat_sio_ack(socket, ack_id, "[{\"ok\":true}]", NULL, 0);
-    return;
-  }
-  bson_string_t *out = bson_string_new("[{\"ok\":true,");
-  bson_string_append(out, fields_json);
-  bson_string_append(out, "}]");
-  chat_sio_ack(socket, ack_id, out->str, NULL, 0);
-  bson_string_free(out, true);
-}
-
-static void ack_error(chat_sio_socket_t *socket, int64_t ack_id, chat_err_t err,
-                      const char *message) {
-  gateway_ack_error(socket, ack_id, err, message);
-}
-
-static void ack_ok(chat_sio_socket_t *socket, int64_t ack_id) {
-  gateway_ack_ok(socket, ack_id, NULL);
-}
-
-bool gateway_rate_allow(gateway_t *gw, gateway_socket_t *state) {
-  const chat_config_t *cfg = chat_runtime_config(gw->rt);
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-  if (state->tokens_at_ms == 0)
-    state->tokens = cfg->rate_limit_burst;
-  else
-    state->tokens += (double)(now - state->tokens_at_ms) * cfg->rate_limit_per_sec / 1000.0;
-  if (state->tokens > cfg->rate_limit_burst)
-    state->tokens = cfg->rate_limit_burst;
-  state->tokens_at_ms = now;
-  if (state->tokens < 1.0)
-    return false;
-  state->tokens -= 1.0;
-  return true;
-}
 
 /* Reads {conversationId} from the first argument and checks membership.
  * Returns the id (borrowed from args) or NULL after answering the ack. */
@@ -85,21 +34,20 @@ static const char *member_conversation(gateway_socket_t *state, bson_iter_t *arg
   if (!bson_iter_next(args) || !BSON_ITER_HOLDS_DOCUMENT(args) ||
       !bson_iter_recurse(args, &payload) || !bson_iter_find(&payload, "conversationId") ||
       !BSON_ITER_HOLDS_UTF8(&payload)) {
-    ack_error(state->socket, ack_id, CHAT_ERR_INVALID,
+    gateway_ack_error(state->socket, ack_id, CHAT_ERR_INVALID,
               "expected {conversationId} as the first argument");
     return NULL;
   }
   field = payload;
   const char *id = bson_iter_utf8(&field, NULL);
   if (!chat_is_id(id)) {
-    ack_error(state->socket, ack_id, CHAT_ERR_INVALID, "conversationId must be 24 hex digits");
+    gateway_ack_error(state->socket, ack_id, CHAT_ERR_INVALID,
+                      "conversationId must be 24 hex digits");
     return NULL;
   }
-  char room[40];
-  snprintf(room, sizeof room, "room:%s", id);
-  if (gateway_socket_in_room(state, room))
+  if (gateway_socket_in_conversation(state, id))
     return id;
-  ack_error(state->socket, ack_id, CHAT_ERR_FORBIDDEN, "not a member of this conversation");
+  gateway_ack_error(state->socket, ack_id, CHAT_ERR_FORBIDDEN, "not a member of this conversation");
   return NULL;
 }
 
@@ -109,8 +57,8 @@ static chat_err_t broadcast_to_open(gateway_t *gw, gateway_socket_t *state,
                                     const char *value) {
   const chat_config_t *cfg = chat_runtime_config(gw->rt);
   char target[40], exclude[CHAT_CONFIG_STR_MAX + 40];
-  snprintf(target, sizeof target, "room:%s", conversation_id);
-  snprintf(exclude, sizeof exclude, "conn:%s/%s", cfg->instance_id,
+  chat_target(target, sizeof target, CHAT_TARGET_ROOM, conversation_id);
+  chat_target_conn(exclude, sizeof exclude, cfg->instance_id,
            chat_sio_socket_id(state->socket));
   const chat_broadcast_route_t route = {
       .event = event, .target = target, .scope = "open", .exclude = exclude};
@@ -129,36 +77,19 @@ static bson_string_t *membership_value(const gateway_socket_t *state, const char
   return value;
 }
 
-static bool is_open(const gateway_socket_t *state, const char *conversation_id) {
-  for (size_t i = 0; i < state->open_count; i++) {
-    if (strcmp(state->open[i], conversation_id) == 0)
-      return true;
-  }
-  return false;
-}
-
 static void join_conversation(gateway_t *gw, gateway_socket_t *state, bson_iter_t *args,
                               int64_t ack_id) {
   const char *id = member_conversation(state, args, ack_id);
   if (!id)
     return;
-  if (!is_open(state, id)) {
-    char **grown = realloc(state->open, (state->open_count + 1) * sizeof *grown);
-    char *copy = strdup(id);
-    if (!grown || !copy) {
-      free(copy);
-      if (grown)
-        state->open = grown;
-      ack_error(state->socket, ack_id, CHAT_ERR_NOMEM, "server busy, try again");
-      return;
-    }
-    state->open = grown;
-    state->open[state->open_count++] = copy;
+  if (!gateway_socket_open(state, id)) {
+    gateway_ack_error(state->socket, ack_id, CHAT_ERR_NOMEM, "server busy, try again");
+    return;
   }
   bson_string_t *value = membership_value(state, "joined");
   broadcast_to_open(gw, state, id, "user_joined", value->str);
   bson_string_free(value, true);
-  ack_ok(state->socket, ack_id);
+  gateway_ack_ok(state->socket, ack_id, NULL);
 }
 
 static void leave_conversation(gateway_t *gw, gateway_socket_t *state, bson_iter_t *args,
@@ -166,17 +97,11 @@ static void leave_conversation(gateway_t *gw, gateway_socket_t *state, bson_iter
   const char *id = member_conversation(state, args, ack_id);
   if (!id)
     return;
-  for (size_t i = 0; i < state->open_count; i++) {
-    if (strcmp(state->open[i], id) == 0) {
-      free(state->open[i]);
-      state->open[i] = state->open[--state->open_count];
-      break;
-    }
-  }
+  gateway_socket_close(state, id);
   bson_string_t *value = membership_value(state, "left");
   broadcast_to_open(gw, state, id, "user_left", value->str);
   bson_string_free(value, true);
-  ack_ok(state->socket, ack_id);
+  gateway_ack_ok(state->socket, ack_id, NULL);
 }
 
 static void typing(gateway_t *gw, gateway_socket_t *state, bson_iter_t *args, int64_t ack_id,
@@ -190,18 +115,17 @@ static void typing(gateway_t *gw, gateway_socket_t *state, bson_iter_t *args, in
   chat_err_t err = broadcast_to_open(gw, state, id, event, value->str);
   bson_string_free(value, true);
   if (err != CHAT_OK) {
-    ack_error(state->socket, ack_id, CHAT_ERR_UNAVAILABLE, "cannot reach Kafka now");
+    gateway_ack_error(state->socket, ack_id, CHAT_ERR_UNAVAILABLE, "cannot reach Kafka now");
     return;
   }
-  ack_ok(state->socket, ack_id);
+  gateway_ack_ok(state->socket, ack_id, NULL);
 }
 
 static void connection_of(gateway_t *gw, const gateway_socket_t *state, char *out, size_t cap) {
-  snprintf(out, cap, "%s/%s", chat_runtime_config(gw->rt)->instance_id,
-           chat_sio_socket_id(state->socket));
+  gateway_socket_connection(state, chat_runtime_config(gw->rt)->instance_id, out, cap);
 }
 
-/* mark_as_read {conversationId} (seed 004): everything in it read up to now. */
+/* mark_as_read {conversationId}: everything in it read up to now. */
 static void mark_as_read(gateway_t *gw, gateway_socket_t *state, bson_iter_t *args,
                          int64_t ack_id) {
   const char *id = member_conversation(state, args, ack_id);
@@ -209,9 +133,13 @@ static void mark_as_read(gateway_t *gw, gateway_socket_t *state, bson_iter_t *ar
     return;
   char conversation_id[CHAT_ID_SIZE];
   memcpy(conversation_id, id, CHAT_ID_SIZE);
-  chat_err_t err = gateway_mark_conversation_read(gw, state->user_id, conversation_id, state, NULL);
+  char connection[CHAT_CONFIG_STR_MAX + 64];
+  connection_of(gw, state, connection, sizeof connection);
+  chat_err_t err =
+      gateway_mark_conversation_read(gw, state->user_id, conversation_id, connection, NULL);
   if (err != CHAT_OK)
-    ack_error(state->socket, ack_id, CHAT_ERR_UNAVAILABLE, "cannot reach Kafka now, try again");
+    gateway_ack_error(state->socket, ack_id, CHAT_ERR_UNAVAILABLE,
+                      "cannot reach Kafka now, try again");
   else
     gateway_ack_ok(state->socket, ack_id, "\"status\":\"accepted\"");
 }
@@ -230,27 +158,9 @@ static const char *message_id_of(const bson_iter_t *args) {
   return len <= REVERT_MESSAGE_ID_MAX && !memchr(id, '\0', len) ? id : "";
 }
 
-/* Refuses a message command from the gateway itself: the ack error, and
- * the revert event that seed 000 promises for every failure
- * ({messageId, reason, code}, as the services send it), so a client that
- * only listens for the revert hears of this refusal too. */
-static void refuse_message_command(gateway_socket_t *state, int64_t ack_id, const char *revert,
-                                   const char *message_id, chat_err_t err, const char *reason) {
-  ack_error(state->socket, ack_id, err, reason);
-  bson_string_t *event = bson_string_new("[");
-  chat_json_append_string(event, revert, strlen(revert));
-  bson_string_append(event, ",{\"messageId\":");
-  chat_json_append_string(event, message_id, strlen(message_id));
-  bson_string_append(event, ",\"reason\":");
-  chat_json_append_string(event, reason, strlen(reason));
-  bson_string_append_printf(event, ",\"code\":\"%s\"}]", chat_err_code(err));
-  chat_sio_emit(state->socket, event->str, NULL, 0);
-  bson_string_free(event, true);
-}
-
 /* A command about one message, {messageId}, for the service behind topic:
- * mark_message_read (seed 000: that message and all before it) and
- * delete_message (seed 000: persistence checks the sender). Every refusal,
+ * mark_message_read (read receipts: that message and all before it)
+ * and delete_message (persistence checks the sender). Every refusal,
  * the gateway's here or the service's later, comes back as the revert
  * event. Keyed by the message id: the gateway does not know its
  * conversation. */
@@ -262,13 +172,13 @@ static void message_command(gateway_t *gw, gateway_socket_t *state, bson_iter_t 
   if (!bson_iter_next(args) || !BSON_ITER_HOLDS_DOCUMENT(args) ||
       !bson_iter_recurse(args, &payload) || !bson_iter_find(&payload, "messageId") ||
       !BSON_ITER_HOLDS_UTF8(&payload)) {
-    refuse_message_command(state, ack_id, revert, echo, CHAT_ERR_INVALID,
+    gateway_refuse_message_command(state->socket, ack_id, revert, echo, CHAT_ERR_INVALID,
                            "expected {messageId} as the first argument");
     return;
   }
   const char *message_id = bson_iter_utf8(&payload, NULL);
   if (!chat_is_id(message_id)) {
-    refuse_message_command(state, ack_id, revert, echo, CHAT_ERR_INVALID,
+    gateway_refuse_message_command(state->socket, ack_id, revert, echo, CHAT_ERR_INVALID,
                            "messageId must be 24 hex digits");
     return;
   }
@@ -283,7 +193,7 @@ static void message_command(gateway_t *gw, gateway_socket_t *state, bson_iter_t 
     err = gateway_produce(gw, topic, &env, message_id, 0);
   }
   if (err != CHAT_OK)
-    refuse_message_command(state, ack_id, revert, message_id, CHAT_ERR_UNAVAILABLE,
+    gateway_refuse_message_command(state->socket, ack_id, revert, message_id, CHAT_ERR_UNAVAILABLE,
                            "cannot reach Kafka now, try again");
   else
     gateway_ack_ok(state->socket, ack_id, "\"status\":\"accepted\"");
@@ -304,7 +214,7 @@ static void mark_message_read(gateway_t *gw, gateway_socket_t *state, bson_iter_
 static void join_personal_room(gateway_t *gw, gateway_socket_t *state, bson_iter_t *args,
                                int64_t ack_id) {
   (void)gw, (void)args;
-  ack_ok(state->socket, ack_id); /* joined on connect */
+  gateway_ack_ok(state->socket, ack_id, NULL); /* joined on connect */
 }
 
 static void start_typing(gateway_t *gw, gateway_socket_t *state, bson_iter_t *args,
@@ -315,27 +225,6 @@ static void start_typing(gateway_t *gw, gateway_socket_t *state, bson_iter_t *ar
 static void stop_typing(gateway_t *gw, gateway_socket_t *state, bson_iter_t *args,
                         int64_t ack_id) {
   typing(gw, state, args, ack_id, "user_stopped_typing");
-}
-
-chat_err_t gateway_mark_conversation_read(gateway_t *gw, const char *user_id,
-                                          const char *conversation_id,
-                                          const gateway_socket_t *state,
-                                          const char *correlation_id) {
-  chat_envelope_t env;
-  char connection[CHAT_CONFIG_STR_MAX + 64], when[CHAT_JSON_TIME_SIZE];
-  chat_err_t err = chat_envelope_init(&env, "read.mark_conversation", chat_runtime_source(gw->rt),
-                                      correlation_id);
-  if (err != CHAT_OK)
-    return err;
-  chat_json_format_time(env.ts, when);
-  BSON_APPEND_UTF8(&env.payload, "conversationId", conversation_id);
-  BSON_APPEND_UTF8(&env.payload, "userId", user_id);
-  BSON_APPEND_UTF8(&env.payload, "readAt", when);
-  if (state) {
-    connection_of(gw, state, connection, sizeof connection);
-    BSON_APPEND_UTF8(&env.payload, "connectionId", connection);
-  }
-  return gateway_produce(gw, CHAT_TOPIC_RECEIPTS, &env, conversation_id, 0);
 }
 
 typedef void (*client_event_fn)(gateway_t *gw, gateway_socket_t *state, bson_iter_t *args,
@@ -398,15 +287,15 @@ void gateway_handle_client_event(gateway_t *gw, gateway_socket_t *state,
     if (strcmp(name, client_events[i].name) == 0)
       event = &client_events[i];
   }
-  if (!gateway_rate_allow(gw, state)) {
+  if (!gateway_socket_rate_allow(state, chat_runtime_config(gw->rt))) {
     CHAT_LOG(CHAT_LOG_DEBUG, "socket %s: '%.64s' over the rate limit",
              chat_sio_socket_id(state->socket), name);
     const char *why = "too many events; slow down (see CHAT_RATE_LIMIT_PER_SEC)";
     if (event && event->revert)
-      refuse_message_command(state, packet->ack_id, event->revert, message_id_of(&args),
-                             CHAT_ERR_RATE_LIMITED, why);
+      gateway_refuse_message_command(state->socket, packet->ack_id, event->revert,
+                                     message_id_of(&args), CHAT_ERR_RATE_LIMITED, why);
     else
-      ack_error(state->socket, packet->ack_id, CHAT_ERR_RATE_LIMITED, why);
+      gateway_ack_error(state->socket, packet->ack_id, CHAT_ERR_RATE_LIMITED, why);
     return;
   }
   if (event) {
@@ -416,5 +305,5 @@ void gateway_handle_client_event(gateway_t *gw, gateway_socket_t *state,
   char message[160];
   bson_snprintf(message, sizeof message, "unknown event '%.100s'", name);
   CHAT_LOG(CHAT_LOG_DEBUG, "socket %s: %s", chat_sio_socket_id(state->socket), message);
-  ack_error(state->socket, packet->ack_id, CHAT_ERR_UNKNOWN_EVENT, message);
+  gateway_ack_error(state->socket, packet->ack_id, CHAT_ERR_UNKNOWN_EVENT, message);
 }

@@ -1,4 +1,4 @@
-/* Seed 003's guest rooms: a socket without an account logs in with a name
+/* The guest rooms: a socket without an account logs in with a name
  * and a room and talks to that room. Off unless CHAT_GUEST_ROOMS says
  * otherwise; then on a namespace of its own, or on "/" of a gateway
  * deployed for guests alone.
@@ -18,11 +18,16 @@
 #include "chat/broadcast.h"
 #include "chat/json.h"
 #include "chat/log.h"
+#include "chat/limits.h"
 #include "chat/topics.h"
-#include "client_events.h"
-#include "gateway.h"
+#include "guest_rooms.h"
+#include "produce.h"
+#include "socket_acks.h"
 
-#define GUEST_FIELD_MAX 32 /* characters of a name or a room */
+/* A guest socket's login: the name it goes by and the room it is in. */
+struct guest_login {
+  char name[CHAT_GUEST_FIELD_MAX + 1], room[CHAT_GUEST_FIELD_MAX + 1];
+};
 
 bool gateway_is_guest_namespace(const gateway_t *gw, const char *nsp) {
   const chat_config_t *cfg = chat_runtime_config(gw->rt);
@@ -33,24 +38,14 @@ bool gateway_is_guest_namespace(const gateway_t *gw, const char *nsp) {
   return false;
 }
 
-/* Answers the event's ack with [json], when it asked for one. */
+/* The guest rooms answer in a shape of their own: [json] acks, and
+ * refusals as {"error": message} (socket_acks.h). */
 static void ack(chat_sio_socket_t *socket, int64_t ack_id, const char *json) {
-  if (ack_id < 0)
-    return;
-  bson_string_t *out = bson_string_new("[");
-  bson_string_append(out, json);
-  bson_string_append_c(out, ']');
-  chat_sio_ack(socket, ack_id, out->str, NULL, 0);
-  bson_string_free(out, true);
+  gateway_ack_json(socket, ack_id, json);
 }
 
-/* Seed 003's error answer: {"error": message}. */
 static void ack_error(chat_sio_socket_t *socket, int64_t ack_id, const char *message) {
-  bson_string_t *out = bson_string_new("{\"error\":");
-  chat_json_append_string(out, message, strlen(message));
-  bson_string_append_c(out, '}');
-  ack(socket, ack_id, out->str);
-  bson_string_free(out, true);
+  gateway_ack_guest_error(socket, ack_id, message);
 }
 
 /* NULL when value is a valid name or room, else why not. */
@@ -60,8 +55,8 @@ static const char *check_field(const char *what, const char *value, uint32_t len
     snprintf(why, why_len, "%s is required", what);
     return why;
   }
-  if (len > GUEST_FIELD_MAX) {
-    snprintf(why, why_len, "%s must be at most %d characters", what, GUEST_FIELD_MAX);
+  if (len > CHAT_GUEST_FIELD_MAX) {
+    snprintf(why, why_len, "%s must be at most %d characters", what, CHAT_GUEST_FIELD_MAX);
     return why;
   }
   for (uint32_t i = 0; i < len; i++) {
@@ -88,7 +83,7 @@ static int64_t wall_ms(void) {
 /* guest.joined / guest.left to the presence service, keyed by room. */
 static void tell_presence(gateway_t *gw, const gateway_socket_t *state, bool joined) {
   chat_envelope_t env;
-  char when[CHAT_JSON_TIME_SIZE], key[GUEST_FIELD_MAX + 8];
+  char when[CHAT_JSON_TIME_SIZE], key[CHAT_GUEST_FIELD_MAX + 8];
   if (chat_envelope_init(&env, joined ? "guest.joined" : "guest.left", chat_runtime_source(gw->rt),
                          NULL) != CHAT_OK)
     return;
@@ -98,22 +93,22 @@ static void tell_presence(gateway_t *gw, const gateway_socket_t *state, bool joi
   BSON_APPEND_UTF8(&env.payload, "room", state->guest->room);
   BSON_APPEND_UTF8(&env.payload, "name", state->guest->name);
   BSON_APPEND_UTF8(&env.payload, joined ? "joinedAt" : "leftAt", when);
-  snprintf(key, sizeof key, "guest:%s", state->guest->room);
+  chat_target(key, sizeof key, CHAT_TARGET_GUEST, state->guest->room);
   if (gateway_produce(gw, CHAT_TOPIC_PRESENCE, &env, key, 0) != CHAT_OK)
     CHAT_LOG(CHAT_LOG_WARN, "guest %s of room %s: presence not told", state->connection_id,
              state->guest->room);
 }
 
-/* seed 003's notification, to the rest of the room. */
+/* The notification that a guest came or went, to the rest of the room. */
 static void notify_room(gateway_t *gw, const gateway_socket_t *state, bool joined) {
-  char target[GUEST_FIELD_MAX + 8], exclude[CHAT_CONFIG_STR_MAX + 64];
-  snprintf(target, sizeof target, "guest:%s", state->guest->room);
-  snprintf(exclude, sizeof exclude, "conn:%s/%s", chat_runtime_config(gw->rt)->instance_id,
+  char target[CHAT_GUEST_FIELD_MAX + 8], exclude[CHAT_CONFIG_STR_MAX + 64];
+  chat_target(target, sizeof target, CHAT_TARGET_GUEST, state->guest->room);
+  chat_target_conn(exclude, sizeof exclude, chat_runtime_config(gw->rt)->instance_id,
            state->connection_id);
   bson_string_t *value =
       bson_string_new(joined ? "{\"title\":\"Someone's here\",\"description\":"
                              : "{\"title\":\"Someone just left\",\"description\":");
-  char description[GUEST_FIELD_MAX + 32];
+  char description[CHAT_GUEST_FIELD_MAX + 32];
   snprintf(description, sizeof description, "%s just %s the room", state->guest->name,
            joined ? "entered" : "left");
   chat_json_append_string(value, description, strlen(description));
@@ -153,9 +148,9 @@ static void login(gateway_t *gw, gateway_socket_t *state, bson_iter_t *args, int
     return ack_error(state->socket, ack_id, "server busy, try again");
   memcpy(state->guest->name, name, name_len);
   memcpy(state->guest->room, room, room_len);
-  char local_room[GUEST_FIELD_MAX + 8];
-  snprintf(local_room, sizeof local_room, "guest:%s", state->guest->room);
-  gateway_socket_join_room(gw, state, local_room);
+  char local_room[CHAT_GUEST_FIELD_MAX + 8];
+  chat_target(local_room, sizeof local_room, CHAT_TARGET_GUEST, state->guest->room);
+  gateway_socket_join_room(gw->rooms, state, local_room);
   tell_presence(gw, state, true);
   notify_room(gw, state, true);
   bson_string_t *user = bson_string_new("{\"user\":{\"id\":");
@@ -172,9 +167,9 @@ static void login(gateway_t *gw, gateway_socket_t *state, bson_iter_t *args, int
 void gateway_guest_leave(gateway_t *gw, gateway_socket_t *state) {
   if (!state->guest)
     return;
-  char local_room[GUEST_FIELD_MAX + 8];
-  snprintf(local_room, sizeof local_room, "guest:%s", state->guest->room);
-  gateway_socket_leave_room(gw, state, local_room);
+  char local_room[CHAT_GUEST_FIELD_MAX + 8];
+  chat_target(local_room, sizeof local_room, CHAT_TARGET_GUEST, state->guest->room);
+  gateway_socket_leave_room(gw->rooms, state, local_room);
   tell_presence(gw, state, false);
   notify_room(gw, state, false);
   free(state->guest);
@@ -202,8 +197,8 @@ static void room_message(gateway_t *gw, gateway_socket_t *state, bson_iter_t *ar
   bson_destroy(&single);
   if (err == CHAT_OK) {
     bson_string_append_printf(value, ",%s", text->str + 1); /* "text":... and the closing brace */
-    char target[GUEST_FIELD_MAX + 8];
-    snprintf(target, sizeof target, "guest:%s", state->guest->room);
+    char target[CHAT_GUEST_FIELD_MAX + 8];
+    chat_target(target, sizeof target, CHAT_TARGET_GUEST, state->guest->room);
     const chat_broadcast_route_t route = {.event = "roomMessage", .target = target};
     err = chat_broadcast_send(chat_runtime_producer(gw->rt), chat_runtime_config(gw->rt), &route,
                               value->str, value->len, 0);
@@ -221,7 +216,7 @@ void gateway_guest_event(gateway_t *gw, gateway_socket_t *state, const chat_sio_
   const char *name = chat_sio_event_name(packet, &args);
   if (!name)
     return;
-  if (!gateway_rate_allow(gw, state))
+  if (!gateway_socket_rate_allow(state, chat_runtime_config(gw->rt)))
     return ack_error(state->socket, packet->ack_id,
                      "too many events; slow down (see CHAT_RATE_LIMIT_PER_SEC)");
   if (strcmp(name, "login") == 0) {

@@ -10,17 +10,27 @@
 #include <string.h>
 #include <time.h>
 
+#include "broadcast_deliver.h"
+#include "chat/broadcast.h"
 #include "chat/envelope.h"
 #include "chat/log.h"
 #include "chat/runtime.h"
+#include "chat/topics.h"
 #include "client_events.h"
 #include "describe_api.h"
 #include "gateway.h"
+#include "guest_rooms.h"
+#include "id_table.h"
+#include "presence_events.h"
 #include "rest.h"
 #include "rest_pending.h"
+#include "rooms.h"
+#include "rooms_lookup.h"
 #include "send_message.h"
 #include "server.h"
-#include "socket_auth.h"
+#include "socket_lifecycle.h"
+#include "socket_state.h"
+#include "work_queue.h"
 
 #define GATEWAY_BATCH_MAX 1000  /* broadcast records handed over per batch */
 #define GATEWAY_SERVICE_MS 100  /* longest wait of one loop turn, bounds stop latency */
@@ -29,49 +39,11 @@
 #define GATEWAY_SWEEP_MS 1000   /* how often REST calls past their deadline are answered */
 
 static const char *on_connect(void *ctx, chat_sio_socket_t *socket, const bson_t *auth) {
-  gateway_t *gw = ctx;
-  chat_jwt_claims_t claims;
-  const chat_config_t *cfg = chat_runtime_config(gw->rt);
-  if (gateway_is_guest_namespace(gw, chat_sio_socket_nsp(socket))) {
-    gateway_socket_t *guest = calloc(1, sizeof *guest); /* no account: seed 003's login follows */
-    if (!guest)
-      return "Server busy, try again";
-    guest->refs = 1;
-    guest->socket = socket;
-    guest->guest_socket = true;
-    chat_sio_socket_set_user(socket, guest);
-    return NULL;
-  }
-  char query_token[CHAT_JWT_TOKEN_MAX + 1];
-  bool has_query_token =
-      cfg->allow_query_token &&
-      chat_sio_socket_query_arg(socket, "token", query_token, sizeof query_token);
-  const char *refusal = gateway_authenticate(auth, has_query_token ? query_token : NULL,
-                                             cfg->jwt_secret, (int64_t)time(NULL), &claims);
-  if (refusal) {
-    CHAT_LOG(CHAT_LOG_INFO, "socket refused: %s", refusal);
-    return refusal;
-  }
-  gateway_socket_t *state = calloc(1, sizeof *state);
-  if (!state)
-    return "Server busy, try again";
-  state->refs = 1;
-  state->socket = socket;
-  memcpy(state->user_id, claims.sub, sizeof state->user_id); /* an id: checked above */
-  const char *bad_resume = gateway_resume_read(state, auth);
-  if (bad_resume) {
-    free(state);
-    return bad_resume;
-  }
-  chat_sio_socket_set_user(socket, state);
-  return NULL;
+  return gateway_socket_accept(ctx, socket, auth);
 }
 
 static void on_connected(void *ctx, chat_sio_socket_t *socket) {
-  gateway_socket_t *state = chat_sio_socket_user(socket);
-  CHAT_LOG(CHAT_LOG_DEBUG, "socket %s connected as user %s", chat_sio_socket_id(socket),
-           state->user_id);
-  gateway_socket_connected(ctx, state);
+  gateway_socket_connected(ctx, socket);
 }
 
 static void on_event(void *ctx, chat_sio_socket_t *socket, const chat_sio_packet_t *packet,
@@ -85,72 +57,37 @@ static void on_event(void *ctx, chat_sio_socket_t *socket, const chat_sio_packet
 }
 
 static void on_disconnect(void *ctx, chat_sio_socket_t *socket, const char *reason) {
-  gateway_socket_t *state = chat_sio_socket_user(socket);
   CHAT_LOG(CHAT_LOG_DEBUG, "socket %s gone: %s", chat_sio_socket_id(socket), reason);
-  if (!state)
-    return; /* refused at CONNECT */
-  gateway_socket_gone(ctx, state);
-  gateway_socket_release(state);
+  gateway_socket_gone(ctx, socket);
 }
 
-/* A broadcast record handed from the consumer thread to the loop thread. */
+/* A broadcast record handed from the consumer thread to the loop thread:
+ * its route, read once, and its value. */
 typedef struct broadcast_copy {
   gateway_t *gw;
-  char *target, *event; /* never NULL */
-  char *scope, *exclude, *correlation_id, *join, *leave, *seq, *rooms, *exclude_user; /* or NULL */
+  chat_broadcast_route_t route; /* its strings point into storage */
+  char *storage;
   size_t value_len;
   char value[];
 } broadcast_copy_t;
 
 static void free_copy(broadcast_copy_t *copy) {
-  free(copy->target);
-  free(copy->event);
-  free(copy->scope);
-  free(copy->exclude);
-  free(copy->correlation_id);
-  free(copy->join);
-  free(copy->leave);
-  free(copy->seq);
-  free(copy->rooms);
-  free(copy->exclude_user);
+  free(copy->storage);
   free(copy);
 }
 
 static void deliver_on_loop(void *arg) {
   broadcast_copy_t *copy = arg;
   gateway_t *gw = copy->gw;
-  char own_target[CHAT_CONFIG_STR_MAX + 16];
-  snprintf(own_target, sizeof own_target, "gateway:%s", chat_runtime_config(gw->rt)->instance_id);
-  if (strcmp(copy->target, own_target) == 0) {
-    if (strcmp(copy->event, "command.result") == 0 && copy->correlation_id)
-      rest_pending_resolve(gw, copy->correlation_id, copy->value, copy->value_len);
+  const chat_broadcast_route_t *route = &copy->route;
+  const char *gateway_id = chat_target_id(route->target, CHAT_TARGET_GATEWAY);
+  if (gateway_id && strcmp(gateway_id, chat_runtime_config(gw->rt)->instance_id) == 0) {
+    if (strcmp(route->event, "command.result") == 0 && route->correlation_id)
+      rest_pending_resolve(gw, route->correlation_id, copy->value, copy->value_len);
   } else {
-    const gateway_route_t route = {.target = copy->target,
-                                   .event = copy->event,
-                                   .scope = copy->scope,
-                                   .exclude = copy->exclude,
-                                   .join = copy->join,
-                                   .leave = copy->leave,
-                                   .seq = copy->seq,
-                                   .rooms = copy->rooms,
-                                   .exclude_user = copy->exclude_user};
-    gateway_deliver(gw, &route, copy->value, copy->value_len);
+    gateway_deliver(gw, route, copy->value, copy->value_len);
   }
   free_copy(copy);
-}
-
-/* A header as a new NUL-terminated string (free()); NULL when absent. */
-static char *header_dup(const chat_record_t *record, const char *name) {
-  const char *value;
-  size_t len;
-  if (!chat_record_header(record, name, &value, &len))
-    return NULL;
-  char *copy = malloc(len + 1);
-  if (copy) {
-    memcpy(copy, value, len);
-    copy[len] = '\0';
-  }
-  return copy;
 }
 
 /* Runs on the consumer thread: copies each routable record to the loop. */
@@ -162,21 +99,16 @@ static chat_err_t deliver_broadcast(void *ctx, const chat_record_t *records, siz
     if (!copy)
       return CHAT_ERR_NOMEM; /* the batch is retried */
     copy->gw = gw;
-    copy->target = header_dup(record, "target");
-    copy->event = header_dup(record, "event");
-    copy->scope = header_dup(record, "scope");
-    copy->exclude = header_dup(record, "exclude");
-    copy->correlation_id = header_dup(record, "correlationId");
-    copy->join = header_dup(record, "join");
-    copy->leave = header_dup(record, "leave");
-    copy->seq = header_dup(record, "seq");
-    copy->rooms = header_dup(record, "rooms");
-    copy->exclude_user = header_dup(record, "excludeUser");
-    if (!copy->target || !copy->event || !record->value) {
+    chat_err_t err = chat_broadcast_read(record, &copy->route, &copy->storage);
+    if (err == CHAT_ERR_INVALID) {
       CHAT_LOG(CHAT_LOG_WARN, "broadcast %s[%d]@%lld has no target, event or value; skipped",
                record->topic, record->partition, (long long)record->offset);
       free_copy(copy);
       continue;
+    }
+    if (err != CHAT_OK) {
+      free_copy(copy);
+      return err;
     }
     memcpy(copy->value, record->value, record->value_len);
     copy->value_len = record->value_len;
@@ -247,6 +179,9 @@ int main(int argc, char **argv) {
       .connect_timeout_ms = cfg->connect_timeout_ms,
       .handlers = {on_connect, on_connected, on_event, on_disconnect, gateway_handle_http},
       .namespaces = strcmp(cfg->guest_rooms, "namespace") == 0 ? guest_namespaces : NULL,
+      .web_root = strcmp(cfg->web_root, "off") == 0 ? NULL
+                  : cfg->web_root[0]                ? cfg->web_root
+                                                    : CHAT_WEB_BUILT_ROOT,
       .ctx = &gw,
   };
   char why[256];
@@ -259,7 +194,8 @@ int main(int argc, char **argv) {
   }
   gw.rooms = rooms_create();
   gw.sends = id_table_create();
-  if (!gw.rooms || !gw.sends ||
+  gw.lookup = rooms_lookup_create(&gw);
+  if (!gw.rooms || !gw.sends || !gw.lookup ||
       work_queue_create(gw.sio, GATEWAY_WORKERS, GATEWAY_WORK_QUEUED, &gw.work) != CHAT_OK) {
     CHAT_LOG(CHAT_LOG_ERROR, "cannot start the worker threads");
     goto out;
@@ -299,7 +235,7 @@ out:
     }
   }
   chat_sio_server_destroy(&gw.sio); /* runs what they posted last */
-  gateway_rooms_lookup_discard(&gw);
+  rooms_lookup_destroy(&gw.lookup);
   gateway_sends_discard(&gw);
   rooms_destroy(&gw.rooms);
   chat_runtime_destroy(&gw.rt);

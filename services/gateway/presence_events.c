@@ -9,7 +9,8 @@
 #include "chat/json.h"
 #include "chat/log.h"
 #include "chat/topics.h"
-#include "gateway.h"
+#include "presence_events.h"
+#include "produce.h"
 
 static int64_t wall_ms(void) {
   struct timespec ts;

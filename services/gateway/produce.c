@@ -1,8 +1,8 @@
+#include "produce.h"
+
 #include <string.h>
 
-#include "chat/log.h"
-#include "chat/topics.h"
-#include "gateway.h"
+#include "chat/kafka.h"
 
 chat_err_t gateway_produce(gateway_t *gw, chat_topic_t topic, chat_envelope_t *env, const char *key,
                            uint64_t request_id) {

@@ -1,4 +1,4 @@
-/* POST /api/auth/register, POST /api/auth/login, GET /api/users (seed 001).
+/* POST /api/auth/register, POST /api/auth/login, GET /api/users.
  *
  * Registration goes through Kafka: the gateway never writes MongoDB. It
  * hashes the password with argon2id on a worker, produces user.register
@@ -14,43 +14,36 @@
 
 #include "chat/envelope.h"
 #include "chat/json.h"
+#include "chat/limits.h"
 #include "chat/jwt.h"
 #include "chat/log.h"
 #include "chat/topics.h"
-#include "rest.h"
+#include "rest_accounts.h"
+#include "rest_jobs.h"
 #include "rest_pending.h"
+#include "rest_request.h"
 
 #define REGISTER_TIMEOUT_MS 10000 /* persistence must confirm within this */
 #define TOKEN_TTL_S (24 * 3600)   /* lifetime of the tokens handed out */
-#define USERNAME_MIN 3
-#define USERNAME_MAX 32
-#define PASSWORD_MIN 8
-#define PASSWORD_MAX 128
 #define USERS_LIST_MAX 1000 /* GET /api/users returns at most this many */
 
 /* A registration waiting for persistence's command.result (rest_pending.c). */
 typedef struct pending_registration {
   uint64_t request_id;
   char user_id[25];
-  char username[USERNAME_MAX + 1];
+  char username[CHAT_USERNAME_MAX + 1];
 } pending_registration_t;
 
 typedef struct account_job {
-  gateway_t *gw;
-  uint64_t request_id;
-  char username[USERNAME_MAX + 1];
-  char password[PASSWORD_MAX + 1];
+  rest_job_t base; /* first: the engine's part */
+  char username[CHAT_USERNAME_MAX + 1];
+  char password[CHAT_PASSWORD_MAX + 1];
   char hash[crypto_pwhash_STRBYTES];
-  /* results */
-  int status;
-  chat_err_t err;
-  char message[160];
   char user_id[25];
-  bson_string_t *data; /* the answer's data on success */
 } account_job_t;
 
 static bool valid_username(const char *name, size_t len) {
-  if (len < USERNAME_MIN || len > USERNAME_MAX)
+  if (len < CHAT_USERNAME_MIN || len > CHAT_USERNAME_MAX)
     return false;
   for (size_t i = 0; i < len; i++) {
     char c = name[i];
@@ -87,7 +80,7 @@ static bool read_credentials(gateway_t *gw, const chat_http_request_t *request,
     if (!bson_iter_init_find(&it, &body, "password") || !BSON_ITER_HOLDS_UTF8(&it))
       problem = "password is required and must be a string";
     else if (value = bson_iter_utf8(&it, &len),
-             len < PASSWORD_MIN || len > PASSWORD_MAX || memchr(value, '\0', len))
+             len < CHAT_PASSWORD_MIN || len > CHAT_PASSWORD_MAX || memchr(value, '\0', len))
       problem = "password must be 8 to 128 bytes long";
     else
       memcpy(job->password, value, len + 1);
@@ -100,30 +93,21 @@ static bool read_credentials(gateway_t *gw, const chat_http_request_t *request,
   return true;
 }
 
+/* The password never outlives the job. */
+static void wipe_password(rest_job_t *job) {
+  account_job_t *account = (account_job_t *)job;
+  sodium_memzero(account->password, sizeof account->password);
+}
+
 static account_job_t *new_job(gateway_t *gw, const chat_http_request_t *request) {
-  account_job_t *job = calloc(1, sizeof *job);
-  if (!job) {
-    rest_reply_error(gw, request->id, 503, CHAT_ERR_NOMEM, "server busy, try again");
-    return NULL;
-  }
-  job->gw = gw;
-  job->request_id = request->id;
+  account_job_t *job = rest_job_new(gw, request->id, sizeof *job);
+  if (job)
+    job->base.cleanup = wipe_password;
   return job;
 }
 
-static void free_job(account_job_t *job) {
-  sodium_memzero(job->password, sizeof job->password);
-  if (job->data)
-    bson_string_free(job->data, true);
-  free(job);
-}
-
-static void submit(gateway_t *gw, account_job_t *job, void (*work)(void *), void (*done)(void *)) {
-  if (work_queue_submit(gw->work, work, done, job) != CHAT_OK) {
-    rest_reply_error(gw, job->request_id, 503, CHAT_ERR_RATE_LIMITED,
-                     "too many account requests at once, try again");
-    free_job(job);
-  }
+static void submit(account_job_t *job, void (*work)(void *), void (*done)(void *)) {
+  rest_job_submit(&job->base, work, done, "too many account requests at once, try again");
 }
 
 /* The answer of register and login: the user and a fresh token. */
@@ -147,10 +131,11 @@ static bson_string_t *user_with_token(gateway_t *gw, const char *user_id, const 
 
 static void hash_password(void *arg) {
   account_job_t *job = arg;
-  if (crypto_pwhash_str(job->hash, job->password, strlen(job->password),
-                        crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                        crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
-    job->err = CHAT_ERR_NOMEM;
+  job->base.err = crypto_pwhash_str(job->hash, job->password, strlen(job->password),
+                                    crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                                    crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0
+                      ? CHAT_ERR_NOMEM
+                      : CHAT_OK;
   sodium_memzero(job->password, sizeof job->password);
 }
 
@@ -197,15 +182,15 @@ static void on_register_result(gateway_t *gw, void *ctx, const char *value, size
 
 static void send_register_command(void *arg) {
   account_job_t *job = arg;
-  gateway_t *gw = job->gw;
+  gateway_t *gw = job->base.gw;
   chat_envelope_t env;
   bson_string_t *value = NULL;
   bson_oid_t oid;
   char topic[CHAT_TOPIC_NAME_MAX];
   pending_registration_t *pending = NULL;
 
-  if (job->err != CHAT_OK) {
-    rest_reply_error(gw, job->request_id, 503, job->err, "cannot hash the password now");
+  if (job->base.err != CHAT_OK) {
+    rest_reply_error(gw, job->base.request_id, 503, job->base.err, "cannot hash the password now");
     goto out;
   }
   bson_oid_init(&oid, NULL);
@@ -227,7 +212,7 @@ static void send_register_command(void *arg) {
   char correlation_id[CHAT_ENVELOPE_CORRELATION_MAX];
   snprintf(correlation_id, sizeof correlation_id, "%s", env.correlation_id);
   chat_envelope_cleanup(&env);
-  pending->request_id = job->request_id;
+  pending->request_id = job->base.request_id;
   memcpy(pending->user_id, job->user_id, sizeof pending->user_id);
   memcpy(pending->username, job->username, sizeof pending->username);
   chat_topic_name(chat_runtime_config(gw->rt)->topic_prefix, CHAT_TOPIC_COMMANDS, topic,
@@ -235,7 +220,7 @@ static void send_register_command(void *arg) {
   err = chat_producer_produce(chat_runtime_producer(gw->rt), topic, job->username,
                               strlen(job->username), value->str, value->len, NULL, 0, 0);
   if (err != CHAT_OK) {
-    rest_reply_error(gw, job->request_id, 503, err, "cannot reach Kafka now, try again");
+    rest_reply_error(gw, job->base.request_id, 503, err, "cannot reach Kafka now, try again");
     free(pending);
     goto out;
   }
@@ -246,11 +231,11 @@ static void send_register_command(void *arg) {
   }
   goto out;
 fail:
-  rest_reply_error(gw, job->request_id, 500, CHAT_ERR_INTERNAL, "registration failed");
+  rest_reply_error(gw, job->base.request_id, 500, CHAT_ERR_INTERNAL, "registration failed");
 out:
   if (value)
     bson_string_free(value, true);
-  free_job(job);
+  rest_job_free(&job->base);
 }
 
 /* Reads the credentials of request and runs work, then done, on them. */
@@ -260,10 +245,10 @@ static void submit_credentials(gateway_t *gw, const chat_http_request_t *request
   if (!job)
     return;
   if (!read_credentials(gw, request, job)) {
-    free_job(job);
+    rest_job_free(&job->base);
     return;
   }
-  submit(gw, job, work, done);
+  submit(job, work, done);
 }
 
 void rest_register(gateway_t *gw, const chat_http_request_t *request, const rest_params_t *params) {
@@ -275,7 +260,7 @@ void rest_register(gateway_t *gw, const chat_http_request_t *request, const rest
 
 static void check_login(void *arg) {
   account_job_t *job = arg;
-  chat_mongo_t *mongo = chat_runtime_mongo(job->gw->rt);
+  chat_mongo_t *mongo = chat_runtime_mongo(job->base.gw->rt);
   mongoc_client_t *client = chat_mongo_acquire(mongo);
   mongoc_collection_t *users = chat_mongo_collection(mongo, client, "users");
   bson_t *filter = BCON_NEW("username", BCON_UTF8(job->username));
@@ -284,9 +269,7 @@ static void check_login(void *arg) {
   bson_error_t error;
   bson_iter_t it;
   /* Wrong name and wrong password get the same answer, by design. */
-  job->status = 401;
-  job->err = CHAT_ERR_UNAUTHORIZED;
-  snprintf(job->message, sizeof job->message, "wrong username or password");
+  rest_job_fail(&job->base, 401, CHAT_ERR_UNAUTHORIZED, "wrong username or password");
   if (mongoc_cursor_next(cursor, &doc)) {
     const char *hash = bson_iter_init_find(&it, doc, "passwordHash") && BSON_ITER_HOLDS_UTF8(&it)
                            ? bson_iter_utf8(&it, NULL)
@@ -295,14 +278,13 @@ static void check_login(void *arg) {
     if (hash && id_ok &&
         crypto_pwhash_str_verify(hash, job->password, strlen(job->password)) == 0) {
       snprintf(job->user_id, sizeof job->user_id, "%s", bson_iter_utf8(&it, NULL));
-      job->data = user_with_token(job->gw, job->user_id, job->username);
-      job->status = job->data ? 200 : 500;
-      job->err = job->data ? CHAT_OK : CHAT_ERR_INTERNAL;
+      job->base.data = user_with_token(job->base.gw, job->user_id, job->username);
+      job->base.status = job->base.data ? 200 : 500;
+      job->base.err = job->base.data ? CHAT_OK : CHAT_ERR_INTERNAL;
     }
   } else if (mongoc_cursor_error(cursor, &error)) {
-    job->status = 503;
-    job->err = CHAT_ERR_UNAVAILABLE;
-    snprintf(job->message, sizeof job->message, "cannot reach the user store now, try again");
+    rest_job_fail(&job->base, 503, CHAT_ERR_UNAVAILABLE,
+                  "cannot reach the user store now, try again");
   }
   sodium_memzero(job->password, sizeof job->password);
   mongoc_cursor_destroy(cursor);
@@ -311,25 +293,16 @@ static void check_login(void *arg) {
   chat_mongo_release(mongo, client);
 }
 
-static void answer_job(void *arg) {
-  account_job_t *job = arg;
-  if (job->err == CHAT_OK)
-    rest_reply_data(job->gw, job->request_id, job->status, job->data->str);
-  else
-    rest_reply_error(job->gw, job->request_id, job->status, job->err, job->message);
-  free_job(job);
-}
-
 void rest_login(gateway_t *gw, const chat_http_request_t *request, const rest_params_t *params) {
   (void)params;
-  submit_credentials(gw, request, check_login, answer_job);
+  submit_credentials(gw, request, check_login, NULL);
 }
 
 /* ---- users ---- */
 
 static void list_users(void *arg) {
   account_job_t *job = arg;
-  chat_mongo_t *mongo = chat_runtime_mongo(job->gw->rt);
+  chat_mongo_t *mongo = chat_runtime_mongo(job->base.gw->rt);
   mongoc_client_t *client = chat_mongo_acquire(mongo);
   mongoc_collection_t *users = chat_mongo_collection(mongo, client, "users");
   bson_t filter = BSON_INITIALIZER;
@@ -356,14 +329,13 @@ static void list_users(void *arg) {
     first = false;
   }
   if (mongoc_cursor_error(cursor, &error)) {
-    job->status = 503;
-    job->err = CHAT_ERR_UNAVAILABLE;
-    snprintf(job->message, sizeof job->message, "cannot reach the user store now, try again");
+    rest_job_fail(&job->base, 503, CHAT_ERR_UNAVAILABLE,
+                  "cannot reach the user store now, try again");
     bson_string_free(data, true);
   } else {
     bson_string_append(data, "]}");
-    job->status = 200;
-    job->data = data;
+    job->base.status = 200;
+    job->base.data = data;
   }
   mongoc_cursor_destroy(cursor);
   bson_destroy(opts);
@@ -379,5 +351,5 @@ void rest_list_users(gateway_t *gw, const chat_http_request_t *request,
     return;
   account_job_t *job = new_job(gw, request);
   if (job)
-    submit(gw, job, list_users, answer_job);
+    submit(job, list_users, NULL);
 }

@@ -1,5 +1,5 @@
-/* Group chats (seed 001's modules, on seed 004's conversations resource)
- * and message deletion (seed 000) over REST. Every change is a command on
+/* Group chats (on the conversations resource) and message deletion over
+ * REST. Every change is a command on
  * chat.commands that persistence checks and carries out; the call answers
  * with its outcome (rest_command_run). What the gateway checks here is
  * only the form of the request. */
@@ -8,10 +8,10 @@
 
 #include "chat/ids.h"
 #include "chat/json.h"
-#include "rest.h"
-
-#define GROUP_NAME_MAX 100
-#define MEMBER_IDS_MAX 1000
+#include "chat/limits.h"
+#include "rest_command.h"
+#include "rest_groups.h"
+#include "rest_request.h"
 
 /* Authenticates and checks that params->values[which] is an id. */
 static bool authenticate_with_id(gateway_t *gw, const chat_http_request_t *request,
@@ -60,7 +60,7 @@ static const char *copy_ids(const bson_t *body, const char *key, bool allow_empt
       bson_append_array_end(payload, &array);
       return "must hold only user ids (24 hex digits)";
     }
-    if (n == MEMBER_IDS_MAX) {
+    if (n == CHAT_GROUP_MEMBERS_MAX) {
       bson_append_array_end(payload, &array);
       return "must hold at most 1000 user ids";
     }
@@ -87,7 +87,7 @@ void rest_create_group(gateway_t *gw, const chat_http_request_t *request,
                          ? bson_iter_utf8(&it, &name_len)
                          : NULL;
   chat_envelope_t env;
-  if (!name || name_len == 0 || name_len > GROUP_NAME_MAX || memchr(name, '\0', name_len)) {
+  if (!name || name_len == 0 || name_len > CHAT_GROUP_NAME_MAX || memchr(name, '\0', name_len)) {
     rest_reply_error(gw, request->id, 400, CHAT_ERR_INVALID,
                      "name is required: a string of 1 to 100 bytes");
   } else if (rest_command_init(gw, "conversation.create", &env) != CHAT_OK) {

@@ -13,13 +13,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rooms_lookup.h"
+
 #include "chat/ids.h"
 #include "chat/log.h"
-#include "gateway.h"
+#include "socket_lifecycle.h"
+#include "socket_resume.h"
+#include "work_queue.h"
 
 #define ROOMS_LOOKUP_BATCH 500      /* sockets per lookup job */
 #define ROOMS_PER_LOOKUP_MAX 500000 /* memberships read per job at most */
 #define ROOMS_PER_USER_MAX 10000    /* conversations joined per socket at most */
+
+/* The sockets waiting for their conversations, and whether a job asks
+ * for some now. */
+struct rooms_lookup {
+  gateway_t *gw;
+  gateway_socket_t **waiting; /* references held */
+  size_t waiting_count, waiting_cap;
+  bool running;
+};
 
 typedef struct membership {
   size_t socket; /* index in the job's sockets, sorted by user id */
@@ -27,7 +40,7 @@ typedef struct membership {
 } membership_t;
 
 typedef struct lookup_job {
-  gateway_t *gw;
+  rooms_lookup_t *lookup;
   gateway_socket_t **sockets; /* references held; sorted by user id on the worker */
   size_t socket_count;
   membership_t *found;
@@ -57,7 +70,7 @@ static bool add_found(lookup_job_t *job, size_t socket, const char *conversation
 static void find_memberships(void *arg) {
   lookup_job_t *job = arg;
   qsort(job->sockets, job->socket_count, sizeof *job->sockets, by_user_id);
-  chat_mongo_t *mongo = chat_runtime_mongo(job->gw->rt);
+  chat_mongo_t *mongo = chat_runtime_mongo(job->lookup->gw->rt);
   mongoc_client_t *client = chat_mongo_acquire(mongo);
   mongoc_collection_t *members = chat_mongo_collection(mongo, client, "members");
   bson_t *opts = BCON_NEW("projection", "{", "conversationId", BCON_INT32(1), "}", "limit",
@@ -99,20 +112,21 @@ static void find_memberships(void *arg) {
   chat_mongo_release(mongo, client);
 }
 
-static void lookup_next(gateway_t *gw);
+static void lookup_next(rooms_lookup_t *lookup);
 
 /* On the loop: each socket still connected joins its conversations (every
  * socket of its user in the batch: they share the first index's run), then
  * replays what it missed, if it asked to resume. */
 static void join_memberships(void *arg) {
   lookup_job_t *job = arg;
-  gateway_t *gw = job->gw;
+  rooms_lookup_t *lookup = job->lookup;
+  gateway_t *gw = lookup->gw;
   for (size_t i = 0; i < job->found_count; i++) {
     const char *user_id = job->sockets[job->found[i].socket]->user_id;
     for (size_t s = job->found[i].socket;
          s < job->socket_count && strcmp(job->sockets[s]->user_id, user_id) == 0; s++) {
       if (job->sockets[s]->socket)
-        gateway_socket_join_conversation(gw, job->sockets[s], job->found[i].conversation_id);
+        gateway_socket_join_conversation(gw->rooms, job->sockets[s], job->found[i].conversation_id);
     }
   }
   for (size_t s = 0; s < job->socket_count; s++) {
@@ -127,17 +141,18 @@ static void join_memberships(void *arg) {
   free(job->per_user);
   free(job->sockets);
   free(job);
-  gw->rooms_lookup_running = false;
-  lookup_next(gw);
+  lookup->running = false;
+  lookup_next(lookup);
 }
 
-static void lookup_next(gateway_t *gw) {
-  if (gw->rooms_lookup_running || gw->rooms_waiting_count == 0 || !gw->work ||
+static void lookup_next(rooms_lookup_t *lookup) {
+  gateway_t *gw = lookup->gw;
+  if (lookup->running || lookup->waiting_count == 0 || !gw->work ||
       chat_runtime_stopping(gw->rt))
     return;
   lookup_job_t *job = calloc(1, sizeof *job);
   size_t count =
-      gw->rooms_waiting_count < ROOMS_LOOKUP_BATCH ? gw->rooms_waiting_count : ROOMS_LOOKUP_BATCH;
+      lookup->waiting_count < ROOMS_LOOKUP_BATCH ? lookup->waiting_count : ROOMS_LOOKUP_BATCH;
   gateway_socket_t **sockets = job ? malloc(count * sizeof *sockets) : NULL;
   uint32_t *per_user = sockets ? calloc(count, sizeof *per_user) : NULL;
   if (!per_user) {
@@ -146,15 +161,15 @@ static void lookup_next(gateway_t *gw) {
     CHAT_LOG(CHAT_LOG_ERROR, "out of memory looking %zu sockets' rooms up", count);
     return; /* tried again at the next connect */
   }
-  memcpy(sockets, gw->rooms_waiting, count * sizeof *sockets);
-  gw->rooms_waiting_count -= count;
-  memmove(gw->rooms_waiting, gw->rooms_waiting + count,
-          gw->rooms_waiting_count * sizeof *gw->rooms_waiting);
-  job->gw = gw;
+  memcpy(sockets, lookup->waiting, count * sizeof *sockets);
+  lookup->waiting_count -= count;
+  memmove(lookup->waiting, lookup->waiting + count,
+          lookup->waiting_count * sizeof *lookup->waiting);
+  job->lookup = lookup;
   job->sockets = sockets;
   job->socket_count = count;
   job->per_user = per_user;
-  gw->rooms_lookup_running = true;
+  lookup->running = true;
   /* One job in flight at a time: the queue's limit is for clients' work. */
   if (work_queue_submit_always(gw->work, find_memberships, join_memberships, job) != CHAT_OK) {
     CHAT_LOG(CHAT_LOG_ERROR, "out of memory: %zu sockets join no conversation", count);
@@ -166,32 +181,41 @@ static void lookup_next(gateway_t *gw) {
     free(per_user);
     free(sockets);
     free(job);
-    gw->rooms_lookup_running = false;
+    lookup->running = false;
   }
 }
 
-void gateway_rooms_lookup(gateway_t *gw, gateway_socket_t *state) {
-  if (gw->rooms_waiting_count == gw->rooms_waiting_cap) {
-    size_t cap = gw->rooms_waiting_cap ? gw->rooms_waiting_cap * 2 : 64;
-    gateway_socket_t **grown = realloc(gw->rooms_waiting, cap * sizeof *grown);
+rooms_lookup_t *rooms_lookup_create(gateway_t *gw) {
+  rooms_lookup_t *lookup = calloc(1, sizeof *lookup);
+  if (lookup)
+    lookup->gw = gw;
+  return lookup;
+}
+
+void rooms_lookup_add(rooms_lookup_t *lookup, gateway_socket_t *state) {
+  if (lookup->waiting_count == lookup->waiting_cap) {
+    size_t cap = lookup->waiting_cap ? lookup->waiting_cap * 2 : 64;
+    gateway_socket_t **grown = realloc(lookup->waiting, cap * sizeof *grown);
     if (!grown) {
       CHAT_LOG(CHAT_LOG_ERROR, "out of memory: socket of user %s joins no conversation",
                state->user_id);
       state->rooms_pending = false;
       return;
     }
-    gw->rooms_waiting = grown;
-    gw->rooms_waiting_cap = cap;
+    lookup->waiting = grown;
+    lookup->waiting_cap = cap;
   }
-  state->refs++;
-  gw->rooms_waiting[gw->rooms_waiting_count++] = state;
-  lookup_next(gw);
+  lookup->waiting[lookup->waiting_count++] = gateway_socket_hold(state);
+  lookup_next(lookup);
 }
 
-void gateway_rooms_lookup_discard(gateway_t *gw) {
-  for (size_t i = 0; i < gw->rooms_waiting_count; i++)
-    gateway_socket_release(gw->rooms_waiting[i]);
-  free(gw->rooms_waiting);
-  gw->rooms_waiting = NULL;
-  gw->rooms_waiting_count = gw->rooms_waiting_cap = 0;
+void rooms_lookup_destroy(rooms_lookup_t **lookup_ptr) {
+  rooms_lookup_t *lookup = *lookup_ptr;
+  if (!lookup)
+    return;
+  *lookup_ptr = NULL;
+  for (size_t i = 0; i < lookup->waiting_count; i++)
+    gateway_socket_release(lookup->waiting[i]);
+  free(lookup->waiting);
+  free(lookup);
 }

@@ -1,5 +1,5 @@
 /* Socket.IO CONNECT authentication: the token comes in the CONNECT payload
- * as auth.token (seed 002's production setting); a token in the query
+ * as auth.token (the setting for production); a token in the query
  * string is read only when CHAT_ALLOW_QUERY_TOKEN allows it. */
 #ifndef GATEWAY_SOCKET_AUTH_H
 #define GATEWAY_SOCKET_AUTH_H

@@ -3,7 +3,7 @@
  * its CONNECT auth: {token, lastSeqs: {"<conversationId>": <seq>, ...}}.
  *
  * Order of work, so that nothing is missed and nothing comes twice: the
- * socket joins its rooms first (socket_rooms.c); from then on live
+ * socket joins its rooms first (rooms_lookup.c); from then on live
  * messages of the resumed conversations are held here instead of being
  * sent; a worker reads what the client missed from MongoDB; back on the
  * loop the missed messages go out in seq order as new_message, then the
@@ -16,9 +16,10 @@
 #include "chat/json.h"
 #include "chat/log.h"
 #include "chat/message_json.h"
-#include "gateway.h"
+#include "resume_points.h"
+#include "socket_resume.h"
+#include "work_queue.h"
 
-#define RESUME_CONVERSATIONS_MAX 1000 /* lastSeqs entries taken at most */
 #define RESUME_PER_CONVERSATION 200   /* replayed per conversation; the rest via REST history */
 #define RESUME_HELD_MAX 10000         /* live frames held per socket during a replay */
 
@@ -28,6 +29,7 @@ typedef struct resume_point {
   int64_t replayed;       /* the last seq replayed (or seq) */
   bool member;            /* the socket is in its room: replayed */
   bool has_more;          /* more than RESUME_PER_CONVERSATION were missed */
+  bool caught_up;         /* a live frame past the replay came: nothing more to drop */
   bson_string_t **frames; /* the missed messages, ["new_message",{...}], in seq order */
   int64_t *seqs;
   size_t frame_count;
@@ -43,7 +45,8 @@ typedef struct held_frame {
 struct resume {
   resume_point_t *points;
   size_t count;
-  bool active; /* rooms joined: live frames are held */
+  bool active;   /* rooms joined: live frames are held */
+  bool trailing; /* replayed: live frames the replay already sent are dropped */
   held_frame_t *held, *held_tail;
   size_t held_count;
 };
@@ -76,40 +79,25 @@ static void free_resume(resume_t *resume) {
 }
 
 const char *gateway_resume_read(gateway_socket_t *state, const bson_t *auth) {
-  static const char *const bad = "lastSeqs must map conversation ids to the last seq seen "
-                                 "(at most 1000 of them)";
-  bson_iter_t it, entries;
-  if (!auth || !bson_iter_init_find(&it, auth, "lastSeqs") || BSON_ITER_HOLDS_NULL(&it))
-    return NULL;
-  if (!BSON_ITER_HOLDS_DOCUMENT(&it) || !bson_iter_recurse(&it, &entries))
+  resume_last_seq_t *last_seqs;
+  size_t count;
+  const char *bad = resume_points_read(auth, &last_seqs, &count);
+  if (bad || count == 0)
     return bad;
   resume_t *resume = calloc(1, sizeof *resume);
-  if (!resume)
+  resume_point_t *points = resume ? calloc(count, sizeof *points) : NULL;
+  if (!points) {
+    free(resume);
+    free(last_seqs);
     return "Server busy, try again";
-  while (bson_iter_next(&entries)) {
-    const char *id = bson_iter_key(&entries);
-    if (resume->count == RESUME_CONVERSATIONS_MAX || !chat_is_id(id) ||
-        !(BSON_ITER_HOLDS_INT32(&entries) || BSON_ITER_HOLDS_INT64(&entries) ||
-          BSON_ITER_HOLDS_DOUBLE(&entries)) ||
-        bson_iter_as_int64(&entries) < 0) {
-      free_resume(resume);
-      return bad;
-    }
-    resume_point_t *grown = realloc(resume->points, (resume->count + 1) * sizeof *grown);
-    if (!grown) {
-      free_resume(resume);
-      return "Server busy, try again";
-    }
-    resume->points = grown;
-    resume_point_t *point = &resume->points[resume->count++];
-    memset(point, 0, sizeof *point);
-    memcpy(point->conversation_id, id, CHAT_ID_SIZE);
-    point->seq = point->replayed = bson_iter_as_int64(&entries);
   }
-  if (resume->count == 0) {
-    free_resume(resume);
-    return NULL;
+  for (size_t i = 0; i < count; i++) {
+    memcpy(points[i].conversation_id, last_seqs[i].conversation_id, CHAT_ID_SIZE);
+    points[i].seq = points[i].replayed = last_seqs[i].seq;
   }
+  free(last_seqs);
+  resume->points = points;
+  resume->count = count;
   state->resume = resume;
   return NULL;
 }
@@ -122,9 +110,35 @@ static resume_point_t *find_point(resume_t *resume, const char *conversation_id)
   return NULL;
 }
 
+/* After the replay: persistence stores a message before it publishes it,
+ * so the replay can read one whose live broadcast has not reached this
+ * gateway yet; it comes after "resumed" and is dropped here. Once a live
+ * frame past the replay has come for each replayed conversation, the
+ * resume is let go. */
+static bool already_replayed(gateway_socket_t *state, const char *conversation_id,
+                             const char *seq) {
+  resume_t *resume = state->resume;
+  resume_point_t *point = find_point(resume, conversation_id);
+  if (!point || point->caught_up || !seq)
+    return false;
+  if (strtoll(seq, NULL, 10) <= point->replayed)
+    return true; /* the replay sent it */
+  point->caught_up = true;
+  for (size_t i = 0; i < resume->count; i++) {
+    if (resume->points[i].member && !resume->points[i].caught_up)
+      return false;
+  }
+  state->resume = NULL;
+  free_resume(resume);
+  return false;
+}
+
 bool gateway_resume_hold(gateway_socket_t *state, const char *conversation_id, const char *seq,
                          const char *frame) {
   resume_t *resume = state->resume;
+  CHAT_ASSERT(resume); /* delivery holds frames only for a socket that resumes */
+  if (resume->trailing)
+    return already_replayed(state, conversation_id, seq);
   if (!resume->active || !find_point(resume, conversation_id))
     return false;
   if (resume->held_count == RESUME_HELD_MAX) {
@@ -253,18 +267,38 @@ static void replay(void *arg) {
                                 point->has_more ? "true" : "false");
       first = false;
     }
-    for (held_frame_t *held = resume->held; held; held = held->next) {
+    bool waiting = false;
+    for (held_frame_t *held = resume->held, *next; held; held = next) {
+      next = held->next;
       resume_point_t *point = find_point(resume, held->conversation_id);
       /* A live message the replay already sent is not sent again. After a
        * capped replay (hasMore) the client fetches the gap from history. */
-      if (!point || held->seq == 0 || held->seq > point->replayed)
+      if (!point || held->seq == 0 || held->seq > point->replayed) {
         chat_sio_emit(state->socket, held->frame, NULL, 0);
+        if (point && held->seq > point->replayed)
+          point->caught_up = true;
+      }
+      free(held);
     }
+    resume->held = resume->held_tail = NULL;
+    resume->held_count = 0;
     bson_string_append(summary, "]}]");
     chat_sio_emit(state->socket, summary->str, NULL, 0);
     bson_string_free(summary, true);
-    state->resume = NULL;
-    free_resume(resume);
+    for (size_t i = 0; i < resume->count; i++) {
+      resume_point_t *point = &resume->points[i];
+      for (size_t j = 0; j < point->frame_count; j++)
+        bson_string_free(point->frames[j], true);
+      point->frame_count = 0;
+      waiting = waiting || (point->member && !point->caught_up);
+    }
+    resume->active = false;
+    if (waiting) {
+      resume->trailing = true; /* kept, small, until the live stream passes the replay */
+    } else {
+      state->resume = NULL;
+      free_resume(resume);
+    }
   } else if (state->resume != resume) {
     free_resume(resume); /* the socket went and let go of it */
   }
@@ -274,23 +308,23 @@ static void replay(void *arg) {
 
 void gateway_resume_start(gateway_t *gw, gateway_socket_t *state) {
   resume_t *resume = state->resume;
-  char room[CHAT_ID_SIZE + 8];
-  for (size_t i = 0; i < resume->count; i++) {
-    snprintf(room, sizeof room, "room:%s", resume->points[i].conversation_id);
-    resume->points[i].member = gateway_socket_in_room(state, room);
-  }
+  CHAT_ASSERT(resume && !resume->active); /* asked for once, after the rooms lookup */
+  if (resume->trailing)
+    return; /* replayed already */
+  for (size_t i = 0; i < resume->count; i++)
+    resume->points[i].member =
+        gateway_socket_in_conversation(state, resume->points[i].conversation_id);
   resume_job_t *job = calloc(1, sizeof *job);
   if (!job) {
     gateway_resume_free(state);
     return;
   }
-  *job = (resume_job_t){gw, state, resume};
+  *job = (resume_job_t){gw, gateway_socket_hold(state), resume};
   resume->active = true;
-  state->refs++;
   if (work_queue_submit(gw->work, read_missed, replay, job) != CHAT_OK) {
     CHAT_LOG(CHAT_LOG_WARN, "socket %s: too busy to resume; the client catches up from history",
              chat_sio_socket_id(state->socket));
-    state->refs--;
+    gateway_socket_release(state); /* the job's; the socket keeps its own */
     free(job);
     resume->active = false;
     gateway_resume_free(state);

@@ -1,4 +1,4 @@
-/* Group chats (seed 001): conversation.create, member.add, member.remove,
+/* Group chats: conversation.create, member.add, member.remove,
  * conversation.leave, conversation.delete. Each comes from a REST call
  * that waits for its command.result; all of one conversation's commands
  * share a partition (key: conversationId), so one process at a time
@@ -126,7 +126,7 @@ static chat_err_t reply_error(command_t *c, chat_err_t code, const char *message
  * conversation exists or not, is a group or a 1-1, is deleted or not: a
  * 1-1's id is derived from its two users, so any other answer would tell
  * anyone whether two users have talked. It is what the read routes answer
- * (check_member in the gateway's rest_chat.c). */
+ * (rest_check_member in the gateway's rest_reads.c). */
 static const char *group_refusal(const group_t *g, const char *caller, chat_err_t *code) {
   *code = CHAT_ERR_FORBIDDEN;
   if (!g->exists || !is_participant(g, caller))
@@ -237,7 +237,7 @@ static chat_err_t welcome(command_t *c, char (*users)[CHAT_ID_SIZE], size_t coun
   chat_err_t err = CHAT_OK;
   for (size_t i = 0; i < count && err == CHAT_OK; i++) {
     char target[CHAT_ID_SIZE + 8];
-    snprintf(target, sizeof target, "user:%s", users[i]);
+    chat_target(target, sizeof target, CHAT_TARGET_USER, users[i]);
     const chat_broadcast_route_t route = {
         .event = "conversation_created", .target = target, .join = c->conversation_id};
     err = broadcast(c, &route, value);
@@ -433,7 +433,7 @@ static chat_err_t add(command_t *c) {
                               "{\"conversationId\":\"%s\",\"userIds\":%s,\"actorId\":\"%s\"}",
                               c->conversation_id, list->str, actor);
     char room[CHAT_ID_SIZE + 8];
-    snprintf(room, sizeof room, "room:%s", c->conversation_id);
+    chat_target(room, sizeof room, CHAT_TARGET_ROOM, c->conversation_id);
     const chat_broadcast_route_t route = {.event = "member_added", .target = room};
     err = broadcast(c, &route, value);
     bson_string_free(value, true);
@@ -502,8 +502,8 @@ static chat_err_t remove_member(command_t *c, const char *user, const char *acto
   /* To the room, but not to the user who goes (they get their own record,
    * which takes their sockets out of the room). */
   char room[CHAT_ID_SIZE + 8], target[CHAT_ID_SIZE + 8];
-  snprintf(room, sizeof room, "room:%s", c->conversation_id);
-  snprintf(target, sizeof target, "user:%s", user);
+  chat_target(room, sizeof room, CHAT_TARGET_ROOM, c->conversation_id);
+  chat_target(target, sizeof target, CHAT_TARGET_USER, user);
   bson_string_t *value = bson_string_new(NULL);
   bson_string_append_printf(value,
                             "{\"conversationId\":\"%s\",\"userId\":\"%s\",\"actorId\":\"%s\"}",
@@ -600,7 +600,7 @@ static chat_err_t delete_group(command_t *c) {
   /* Everyone in the room hears it and leaves the room. Its messages stay
    * stored; nothing serves them any more. */
   char room[CHAT_ID_SIZE + 8];
-  snprintf(room, sizeof room, "room:%s", c->conversation_id);
+  chat_target(room, sizeof room, CHAT_TARGET_ROOM, c->conversation_id);
   bson_string_t *value = bson_string_new(NULL);
   bson_string_append_printf(value, "{\"conversationId\":\"%s\",\"actorId\":\"%s\"}",
                             c->conversation_id, actor);

@@ -1,4 +1,4 @@
-/* Group chats (seed 001): conversation.create, member.add, member.remove,
+/* Group chats: conversation.create, member.add, member.remove,
  * conversation.leave, conversation.delete. */
 #ifndef PERSISTENCE_HANDLE_CONVERSATION_H
 #define PERSISTENCE_HANDLE_CONVERSATION_H
@@ -17,7 +17,7 @@ chat_err_t persistence_handle_conversation_leave(void *ctx, const chat_envelope_
 chat_err_t persistence_handle_conversation_delete(void *ctx, const chat_envelope_t *event,
                                                   const chat_record_t *record);
 
-/* message.delete (seed 000): the sender soft-deletes a message. */
+/* message.delete: the sender soft-deletes a message. */
 chat_err_t persistence_handle_message_delete(void *ctx, const chat_envelope_t *event,
                                              const chat_record_t *record);
 

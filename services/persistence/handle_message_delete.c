@@ -1,4 +1,4 @@
-/* message.delete (seed 000): only the sender deletes, and only once. The
+/* message.delete: only the sender deletes, and only once. The
  * message is marked (deletedAt), never removed; history, search and
  * resume leave it out from then on. The room hears message_deleted; a
  * refusal goes back to the asking socket as message_deletion_reverted, or
@@ -27,7 +27,7 @@ static chat_err_t refuse(chat_runtime_t *rt, const chat_envelope_t *event, const
   if (bson_iter_init_find(&it, &event->payload, "connectionId") && BSON_ITER_HOLDS_UTF8(&it) &&
       strchr(bson_iter_utf8(&it, NULL), '/')) {
     char target[CHAT_ENVELOPE_SOURCE_MAX + 16];
-    snprintf(target, sizeof target, "conn:%s", bson_iter_utf8(&it, NULL));
+    chat_target(target, sizeof target, CHAT_TARGET_CONN, bson_iter_utf8(&it, NULL));
     bson_string_t *value = bson_string_new("{\"messageId\":");
     chat_json_append_string(value, message_id, strlen(message_id));
     bson_string_append(value, ",\"reason\":");
@@ -104,7 +104,7 @@ chat_err_t persistence_handle_message_delete(void *ctx, const chat_envelope_t *e
   if (reason)
     return refuse(rt, event, message_id, code, reason);
   char room[CHAT_ID_SIZE + 8];
-  snprintf(room, sizeof room, "room:%s", conversation_id);
+  chat_target(room, sizeof room, CHAT_TARGET_ROOM, conversation_id);
   bson_string_t *value = bson_string_new(NULL);
   bson_string_append_printf(value, "{\"messageId\":\"%s\",\"conversationId\":\"%s\"}", message_id,
                             conversation_id);

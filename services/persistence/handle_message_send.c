@@ -32,8 +32,10 @@
 #include <time.h>
 
 #include "chat/broadcast.h"
+#include "chat/error_json.h"
 #include "chat/ids.h"
 #include "chat/json.h"
+#include "chat/limits.h"
 #include "chat/log.h"
 #include "chat/message_json.h"
 #include "chat/runtime.h"
@@ -42,9 +44,6 @@
 #include "persistence_publish.h"
 #include "reply_window.h"
 
-#define CONTENT_MAX 65536 /* proto's limit; the gateway enforces its smaller setting */
-#define CLIENT_MSG_ID_MAX 128
-#define ATTACHMENT_URL_MAX 2048
 #define PREVIEW_MAX 200 /* bytes of content kept as the conversation's last message */
 #define INSERT_TRIES 16 /* tries of a run's insert before the batch is retried later */
 /* Documents per insert command. FerretDB 1.24 inserts in batches of 100
@@ -142,16 +141,16 @@ static void read_send(send_t *send) {
   bson_iter_t it;
   send->created_at = event->ts;
   send->client_msg_id = chat_envelope_string(event, "clientMsgId", &len);
-  if (!send->client_msg_id || len == 0 || len > CLIENT_MSG_ID_MAX)
+  if (!send->client_msg_id || len == 0 || len > CHAT_CLIENT_MSG_ID_MAX)
     return reject(send, CHAT_ERR_SCHEMA, "clientMsgId must be a string of 1 to 128 bytes");
   send->sender_id = chat_envelope_string(event, "senderId", NULL);
   if (!send->sender_id || !chat_is_id(send->sender_id))
     return reject(send, CHAT_ERR_SCHEMA, "senderId must be an id");
   send->content = chat_envelope_string(event, "content", &send->content_len);
-  if (!send->content || send->content_len == 0 || send->content_len > CONTENT_MAX)
+  if (!send->content || send->content_len == 0 || send->content_len > CHAT_CONTENT_MAX)
     return reject(send, CHAT_ERR_SCHEMA, "content must be a non-empty string");
   if (bson_iter_init_find(&it, &event->payload, "attachmentUrl") && !BSON_ITER_HOLDS_NULL(&it)) {
-    if (!BSON_ITER_HOLDS_UTF8(&it) || (bson_iter_utf8(&it, &len), len > ATTACHMENT_URL_MAX))
+    if (!BSON_ITER_HOLDS_UTF8(&it) || (bson_iter_utf8(&it, &len), len > CHAT_ATTACHMENT_URL_MAX))
       return reject(send, CHAT_ERR_SCHEMA, "attachmentUrl must be a string or null");
     send->attachment_url = bson_iter_utf8(&it, NULL);
   }
@@ -737,22 +736,11 @@ static chat_err_t update_conversations(run_t *run) {
 
 static void append_user(bson_string_t *out, const run_t *run, const char *id) {
   const user_t *user = find_user(run, id);
-  bson_string_append_printf(out, "{\"id\":\"%s\",\"username\":", id);
-  if (user && user->username)
-    chat_json_append_string(out, user->username, strlen(user->username));
-  else
-    bson_string_append(out, "null");
-  bson_string_append_c(out, '}');
+  const chat_user_ref_t person = {id, user ? user->username : NULL, -1};
+  chat_user_ref_json(out, &person);
 }
 
-static void append_nullable(bson_string_t *out, const char *str) {
-  if (str)
-    chat_json_append_string(out, str, strlen(str));
-  else
-    bson_string_append(out, "null");
-}
-
-/* new_message, as seed 004's clients receive it. */
+/* new_message, as socket clients receive it. */
 static bson_string_t *new_message_json(const run_t *run, const send_t *send) {
   const user_t *sender = find_user(run, send->sender_id);
   const chat_message_view_t view = {
@@ -784,31 +772,32 @@ static bson_string_t *notification_json(const run_t *run, const send_t *send) {
   return out;
 }
 
-/* The message in seed 004's REST shape (POST /api/chat/send). */
+/* The message in the REST shape (POST /api/chat/send). */
 static bson_string_t *rest_message_json(const run_t *run, const send_t *send) {
   const char *receiver = receiver_of(send);
-  bson_string_t *out = bson_string_new("{\"ok\":true,\"data\":{");
-  bson_string_append_printf(out,
-                            "\"id\":\"%s\",\"sender_id\":\"%s\",\"receiver_id\":", send->message_id,
-                            send->sender_id);
-  append_nullable(out, receiver);
-  bson_string_append_printf(out,
-                            ",\"conversation_id\":\"%s\",\"content\":", send->conversation->id);
-  chat_json_append_string(out, send->content, send->content_len);
-  bson_string_append(out, ",\"attachment_url\":");
-  append_nullable(out, send->attachment_url);
-  bson_string_append(out, ",\"is_read\":false,\"read_at\":null,\"createdAt\":");
-  chat_json_append_time(out, send->created_at);
-  bson_string_append(out, ",\"sender\":");
-  append_user(out, run, send->sender_id);
-  bson_string_append(out, ",\"receiver\":");
-  if (receiver)
-    append_user(out, run, receiver);
-  else
-    bson_string_append(out, "null");
-  bson_string_append_printf(out, ",\"seq\":%lld,\"clientMsgId\":", (long long)send->seq);
-  chat_json_append_string(out, send->client_msg_id, strlen(send->client_msg_id));
-  bson_string_append(out, "}}");
+  const user_t *sender = find_user(run, send->sender_id);
+  const user_t *receiver_user = receiver ? find_user(run, receiver) : NULL;
+  const chat_rest_message_view_t view = {
+      .message =
+          {
+              .id = send->message_id,
+              .sender_id = send->sender_id,
+              .receiver_id = receiver,
+              .conversation_id = send->conversation->id,
+              .content = send->content,
+              .content_len = send->content_len,
+              .attachment_url = send->attachment_url,
+              .created_at_ms = send->created_at,
+              .seq = send->seq,
+          },
+      .is_read = false, /* just sent: nobody else has read it */
+      .sender = {send->sender_id, sender ? sender->username : NULL, -1},
+      .receiver = {receiver, receiver_user ? receiver_user->username : NULL, -1},
+      .client_msg_id = send->client_msg_id,
+  };
+  bson_string_t *out = bson_string_new("{\"ok\":true,\"data\":");
+  chat_rest_message_json(out, &view);
+  bson_string_append_c(out, '}');
   return out;
 }
 
@@ -837,7 +826,7 @@ static chat_err_t announce_conversation(run_t *run, const send_t *send) {
   chat_err_t err = CHAT_OK;
   for (size_t i = 0; i < c->participant_count && err == CHAT_OK; i++) {
     char target[CHAT_ID_SIZE + 8];
-    snprintf(target, sizeof target, "user:%s", c->participants[i]);
+    chat_target(target, sizeof target, CHAT_TARGET_USER, c->participants[i]);
     const chat_broadcast_route_t route = {
         .event = "conversation_created", .target = target, .join = c->id};
     err = broadcast(run, &route, value);
@@ -854,7 +843,7 @@ static chat_err_t announce_conversation(run_t *run, const send_t *send) {
 static bool connection_target(const send_t *send, char *out, size_t cap) {
   if (!send->connection_id || !strchr(send->connection_id, '/'))
     return false;
-  return (size_t)snprintf(out, cap, "conn:%s", send->connection_id) < cap;
+  return chat_target(out, cap, CHAT_TARGET_CONN, send->connection_id) != NULL;
 }
 
 static chat_err_t publish_message(run_t *run, const send_t *send) {
@@ -872,13 +861,13 @@ static chat_err_t publish_message(run_t *run, const send_t *send) {
     err = announce_conversation(run, send);
     for (size_t i = 0; i < c->participant_count && err == CHAT_OK; i++) {
       char target[CHAT_ID_SIZE + 8];
-      snprintf(target, sizeof target, "user:%s", c->participants[i]);
+      chat_target(target, sizeof target, CHAT_TARGET_USER, c->participants[i]);
       const chat_broadcast_route_t route = {
           .event = "message_notification", .target = target, .exclude = has_conn ? conn : NULL};
       err = broadcast(run, &route, notification);
     }
   } else {
-    snprintf(room, sizeof room, "room:%s", c->id);
+    chat_target(room, sizeof room, CHAT_TARGET_ROOM, c->id);
     bson_string_t *message = new_message_json(run, send);
     const chat_broadcast_route_t open = {
         .event = "new_message", .target = room, .scope = "open", .seq = seq};
@@ -929,11 +918,8 @@ static chat_err_t publish_rejection(run_t *run, const send_t *send) {
   chat_err_t err = CHAT_OK;
   CHAT_LOG(CHAT_LOG_INFO, "message.send at %s[%d]@%lld refused: %s", send->record->topic,
            send->record->partition, (long long)send->record->offset, send->reject_message);
-  bson_string_t *error = bson_string_new("{\"code\":\"");
-  bson_string_append(error, chat_err_code(send->reject));
-  bson_string_append(error, "\",\"message\":");
-  chat_json_append_string(error, send->reject_message, strlen(send->reject_message));
-  bson_string_append_c(error, '}');
+  bson_string_t *error = bson_string_new(NULL);
+  chat_error_json(error, chat_err_code(send->reject), send->reject_message);
   if (send->client_msg_id && connection_target(send, conn, sizeof conn)) {
     bson_string_t *ack = bson_string_new("{\"clientMsgId\":");
     chat_json_append_string(ack, send->client_msg_id, strlen(send->client_msg_id));

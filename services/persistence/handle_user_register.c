@@ -33,9 +33,9 @@ chat_err_t persistence_handle_user_register(void *ctx, const chat_envelope_t *ev
   if (!user_id || !username || !hash) {
     CHAT_LOG(CHAT_LOG_WARN, "user.register at %s[%d]@%lld lacks userId, username or passwordHash",
              record->topic, record->partition, (long long)record->offset);
-    return persistence_reply(rt, event,
-                             "{\"ok\":false,\"error\":{\"code\":\"BAD_PAYLOAD\",\"message\":"
-                             "\"userId, username and passwordHash are required\"}}");
+    return chat_broadcast_reply_error(chat_runtime_producer(rt), chat_runtime_config(rt), event,
+                                      CHAT_ERR_SCHEMA,
+                                      "userId, username and passwordHash are required");
   }
   chat_mongo_t *mongo = chat_runtime_mongo(rt);
   mongoc_client_t *client = chat_mongo_acquire(mongo);
@@ -45,6 +45,7 @@ chat_err_t persistence_handle_user_register(void *ctx, const chat_envelope_t *ev
   bson_error_t error;
   chat_err_t err = CHAT_OK;
   const char *answer = NULL;
+  bool taken = false;
   bson_string_t *ok_answer = NULL;
   if (mongoc_collection_insert_one(users, doc, NULL, NULL, &error) ||
       (chat_mongo_error(&error) == CHAT_ERR_DUPLICATE &&
@@ -57,7 +58,7 @@ chat_err_t persistence_handle_user_register(void *ctx, const chat_envelope_t *ev
     bson_string_append(ok_answer, "}}");
     answer = ok_answer->str;
   } else if (chat_mongo_error(&error) == CHAT_ERR_DUPLICATE) {
-    answer = "{\"ok\":false,\"error\":{\"code\":\"DUPLICATE\",\"message\":\"username is taken\"}}";
+    taken = true;
   } else {
     CHAT_LOG(CHAT_LOG_WARN, "user.register: %s", error.message);
     err = chat_mongo_error(&error); /* the batch is retried */
@@ -67,6 +68,9 @@ chat_err_t persistence_handle_user_register(void *ctx, const chat_envelope_t *ev
   chat_mongo_release(mongo, client);
   if (answer)
     err = persistence_reply(rt, event, answer);
+  else if (taken)
+    err = chat_broadcast_reply_error(chat_runtime_producer(rt), chat_runtime_config(rt), event,
+                                     CHAT_ERR_DUPLICATE, "username is taken");
   if (ok_answer)
     bson_string_free(ok_answer, true);
   return err;

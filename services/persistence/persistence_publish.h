@@ -44,7 +44,7 @@ chat_err_t persistence_publish_message_deleted(chat_runtime_t *rt, const char *m
                                                const char *conversation_id, const char *deleted_by,
                                                int64_t at_ms);
 
-/* replied.in.24hr.first (seed 002) on chat.events. */
+/* replied.in.24hr.first (a 1-1 reply within 24 hours) on chat.events. */
 chat_err_t persistence_publish_replied_first(chat_runtime_t *rt, const char *conversation_id,
                                              const char *replier_id, const char *original_sender_id,
                                              const char *original_message_id,

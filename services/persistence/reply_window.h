@@ -1,10 +1,10 @@
-/* Seed 002's replied.in.24hr.first, as pure logic: in a 1-1 conversation,
+/* The reply window's replied.in.24hr.first, as pure logic: in a 1-1 conversation,
  * a user who replies to the other within 24 hours of the other's message
  * earns the event, at most once per window. The window opens with the
  * earliest message the other has not answered yet and closes with the
  * reply, in time or not, so a user who sends many messages in a row earns
  * nothing and opens one window only. The state is kept in the
- * conversation's document, not a cache (seed 002 says why). */
+ * conversation's document, not a cache. */
 #ifndef PERSISTENCE_REPLY_WINDOW_H
 #define PERSISTENCE_REPLY_WINDOW_H
 

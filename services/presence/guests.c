@@ -1,4 +1,4 @@
-/* Who is in each of seed 003's guest rooms, across gateways: the guests
+/* Who is in each guest room, across gateways: the guests
  * collection (one document per logged-in guest socket), kept from
  * guest.joined / guest.left and ended with the gateway that held them.
  * After every change the room gets its `users` list through
@@ -19,7 +19,7 @@
 static chat_err_t broadcast(chat_runtime_t *rt, const char *event, const char *room,
                             const bson_string_t *value) {
   char target[160];
-  snprintf(target, sizeof target, "guest:%s", room);
+  chat_target(target, sizeof target, CHAT_TARGET_GUEST, room);
   const chat_broadcast_route_t route = {.event = event, .target = target};
   return chat_broadcast_send(chat_runtime_producer(rt), chat_runtime_config(rt), &route, value->str,
                              value->len, 0);

@@ -1,4 +1,4 @@
-/* Seed 003's guest rooms, on the presence side: who is in each room. */
+/* The guest rooms, on the presence side: who is in each room. */
 #ifndef PRESENCE_GUESTS_H
 #define PRESENCE_GUESTS_H
 

@@ -1,5 +1,5 @@
-/* The rules of presence, as pure functions (seed 000: "logic should be
- * tested"); presence_store.c applies them to MongoDB. */
+/* The rules of presence, as pure functions, so that they are unit-tested
+ * alone; presence_store.c applies them to MongoDB. */
 #ifndef PRESENCE_LOGIC_H
 #define PRESENCE_LOGIC_H
 

@@ -66,7 +66,7 @@ static chat_err_t publish(chat_runtime_t *rt, mongoc_client_t *client, const cha
     }
     bson_string_append_c(value, '}');
     char target[160];
-    snprintf(target, sizeof target, "contacts:%s", user_id);
+    chat_target(target, sizeof target, CHAT_TARGET_CONTACTS, user_id);
     const chat_broadcast_route_t route = {
         .event = online ? "user_online" : "user_offline", .target = target, .rooms = rooms};
     err = chat_broadcast_send(chat_runtime_producer(rt), chat_runtime_config(rt), &route,

@@ -85,7 +85,7 @@ static chat_err_t advance(chat_runtime_t *rt, mongoc_client_t *client, const cha
 static chat_err_t publish_read(chat_runtime_t *rt, const char *conversation_id, const char *user_id,
                                int64_t seq, int64_t read_at_ms) {
   char room[CHAT_ID_SIZE + 8], when[CHAT_JSON_TIME_SIZE];
-  snprintf(room, sizeof room, "room:%s", conversation_id);
+  chat_target(room, sizeof room, CHAT_TARGET_ROOM, conversation_id);
   chat_json_format_time(read_at_ms, when);
   bson_string_t *value = bson_string_new(NULL);
   bson_string_append_printf(value, "{\"conversationId\":\"%s\",\"userId\":", conversation_id);
@@ -187,7 +187,7 @@ static chat_err_t revert(chat_runtime_t *rt, const chat_envelope_t *event, const
   if (!connection || !strchr(connection, '/'))
     return CHAT_OK;
   char target[CHAT_ENVELOPE_SOURCE_MAX + 16];
-  snprintf(target, sizeof target, "conn:%s", connection);
+  chat_target(target, sizeof target, CHAT_TARGET_CONN, connection);
   bson_string_t *value = bson_string_new("{\"messageId\":");
   chat_json_append_string(value, message_id, strlen(message_id));
   bson_string_append(value, ",\"reason\":");

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs one fuzz target for a number of executions and reports what it did:
 #   tests/fuzz/run-long.sh TARGET EXECUTIONS
-# TARGET is socketio_fuzz, session_fuzz or jwt_fuzz (tests/CMakeLists.txt).
+# TARGET is socketio_fuzz, session_fuzz, jwt_fuzz or rest_fuzz (tests/CMakeLists.txt).
 # The run starts from the target's seeds (only read) and the build tree's
 # fuzz-corpus-TARGET, where the new inputs stay for the next run. It prints
 # libFuzzer's final line and stats (executions, cov: edges, ft: features,
@@ -22,6 +22,7 @@ case $target in
   socketio_fuzz) seeds=$root/tests/fuzz/corpus; dict= ;;
   session_fuzz) seeds=$root/tests/fuzz/corpus-session; dict=-dict=$root/tests/fuzz/session.dict ;;
   jwt_fuzz) seeds=$root/tests/fuzz/corpus-jwt; dict= ;;
+  rest_fuzz) seeds=$root/tests/fuzz/rest_corpus; dict= ;;
   *) echo "$0: unknown target $target" >&2; exit 2 ;;
 esac
 

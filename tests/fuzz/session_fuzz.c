@@ -487,8 +487,8 @@ static void op_close(unsigned which) {
  * next use of it fails under ASan even when that use is in a library that
  * ASan does not instrument (libbson). Without it, such a pointer may still
  * find its old data, untouched, in the dead frame. */
-__attribute__((noinline)) static void scribble_stack(void) {
-  uint8_t garbage[16 * 1024];
+__attribute__((noinline, no_sanitize("address"))) static void scribble_stack(void) {
+  uint8_t garbage[4 * 1024]; /* deeper than the session's calls go */
   memset(garbage, 0xa5, sizeof garbage);
   __asm__ volatile("" : : "r"(garbage) : "memory"); /* the stores are not dead */
 }
@@ -554,8 +554,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     scribble_stack();
   }
   /* The server shuts down: every socket hears of it, every connection is
-   * let go of. */
-  eio_engine_close_all(&engine, "server shutting down");
+   * let go of. (The session alone: eio_engine_close_all() would visit all
+   * 4096 buckets, a tenth of each execution.) */
+  if (session)
+    eio_session_close(session, "1", "server shutting down");
   session_check(sid);
   CHECK(!session);
   return 0;

@@ -1,9 +1,14 @@
-/* Producing to chat.broadcast: the value is the Socket.IO payload exactly as
+/* chat.broadcast records: the value is the Socket.IO payload exactly as
  * clients receive it, and the routing goes in record headers
- * (proto/README.md, "chat.broadcast: routing headers"). */
+ * (proto/README.md, "chat.broadcast: routing headers"). One route type,
+ * written by every service (chat_broadcast_send) and read by the gateway
+ * (chat_broadcast_read), with one table of header names between them, and
+ * the builders of the target names that the route and the gateway's
+ * rooms share. */
 #ifndef CHAT_BROADCAST_H
 #define CHAT_BROADCAST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "chat/config.h"
@@ -24,6 +29,52 @@ typedef struct chat_broadcast_route {
   const char *rooms;          /* target contacts:<userId>: "room:<a>,room:<b>" to deliver in */
   const char *exclude_user;   /* a user id: none of that user's sockets get it */
 } chat_broadcast_route_t;
+
+/* Reads the routing headers of a chat.broadcast record into *route, whose
+ * strings point into *storage (one allocation, free() it; NULL when the
+ * call fails). Returns CHAT_OK, CHAT_ERR_INVALID when the record has no
+ * event, no target or no value, or CHAT_ERR_NOMEM. */
+chat_err_t chat_broadcast_read(const chat_record_t *record, chat_broadcast_route_t *route,
+                               char **storage);
+
+/* Who of a target's sockets a record is for (the scope header). */
+typedef enum chat_broadcast_scope {
+  CHAT_BROADCAST_SCOPE_ALL = 0, /* no scope header: every socket of the target */
+  CHAT_BROADCAST_SCOPE_OPEN,    /* "open": those that have the conversation open */
+  CHAT_BROADCAST_SCOPE_CLOSED,  /* "closed": those that have not */
+} chat_broadcast_scope_t;
+
+/* Reads scope (NULL: no header) into *out; false when it is unknown. */
+bool chat_broadcast_scope_parse(const char *scope, chat_broadcast_scope_t *out);
+
+/* Whether a socket that has the record's conversation open (or not) is
+ * in the audience of scope: the scope filter of delivery. */
+bool chat_broadcast_scope_admits(chat_broadcast_scope_t scope, bool conversation_open);
+
+/* The kinds of target a record goes to, each a name "<kind>:<id>" that
+ * is also the name of the gateway's room that reaches it. */
+typedef enum chat_target_kind {
+  CHAT_TARGET_ROOM,     /* room:<conversationId>: the conversation's members */
+  CHAT_TARGET_USER,     /* user:<userId>: every socket of one user */
+  CHAT_TARGET_CONN,     /* conn:<gatewayId>/<socketId>: one connection */
+  CHAT_TARGET_GATEWAY,  /* gateway:<gatewayId>: a gateway itself (command.result) */
+  CHAT_TARGET_CONTACTS, /* contacts:<userId>: everyone who shares a room with the user */
+  CHAT_TARGET_GUEST,    /* guest:<room>: a guest room */
+} chat_target_kind_t;
+
+#define CHAT_TARGET_MAX (CHAT_CONFIG_STR_MAX + 64) /* a target name's buffer, NUL included */
+
+/* Writes "<kind>:<id>" into out (cap bytes). Returns out, or NULL when it
+ * did not fit (out then holds it cut short). */
+const char *chat_target(char *out, size_t cap, chat_target_kind_t kind, const char *id);
+
+/* Writes "conn:<gateway_id>/<socket_id>" into out; as chat_target(). */
+const char *chat_target_conn(char *out, size_t cap, const char *gateway_id,
+                             const char *socket_id);
+
+/* The id of target when it is of kind (borrowed from target), else NULL:
+ * chat_target_id("room:abc", CHAT_TARGET_ROOM) is "abc". */
+const char *chat_target_id(const char *target, chat_target_kind_t kind);
 
 /* Produces value (JSON, value_len bytes) to the prefixed chat.broadcast,
  * keyed by the target. Returns what chat_producer_produce() returns, or

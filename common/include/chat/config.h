@@ -96,7 +96,10 @@ typedef enum chat_service {
     "Seed 003's guest rooms: off, namespace (on CHAT_GUEST_NAMESPACE) or main (on /, guests "      \
     "only)")                                                                                       \
   X(CHAT_GUEST_NAMESPACE, guest_namespace, STR, "/guest", 0, 0, CHAT_SERVICE_GATEWAY,              \
-    "The namespace of guest rooms when CHAT_GUEST_ROOMS=namespace")
+    "The namespace of guest rooms when CHAT_GUEST_ROOMS=namespace")                                \
+  X(CHAT_WEB_ROOT, web_root, STR, "", 0, 0, CHAT_SERVICE_GATEWAY,                                  \
+    "The web client's files, served at /: empty for the bundle built with the gateway, off for "  \
+    "none, or an absolute directory")
 
 typedef struct chat_config {
   char kafka_brokers[CHAT_CONFIG_STR_MAX];
@@ -129,6 +132,7 @@ typedef struct chat_config {
   int cached_users;
   char guest_rooms[CHAT_CONFIG_STR_MAX];
   char guest_namespace[CHAT_CONFIG_STR_MAX];
+  char web_root[CHAT_CONFIG_STR_MAX];
 } chat_config_t;
 
 /* Looks a variable up; returns NULL when it is not set. */

@@ -3,7 +3,7 @@
  * libjwt 1.10 accepts an "alg: none" token as valid when decoding without a
  * key and has no claim validation, so verification here always passes the
  * key, checks the algorithm itself before libjwt sees the token, and checks
- * exp and nbf with a small clock-skew allowance (../shared/DESIGN.md). */
+ * exp and nbf with a small clock-skew allowance (CHAT_JWT_LEEWAY_S). */
 #ifndef CHAT_JWT_H
 #define CHAT_JWT_H
 

@@ -1,6 +1,6 @@
 /* MongoDB client pool for one database, plus idempotent index creation.
  * Works against MongoDB 6+ and FerretDB 1.24 alike: only plain commands,
- * no transactions, change streams or $lookup (../shared/DESIGN.md). */
+ * no transactions, change streams or $lookup. */
 #ifndef CHAT_MONGO_H
 #define CHAT_MONGO_H
 

@@ -1,7 +1,7 @@
 /* The rules of read receipts, as pure functions: the receipts service
  * applies them to marks (services/receipts/handle_read.c), the gateway to
  * the isRead of messages in history. A member's read state is a
- * watermark per conversation: the highest seq read (seed 002), never a
+ * watermark per conversation: the highest seq read, never a
  * document per message per reader. */
 #ifndef CHAT_READ_RULES_H
 #define CHAT_READ_RULES_H

@@ -18,6 +18,7 @@
 #include "eio_packet.h"
 #include "eio_session.h"
 #include "http_query.h"
+#include "static_files.h"
 
 #define QUERY_ARGS_MAX 32    /* query arguments looked at per request */
 #define WS_RX_BUFFER 512     /* lws receive buffer per WebSocket; larger frames come in pieces */
@@ -32,6 +33,7 @@
  * waiting for packets), never while it is an idle WebSocket: 4 KB more per
  * such request, nothing more per idle WebSocket. */
 #define HTTP_HEADER_BUFFER 8192
+#define STATIC_FILE_MAX (4 * 1024 * 1024) /* largest web client file served */
 
 typedef enum wsi_kind { KIND_NONE, KIND_POLL_GET, KIND_POLL_POST, KIND_WS, KIND_API } wsi_kind_t;
 
@@ -48,6 +50,7 @@ typedef struct wsi_state {
   bool close_requested;
   bool says_close; /* the request asked for "Connection: close" */
   bool json_reply; /* the answer is application/json whatever its status */
+  const char *content_type; /* a web client file's (static), NULL otherwise */
   /* KIND_API: the request handed to the application. */
   uint64_t request_id;
   char method[8];
@@ -340,6 +343,22 @@ static int on_api_request(chat_sio_server_t *server, struct lws *wsi, const char
   return 0; /* a body follows, or the application answers later */
 }
 
+/* A GET of a web client file (static_files.h) outside /api/: answered
+ * here when the file exists. Anything else, a missing file included, goes
+ * on to the REST API, which answers 404 in its JSON envelope. */
+static bool on_static_file(chat_sio_server_t *server, struct lws *wsi, const char *uri) {
+  if (!server->opts.web_root || strncmp(uri, "/api/", 5) == 0 ||
+      lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0)
+    return false;
+  bson_string_t *body;
+  const char *type;
+  if (static_files_read(server->opts.web_root, uri, STATIC_FILE_MAX, &body, &type) != CHAT_OK)
+    return false;
+  state_of(wsi)->content_type = type;
+  http_answer(wsi, 200, body);
+  return true;
+}
+
 static int on_http(chat_sio_server_t *server, struct lws *wsi, const char *uri) {
   wsi_state_t *state = state_of(wsi);
   char sid[64];
@@ -348,6 +367,8 @@ static int on_http(chat_sio_server_t *server, struct lws *wsi, const char *uri) 
   lws_hdr_copy(wsi, connection, sizeof connection, WSI_TOKEN_CONNECTION);
   state->says_close = strcasestr(connection, "close") != NULL;
   if (!path_matches(server, wsi, uri)) {
+    if (on_static_file(server, wsi, uri))
+      return 0;
     if (server->opts.handlers.on_http)
       return on_api_request(server, wsi, uri);
     return http_error(wsi, 404, 0, "Not found");
@@ -473,11 +494,15 @@ static int write_http_answer(struct lws *wsi) {
     return -1;
   uint8_t *start = buf + LWS_PRE, *p = start, *end = start + HTTP_HEADER_ROOM - 1;
   int rc = -1;
-  if (lws_add_http_common_headers(wsi, (unsigned)state->status,
-                                  state->status == 200 && !state->json_reply
-                                      ? "text/plain; charset=UTF-8"
-                                      : "application/json",
-                                  body_len, &p, end) ||
+  const char *type = state->content_type ? state->content_type
+                     : state->status == 200 && !state->json_reply ? "text/plain; charset=UTF-8"
+                                                                  : "application/json";
+  if (lws_add_http_common_headers(wsi, (unsigned)state->status, type, body_len, &p, end) ||
+      /* The web client's files change with each build and are small:
+       * revalidated on every load rather than cached stale. */
+      (state->content_type &&
+       lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
+                                    (const unsigned char *)"no-cache", 8, &p, end)) ||
       /* lws closes such a connection after the answer; say so, or a client
        * that pools connections (Node's agent) sends the next request into
        * a closing socket. */
@@ -498,6 +523,7 @@ out:
     bson_string_free(state->reply, true);
   state->reply = NULL;
   state->status = 0;
+  state->content_type = NULL;
   /* Last: completing the transaction may free state (the protocol is
    * dropped until the next request on this connection). */
   if (rc == 0 && lws_http_transaction_completed(wsi))

@@ -63,6 +63,7 @@ typedef struct chat_sio_options {
   int connect_timeout_ms;        /* no namespace CONNECT this long after open: close (0: never) */
   bool engine_echo;              /* test the Engine.IO layer alone: echo every message back */
   const char *const *namespaces; /* allowed besides "/", NULL-terminated; may be NULL */
+  const char *web_root;          /* directory of files served at "/" (static_files.h); NULL: none */
   chat_sio_handlers_t handlers;
   void *ctx;
 } chat_sio_options_t;

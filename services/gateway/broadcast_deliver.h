@@ -1,0 +1,16 @@
+/* Delivery of chat.broadcast records to this gateway's sockets
+ * (broadcast_deliver.c). */
+#ifndef GATEWAY_BROADCAST_DELIVER_H
+#define GATEWAY_BROADCAST_DELIVER_H
+
+#include <stddef.h>
+
+#include "chat/broadcast.h"
+#include "gateway.h"
+
+/* Delivers a chat.broadcast record with route (read by
+ * chat_broadcast_read) and value, on the loop thread. */
+void gateway_deliver(gateway_t *gw, const chat_broadcast_route_t *route, const char *value,
+                     size_t value_len);
+
+#endif
