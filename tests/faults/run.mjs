@@ -333,7 +333,7 @@ class Runner {
     this.messages = new Map(); /* clientMsgId -> message */
     this.violations = [];
     this.errors = new Map();
-    this.lateTo = new Map(); /* member -> messages it got only by the final resume */
+    this.lateTo = new Map(); /* member -> messages it got only by a resume */
     this.phases = [];
     this.clients = [];
   }
@@ -664,7 +664,7 @@ async function main() {
     const stored = await runner.settle();
     const rows = runner.check(stored);
     printTable(rows, opts, seconds);
-    if (runner.lateTo.size) console.log(`delivered only by the final resume: ${[...runner.lateTo].map(([k, v]) => `to ${k} x${v}`).join(", ")}`);
+    if (runner.lateTo.size) console.log(`delivered to a member only by a resume (a reconnect, or the last one): ${[...runner.lateTo].map(([k, v]) => `to ${k} x${v}`).join(", ")}`);
     if (runner.errors.size) console.log(`error answers (each send resent): ${[...runner.errors].map(([k, v]) => `${k} x${v}`).join(", ")}`);
   } catch (e) {
     console.error(e.stack ?? e);
