@@ -34,6 +34,13 @@ typedef struct topic_slot {
   chat_series_t *latency;
   atomic_bool ready;
 } topic_slot_t;
+/* A record not delivered this long after it was produced fails its
+ * delivery report: the gateway then answers a send with UNAVAILABLE (the
+ * client resends, same clientMsgId) within the 30 s a client may wait,
+ * and a consumer's batch is retried; librdkafka's default, 5 minutes,
+ * left sends unanswered through a broker restart (the fault runner's
+ * kafka-kill: 30 s without an answer). */
+#define PRODUCER_DELIVERY_TIMEOUT_MS "20000" /* message.timeout.ms: a report, failed or not, within 20 s */
 
 struct chat_producer {
   rd_kafka_t *rk;
@@ -305,6 +312,8 @@ chat_err_t chat_producer_create(const chat_config_t *cfg, const char *client_id,
                                   "all",
                                   "linger.ms",
                                   PRODUCER_LINGER_MS,
+                                  "message.timeout.ms",
+                                  PRODUCER_DELIVERY_TIMEOUT_MS,
                                   NULL};
   char errstr[512];
   chat_producer_t *producer = calloc(1, sizeof *producer);

@@ -52,7 +52,7 @@ static void on_event(void *ctx, chat_sio_socket_t *socket, const chat_sio_packet
   gateway_socket_t *state = chat_sio_socket_user(socket);
   if (state->guest_socket)
     gateway_guest_event(ctx, state, packet, attachment_count);
-  else
+  else if (!gateway_socket_hold_event(state, packet))
     gateway_handle_client_event(ctx, state, packet);
 }
 
@@ -175,6 +175,7 @@ int main(int argc, char **argv) {
       .ping_interval_ms = cfg->ping_interval_ms,
       .ping_timeout_ms = cfg->ping_timeout_ms,
       .max_payload = (size_t)cfg->max_payload_bytes,
+      .max_queued_bytes = (size_t)cfg->max_queued_bytes,
       .connect_timeout_ms = cfg->connect_timeout_ms,
       .handlers = {on_connect, on_connected, on_event, on_disconnect, gateway_handle_http},
       .namespaces = strcmp(cfg->guest_rooms, "namespace") == 0 ? guest_namespaces : NULL,

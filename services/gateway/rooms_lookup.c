@@ -17,6 +17,7 @@
 
 #include "chat/ids.h"
 #include "chat/log.h"
+#include "socket_lifecycle.h"
 #include "socket_resume.h"
 #include "work_queue.h"
 
@@ -132,6 +133,8 @@ static void join_memberships(void *arg) {
     gateway_socket_t *state = job->sockets[s];
     if (state->socket && state->resume)
       gateway_resume_start(gw, state); /* rooms first: nothing live slips between */
+    if (state->socket)
+      gateway_socket_rooms_ready(gw, state);
     gateway_socket_release(state);
   }
   free(job->found);
@@ -170,8 +173,11 @@ static void lookup_next(rooms_lookup_t *lookup) {
   /* One job in flight at a time: the queue's limit is for clients' work. */
   if (work_queue_submit_always(gw->work, find_memberships, join_memberships, job) != CHAT_OK) {
     CHAT_LOG(CHAT_LOG_ERROR, "out of memory: %zu sockets join no conversation", count);
-    for (size_t i = 0; i < count; i++)
+    for (size_t i = 0; i < count; i++) {
+      if (sockets[i]->socket)
+        gateway_socket_rooms_ready(gw, sockets[i]);
       gateway_socket_release(sockets[i]);
+    }
     free(per_user);
     free(sockets);
     free(job);
@@ -193,6 +199,7 @@ void rooms_lookup_add(rooms_lookup_t *lookup, gateway_socket_t *state) {
     if (!grown) {
       CHAT_LOG(CHAT_LOG_ERROR, "out of memory: socket of user %s joins no conversation",
                state->user_id);
+      state->rooms_pending = false;
       return;
     }
     lookup->waiting = grown;

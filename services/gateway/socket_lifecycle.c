@@ -5,12 +5,14 @@
 #include "socket_lifecycle.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "chat/broadcast.h"
 #include "chat/jwt.h"
 #include "chat/log.h"
+#include "client_events.h"
 #include "gateway_metrics.h"
 #include "guest_rooms.h"
 #include "presence_events.h"
@@ -18,6 +20,8 @@
 #include "socket_auth.h"
 #include "socket_resume.h"
 #include "socket_state.h"
+
+#define GATEWAY_HELD_EVENTS_MAX 64 /* events a socket may send before its rooms are known */
 
 const char *gateway_socket_accept(gateway_t *gw, chat_sio_socket_t *socket, const bson_t *auth) {
   const chat_config_t *cfg = chat_runtime_config(gw->rt);
@@ -75,7 +79,38 @@ void gateway_socket_connected(gateway_t *gw, chat_sio_socket_t *socket) {
   chat_target(user_room, sizeof user_room, CHAT_TARGET_USER, state->user_id);
   gateway_socket_join_room(gw->rooms, state, user_room);
   gateway_socket_join_room(gw->rooms, state, room);
+  state->rooms_pending = true;
   rooms_lookup_add(gw->lookup, state);
+}
+
+bool gateway_socket_hold_event(gateway_socket_t *state, const chat_sio_packet_t *packet) {
+  if (!state->rooms_pending || state->held_count == GATEWAY_HELD_EVENTS_MAX)
+    return false; /* past the limit it is answered now, as a stranger, never dropped */
+  if (!state->held && !(state->held = calloc(GATEWAY_HELD_EVENTS_MAX, sizeof *state->held)))
+    return false;
+  chat_sio_packet_t *copy = &state->held[state->held_count];
+  *copy = (chat_sio_packet_t){.type = packet->type, .ack_id = packet->ack_id,
+                              .attachments = packet->attachments};
+  memcpy(copy->nsp, packet->nsp, sizeof copy->nsp);
+  bson_copy_to(&packet->data, &copy->data);
+  state->held_count++;
+  return true;
+}
+
+static void free_held(gateway_socket_t *state) {
+  for (size_t i = 0; i < state->held_count; i++)
+    bson_destroy(&state->held[i].data);
+  free(state->held);
+  state->held = NULL;
+  state->held_count = 0;
+}
+
+void gateway_socket_rooms_ready(gateway_t *gw, gateway_socket_t *state) {
+  state->rooms_pending = false;
+  /* In the order they came; a handler may end the socket (NULL then). */
+  for (size_t i = 0; i < state->held_count && state->socket; i++)
+    gateway_handle_client_event(gw, state, &state->held[i]);
+  free_held(state);
 }
 
 void gateway_socket_gone(gateway_t *gw, chat_sio_socket_t *socket) {
@@ -90,6 +125,8 @@ void gateway_socket_gone(gateway_t *gw, chat_sio_socket_t *socket) {
     gateway_presence_session(gw, state, false);
   gateway_socket_leave_all(gw->rooms, state);
   gateway_resume_free(state);
+  free_held(state);
+  state->rooms_pending = false;
   state->socket = NULL;
   gateway_socket_release(state); /* the socket's own reference */
 }

@@ -34,6 +34,9 @@ typedef struct gateway_socket {
   char **open; /* conversation ids it has open (join_conversation) */
   size_t open_count;
   resume_t *resume;     /* what the client missed, while it is replayed (socket_resume.c) */
+  bool rooms_pending;   /* its conversations are being looked up (socket_lifecycle.c) */
+  chat_sio_packet_t *held; /* events that came meanwhile, handled once it is in its rooms */
+  size_t held_count;
   bool guest_socket;    /* on the guest rooms' namespace: no account (guest_rooms.c) */
   guest_login_t *guest; /* once logged in to a guest room */
   const char *event;    /* the client event being handled (a name of its table), for metrics */

@@ -499,6 +499,27 @@ test("resume: reconnecting to the other gateway with lastSeqs replays what was m
   assert.deepEqual(replayedBefore.slice(0, 7), [4, 5, 6, 7, 8, 9, 10]);
 });
 
+test("events sent the moment a socket connects are answered as a member: the gateway waits for its rooms lookup", async () => {
+  const uma = await register(gwA, `uma_${pid}`);
+  const vic = await register(gwB, `vic_${pid}`);
+  const umaSocket = await open(gwA, uma);
+  const opened = await request(umaSocket, "send_message", { receiverId: vic.id, content: "v-1", clientMsgId: "v-1" });
+  const conversationId = opened.conversationId;
+  await waitFor(umaSocket, "message_ack", (a) => a.clientMsgId === "v-1" && a.status === "persisted");
+  // As a client does after a reconnect (the fault runner's gateway kill):
+  // it opens its conversation and resends at once, in the connect's tick.
+  for (let i = 0; i < 5; i++) {
+    const socket = await open(i % 2 ? gwA : gwB, vic, { lastSeqs: { [conversationId]: 0 } });
+    const [joined, sent] = await Promise.all([
+      request(socket, "join_conversation", { conversationId }),
+      request(socket, "send_message", { conversationId, content: `v-${i + 2}`, clientMsgId: `v-${i + 2}` }),
+    ]);
+    assert.deepEqual(joined, { ok: true }, `connect ${i}: join_conversation`);
+    assert.equal(sent.ok, true, `connect ${i}: send_message ${JSON.stringify(sent)}`);
+    socket.close();
+  }
+});
+
 test("resume: a malformed lastSeqs is refused with CONNECT_ERROR", async () => {
   const tess = await register(gwA, `tess_${pid}`);
   for (const lastSeqs of [["not", "an", "object"], { "not-an-id": 1 }, { "65f1a0d9e4b0a1b2c3d4e601": -1 }, { "65f1a0d9e4b0a1b2c3d4e601": "7" }]) {

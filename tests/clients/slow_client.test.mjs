@@ -14,7 +14,13 @@ import { Stack, sleep } from "./lib/stack.mjs";
 const stack = new Stack("slowclient", {
   CHAT_GUEST_ROOMS: "namespace", CHAT_RATE_LIMIT_PER_SEC: "1000", CHAT_RATE_LIMIT_BURST: "1000",
 });
-let gateway, talkers;
+// A gateway whose pings are far apart: only the send queue's bound
+// (CHAT_MAX_QUEUED_BYTES) can end a stalled session within the test.
+const bounded = new Stack("slowclient", { /* the same topics, created by then */
+  CHAT_GUEST_ROOMS: "namespace", CHAT_PING_INTERVAL_MS: "120000", CHAT_PING_TIMEOUT_MS: "120000",
+  CHAT_RATE_LIMIT_PER_SEC: "1000", CHAT_RATE_LIMIT_BURST: "1000", CHAT_MAX_QUEUED_BYTES: "1000000",
+});
+let gateway, talkers, boundedGateway;
 
 before(async () => {
   // The stalled client's gateway pings often, so that its session ends
@@ -27,6 +33,7 @@ before(async () => {
 
 after(async () => {
   await stack.stopAll();
+  await bounded.stopAll();
 });
 
 // A client-to-server WebSocket text frame (masked, as the protocol wants).
@@ -97,5 +104,41 @@ test("a client that stops reading loses its TCP connection within seconds of its
   // The gateway serves everyone else as before.
   assert.equal(await talker.timeout(5000).emitWithAck("ping"), talker.id);
   talker.close();
+  stalled.destroy();
+});
+
+test("a client that stops reading while its room is busy is closed once a megabyte is queued for it; the others in the room get everything", async () => {
+  boundedGateway = await bounded.startGatewayProcess("gw-bounded");
+  const room = `busy-${process.pid}`;
+  const stalled = await stalledGuest(boundedGateway.port, room);
+  const port = stalled.localPort;
+  const guest = async (name) => {
+    const s = io(`${boundedGateway.base}/guest`, { transports: ["websocket"], reconnection: false });
+    await new Promise((resolve, reject) => { s.once("connect", resolve); s.once("connect_error", reject); });
+    assert.equal((await s.timeout(5000).emitWithAck("login", { name, room })).user?.room, room);
+    return s;
+  };
+  const talker = await guest("talker");
+  const listener = await guest("listener");
+  let heard = 0;
+  listener.on("roomMessage", () => heard++);
+  // 5 MB for the stalled one: past its 1 MB bound, whatever the kernel's buffers take.
+  const big = "x".repeat(60000);
+  for (let i = 0; i < 80; i++) talker.emit("roomMessage", big);
+  await talker.timeout(10000).emitWithAck("ping");
+
+  const started = Date.now();
+  while (established(boundedGateway.port, port) !== "") {
+    assert.ok(Date.now() - started < 15000, "a stalled client's queue grew past its bound and it kept its connection");
+    await sleep(250);
+  }
+  const deadline = Date.now() + 10000;
+  while (heard < 80) {
+    assert.ok(Date.now() < deadline, `the listener got ${heard} of 80`);
+    await sleep(50);
+  }
+  assert.ok(talker.connected && listener.connected);
+  talker.close();
+  listener.close();
   stalled.destroy();
 });

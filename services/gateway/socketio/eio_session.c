@@ -32,6 +32,8 @@ struct eio_session {
   bool ever_connected;
   char *handshake_query; /* the opening request's query arguments, "a=1&b=2" */
   eio_out_packet_t *out_head, *out_tail;
+  size_t out_bytes; /* the data bytes queued in out_head.. */
+  bool out_full;    /* past max_queued_bytes: nothing more is queued, the session ends */
   fifo_timer_t ping_timer, pong_timer, connect_timer; /* in the engine's queues */
   chat_sio_socket_t *sockets;
   /* A BINARY_EVENT/ACK waiting for its attachments; allocated only then,
@@ -75,8 +77,49 @@ static const eio_transport_t *transport_of(const eio_session_t *session) {
 
 static void flush(eio_session_t *session);
 
+static void close_conn(eio_session_t *session, eio_conn_t *conn);
+
+static void out_clear(eio_session_t *session) {
+  while (session->out_head) {
+    eio_out_packet_t *packet = session->out_head;
+    session->out_head = packet->next;
+    free(packet);
+  }
+  session->out_tail = NULL;
+  session->out_bytes = 0;
+}
+
+/* A peer that does not read while its conversations are busy: what it
+ * has not taken is dropped and its connection hung up, so that one slow
+ * client cannot grow the gateway's memory without bound. Closing the
+ * session here would free it under the caller (enqueue runs inside
+ * emits): the WebSocket is hung up (server.c forgets the session on it, so
+ * the session lets go of it too) and the session, which queues nothing
+ * more, ends at its ping timeout like a polling one. */
+static void out_overflow(eio_session_t *session, size_t len) {
+  const size_t limit = session->engine->opts->max_queued_bytes;
+  CHAT_LOG(CHAT_LOG_WARN,
+           "engine.io session %s closed: send queue full (%zu bytes queued, %zu more, limit %zu "
+           "of CHAT_MAX_QUEUED_BYTES): the peer does not read",
+           session->sid, session->out_bytes, len, limit);
+  session->out_full = true;
+  engine_metrics_dropped("send_queue_full");
+  out_clear(session);
+  if (session->ws) {
+    close_conn(session, session->ws);
+    session->ws = NULL;
+  }
+}
+
 static void enqueue(eio_session_t *session, chat_eio_type_t type, bool binary, const void *data,
                     size_t len) {
+  if (session->out_full)
+    return;
+  const size_t limit = session->engine->opts->max_queued_bytes;
+  if (limit && session->out_bytes + len > limit) {
+    out_overflow(session, len);
+    return;
+  }
   eio_out_packet_t *packet = malloc(sizeof *packet + len);
   if (!packet) {
     CHAT_LOG(CHAT_LOG_ERROR, "socket.io: out of memory queueing %zu bytes", len);
@@ -93,6 +136,7 @@ static void enqueue(eio_session_t *session, chat_eio_type_t type, bool binary, c
   else
     session->out_head = packet;
   session->out_tail = packet;
+  session->out_bytes += len;
   flush(session);
 }
 
@@ -108,6 +152,7 @@ static void answer_poll(eio_session_t *session, const char *single_packet) {
       free(packet);
     }
     session->out_tail = NULL;
+    session->out_bytes = 0;
   }
   session->poll = NULL;
   transport_of(session)->answer_poll(transport_of(session)->ctx, poll, body);
@@ -165,11 +210,7 @@ void eio_session_close(eio_session_t *session, const char *poll_answer, const ch
     close_conn(session, session->probe);
   socket_free_all(session, reason);
   pending_clear(session);
-  while (session->out_head) {
-    eio_out_packet_t *packet = session->out_head;
-    session->out_head = packet->next;
-    free(packet);
-  }
+  out_clear(session);
   CHAT_LOG(CHAT_LOG_DEBUG, "engine.io session %s closed: %s", session->sid, reason);
   engine_metrics_sessions(session->transport == EIO_WEBSOCKET ? "websocket" : "polling", -1);
   free(session->handshake_query);
@@ -196,6 +237,7 @@ static void on_ping_due(fifo_timer_t *timer) {
 
 static void on_pong_missing(fifo_timer_t *timer) {
   eio_session_t *session = session_of_timer(timer, offsetof(eio_session_t, pong_timer));
+  engine_metrics_dropped("ping_timeout");
   eio_session_close(session, "1", "ping timeout");
 }
 
@@ -538,6 +580,7 @@ void eio_session_out_pop(eio_session_t *session) {
   session->out_head = packet->next;
   if (!session->out_head)
     session->out_tail = NULL;
+  session->out_bytes -= packet->len;
   free(packet);
 }
 

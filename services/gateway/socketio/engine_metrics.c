@@ -7,7 +7,7 @@
 
 #define ROUTES_SERIES_MAX 256 /* route patterns (the application's table) times statuses */
 
-static chat_metric_t *sessions, *frames, *bytes, *requests, *latency;
+static chat_metric_t *sessions, *dropped, *frames, *bytes, *requests, *latency;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static void register_all(void) {
@@ -18,6 +18,12 @@ static void register_all(void) {
   sessions = chat_metrics_gauge(reg, "chat_gateway_connections",
                                 "Engine.IO sessions open, by transport (polling, websocket)",
                                 by_transport, 4);
+  static const char *const by_reason[] = {"reason", NULL};
+  dropped = chat_metrics_counter(
+      reg, "chat_gateway_sessions_dropped_total",
+      "Engine.IO sessions the server ended because of their peer: send_queue_full (it does not "
+      "read; CHAT_MAX_QUEUED_BYTES), ping_timeout",
+      by_reason, 4);
   frames = chat_metrics_counter(reg, "chat_gateway_frames_sent_total",
                                 "Engine.IO packets written, by transport", by_transport, 4);
   bytes = chat_metrics_counter(reg, "chat_gateway_bytes_sent_total",
@@ -36,6 +42,11 @@ static void register_all(void) {
 void engine_metrics_sessions(const char *transport, int delta) {
   pthread_once(&once, register_all);
   chat_gauge_add(CHAT_SERIES(sessions, transport), delta);
+}
+
+void engine_metrics_dropped(const char *reason) {
+  pthread_once(&once, register_all);
+  chat_counter_add(CHAT_SERIES(dropped, reason), 1);
 }
 
 void engine_metrics_sent(const char *transport, size_t count) {

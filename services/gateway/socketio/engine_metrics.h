@@ -12,6 +12,10 @@
  * an upgrade is -1 on polling and +1 on websocket. */
 void engine_metrics_sessions(const char *transport, int delta);
 
+/* A session ended by the server because of its peer: "send_queue_full"
+ * (the peer does not read: CHAT_MAX_QUEUED_BYTES) or "ping_timeout". */
+void engine_metrics_dropped(const char *reason);
+
 /* One frame of bytes written on transport ("websocket" or "polling"). */
 void engine_metrics_sent(const char *transport, size_t bytes);
 

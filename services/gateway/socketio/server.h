@@ -59,6 +59,7 @@ typedef struct chat_sio_options {
   int ping_interval_ms;          /* server pings this often */
   int ping_timeout_ms;           /* and closes when no pong came this long after */
   size_t max_payload;            /* largest message and polling POST body */
+  size_t max_queued_bytes;       /* a connection with more queued for it is closed (0: no limit) */
   int connect_timeout_ms;        /* no namespace CONNECT this long after open: close (0: never) */
   bool engine_echo;              /* test the Engine.IO layer alone: echo every message back */
   const char *const *namespaces; /* allowed besides "/", NULL-terminated; may be NULL */
