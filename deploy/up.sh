@@ -86,6 +86,11 @@ if [ -z "${CHAT_JWT_SECRET:-}" ]; then
   CHAT_JWT_SECRET=$(cat "$state/jwt-secret")
   export CHAT_JWT_SECRET
 fi
+# libmongoc's shared-memory counters (read only by its mongoc-stat tool)
+# are made at load time, before our log handler: a segment left by a
+# killed process whose pid comes round again makes it print a plain-text
+# "Falling back to malloc for counters" line. Off: the logs stay JSON.
+export MONGOC_DISABLE_SHM=1
 export CHAT_KAFKA_BROKERS=${CHAT_KAFKA_BROKERS:-127.0.0.1:${KAFKA_PORT:-9092}}
 export CHAT_MONGO_URI=${CHAT_MONGO_URI:-mongodb://127.0.0.1:${FERRETDB_PORT:-27017}/}
 mkdir -p "$state/services"

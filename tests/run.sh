@@ -53,6 +53,9 @@ ferretdb_port=$(stack_free_port)
 stack_kafka_start "$work/kafka" "$kafka_port" "$controller_port"
 stack_ferretdb_start "$work/ferretdb" "$ferretdb_port"
 
+# libmongoc's shared-memory counters off, as deploy/up.sh has them: a
+# stale segment of a killed process would make it print a plain-text line.
+export MONGOC_DISABLE_SHM=1
 export CHAT_TEST_KAFKA_BROKERS="127.0.0.1:$kafka_port"
 export CHAT_TEST_MONGO_URI="mongodb://127.0.0.1:$ferretdb_port/"
 # For tests/clients/store_queries.test.mjs, which starts a FerretDB of its
