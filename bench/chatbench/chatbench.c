@@ -4,7 +4,7 @@
  *
  *   chatbench idle   --gateways H:P[,H:P..] --secret S --connections N [--hold SEC]
  *   chatbench pair   --gateways A,B --users FILE --rate R --duration SEC
- *   chatbench fanout --gateways A[,B..] --rooms FILE --rate R --duration SEC
+ *   chatbench fanout --gateways A[,B..] --rooms FILE --rate R --duration SEC [--senders K]
  *   chatbench echo   --gateways H:P --connections N --rate R --duration SEC
  *
  * idle opens N authenticated connections (tokens minted with the HS256
@@ -12,9 +12,12 @@
  * pair reads "senderId senderToken receiverId receiverToken" lines: each
  * sender, on the first gateway, sends to its receiver, on the second, at
  * --rate messages per second. fanout reads "conversationId token token.."
- * lines: the first member of each room sends to it at --rate, everyone
- * else receives. echo is the floor under all of them: plain WebSockets
- * (no Engine.IO) to bench/floors/lws_echo, each sending at --rate and
+ * lines: the first --senders members of each room (default 1) send to it
+ * at --rate each, everyone else receives; "expected" in the report counts
+ * the deliveries the receivers are owed for the sends of the window, so
+ * that a share delivered can be told for rooms too. echo is the floor
+ * under all of them: plain WebSockets (no Engine.IO) to
+ * bench/floors/lws_echo, each sending at --rate and
  * timing the echo; idle --raw 1 holds plain WebSockets the same way.
  * --user-offset K starts idle's made-up users at K, so that several
  * processes hold different users.
@@ -68,8 +71,9 @@ typedef struct conn {
   role_t role;
   int gateway;
   char token[CHAT_JWT_TOKEN_MAX + 1];
-  char peer[25]; /* a sender's receiver id, or room conversation id */
-  bool to_room;  /* fanout: send by conversationId */
+  char peer[25];     /* a sender's receiver id, or room conversation id */
+  bool to_room;      /* fanout: send by conversationId */
+  uint32_t audience; /* receivers owed each of this sender's messages */
   bool open, connected, failed;
   bool was_open;    /* the WebSocket handshake was done once */
   bool retrying;    /* lost before its handshake: opened again at retry_at_us */
@@ -98,6 +102,7 @@ static struct {
   size_t source_count;
   const char *secret, *users_file, *rooms_file;
   long connections, hold_s, duration_s, deadline_s, connect_rate, connect_window;
+  long senders; /* fanout: members of each room that send */
   double rate;
   bool json;
   bool raw;         /* plain WebSockets, no Engine.IO (echo, idle --raw 1) */
@@ -112,6 +117,7 @@ static struct {
   volatile sig_atomic_t stop;
   /* counters over the measured window */
   uint64_t sent, accepted, persisted, delivered, errors, connect_errors, connected;
+  uint64_t expected; /* deliveries owed for the window's sends (fanout: room receivers) */
   uint64_t ws_open; /* handshakes done, once per connection at most (only those never
                        open are retried); connected counts namespaces */
   uint64_t lost;    /* connections given up before their handshake */
@@ -274,8 +280,10 @@ static void pace(conn_t *c, uint64_t now) {
                                  (unsigned long long)due, (unsigned long long)c->sent);
     queue_frame(c, frame, (size_t)n);
     c->sent++;
-    if (due >= bench.measure_from_us && due < bench.measure_until_us)
+    if (due >= bench.measure_from_us && due < bench.measure_until_us) {
       bench.sent++;
+      bench.expected += c->audience;
+    }
     c->next_due_us += interval;
   }
 }
@@ -345,7 +353,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     }
     break;
   case LWS_CALLBACK_CLIENT_WRITEABLE:
-    if (c->out_count) {
+    /* Several frames a turn while the socket takes them: one hot sender
+     * queues a few every millisecond, and one frame per WRITEABLE would
+     * make the generator the limit. */
+    while (c->out_count) {
       outgoing_t *o = &c->outbox[c->out_head];
       int n = lws_write(wsi, (unsigned char *)o->text + LWS_PRE, o->len, LWS_WRITE_TEXT);
       free(o->text);
@@ -353,9 +364,11 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
       c->out_count--;
       if (n < 0)
         return -1;
-      if (c->out_count)
-        lws_callback_on_writable(wsi);
+      if (lws_send_pipe_choked(wsi))
+        break;
     }
+    if (c->out_count)
+      lws_callback_on_writable(wsi);
     break;
   default:
     break;
@@ -453,6 +466,7 @@ static int load_pairs(void) {
     conn_t *r = add_conn(ROLE_RECEIVER, 1, receiver_token);
     if (!s || !r)
       break;
+    s->audience = 1;
     snprintf(s->peer, sizeof s->peer, "%.24s", receiver);
   }
   fclose(f);
@@ -471,17 +485,24 @@ static int load_rooms(void) {
     char *save = NULL, *conversation = strtok_r(line, " \n", &save);
     if (!conversation)
       continue;
-    int member = 0;
+    size_t first = bench.conn_count;
+    long member = 0;
     for (char *token = strtok_r(NULL, " \n", &save); token; token = strtok_r(NULL, " \n", &save)) {
-      conn_t *c = add_conn(member == 0 ? ROLE_SENDER : ROLE_RECEIVER, room + member, token);
+      /* Members alternate over the gateways, so that a room spans them. */
+      conn_t *c = add_conn(member < bench.senders ? ROLE_SENDER : ROLE_RECEIVER,
+                           room + (int)member, token);
       if (!c)
         break;
-      if (member == 0) {
+      if (member < bench.senders) {
         snprintf(c->peer, sizeof c->peer, "%s", conversation);
         c->to_room = true;
       }
       member++;
     }
+    uint32_t receivers = member > bench.senders ? (uint32_t)(member - bench.senders) : 0;
+    for (size_t i = first; i < bench.conn_count; i++)
+      if (bench.conns[i].role == ROLE_SENDER)
+        bench.conns[i].audience = receivers;
     room++;
   }
   fclose(f);
@@ -539,12 +560,13 @@ static void report(double elapsed_s) {
     printf("{\"scenario\":\"%s\",\"connections\":%zu,\"connected\":%llu,\"connect_errors\":%llu,"
            "\"connect_retries\":%llu,\"connect_s\":%.1f,\"errors\":%llu,\"window_s\":%.1f,\"sent\":"
            "%llu,\"accepted\":%llu,\"persisted\":%llu,"
-           "\"delivered\":%llu",
+           "\"delivered\":%llu,\"expected\":%llu",
            bench.scenario, bench.conn_count, (unsigned long long)bench.connected,
            (unsigned long long)bench.connect_errors, (unsigned long long)bench.retries,
            bench.connect_s, (unsigned long long)bench.errors, window,
            (unsigned long long)bench.sent, (unsigned long long)bench.accepted,
-           (unsigned long long)bench.persisted, (unsigned long long)bench.delivered);
+           (unsigned long long)bench.persisted, (unsigned long long)bench.delivered,
+           (unsigned long long)bench.expected);
     for (size_t i = 0; i < 3; i++) {
       if (all[i]->count == 0) { /* JSON has no NaN */
         printf(",\"%s_ms\":{\"n\":0,\"p50\":null,\"p90\":null,\"p99\":null,\"p999\":null}",
@@ -593,6 +615,7 @@ int main(int argc, char **argv) {
   bench.deadline_s = 900;
   bench.connect_rate = 2000;
   bench.connect_window = 256;
+  bench.senders = 1;
   for (int i = 2; i + 1 < argc; i += 2) {
     const char *opt = argv[i], *val = argv[i + 1];
     if (!strcmp(opt, "--gateways"))
@@ -617,6 +640,8 @@ int main(int argc, char **argv) {
       bench.connect_rate = arg_long(val, 1, 100000, opt);
     else if (!strcmp(opt, "--connect-window"))
       bench.connect_window = arg_long(val, 1, 100000, opt);
+    else if (!strcmp(opt, "--senders"))
+      bench.senders = arg_long(val, 1, 1000, opt);
     else if (!strcmp(opt, "--rate"))
       bench.rate = strtod(val, NULL);
     else if (!strcmp(opt, "--raw"))
