@@ -118,6 +118,9 @@ static struct {
   /* counters over the measured window */
   uint64_t sent, accepted, persisted, delivered, errors, connect_errors, connected;
   uint64_t expected; /* deliveries owed for the window's sends (fanout: room receivers) */
+  /* Every persisted ack, warm-up and late ones included: how fast the
+   * store side went while it was busy, whatever the window saw. */
+  uint64_t persisted_all, persisted_first_us, persisted_last_us;
   uint64_t ws_open; /* handshakes done, once per connection at most (only those never
                        open are retried); connected counts namespaces */
   uint64_t lost;    /* connections given up before their handshake */
@@ -245,6 +248,9 @@ static void on_text(conn_t *c, char *text, size_t len) {
     const char *id = strstr(text, "\"clientMsgId\":\"b:");
     if (id && strstr(text, "\"status\":\"persisted\"")) {
       bench.persisted += sample(&bench.persisted_lat, strtoull(id + 17, NULL, 10), at);
+      if (bench.persisted_all++ == 0)
+        bench.persisted_first_us = at;
+      bench.persisted_last_us = at;
     } else if (strstr(text, "\"status\":\"rejected\"")) {
       bench.errors++;
     }
@@ -577,6 +583,12 @@ static void report(double elapsed_s) {
              names[i], all[i]->count, percentile_ms(all[i], 50), percentile_ms(all[i], 90),
              percentile_ms(all[i], 99), percentile_ms(all[i], 99.9));
     }
+    /* Persisted acks a second between the first and the last: under a
+     * load persistence cannot keep up with, its throughput. */
+    if (bench.persisted_all > 1 && bench.persisted_last_us > bench.persisted_first_us)
+      printf(",\"persisted_busy_per_s\":%.0f",
+             (double)(bench.persisted_all - 1) /
+                 seconds(bench.persisted_last_us - bench.persisted_first_us));
     printf(",\"elapsed_s\":%.1f}\n", elapsed_s);
     return;
   }
