@@ -117,6 +117,9 @@ static struct {
   volatile sig_atomic_t stop;
   /* counters over the measured window */
   uint64_t sent, accepted, persisted, delivered, errors, connect_errors, connected;
+  /* errors by kind: the outbox was full (the frame was dropped), a send's
+   * ack said ok:false, a message_ack said rejected, a frame overflowed rx */
+  uint64_t errors_outbox, errors_refused, errors_rejected, errors_rx;
   uint64_t expected; /* deliveries owed for the window's sends (fanout: room receivers) */
   /* Every persisted ack, warm-up and late ones included: how fast the
    * store side went while it was busy, whatever the window saw. */
@@ -175,6 +178,7 @@ static double percentile_ms(samples_t *s, double p) {
 static void queue_frame(conn_t *c, const char *text, size_t len) {
   if (c->out_count == OUTBOX_MAX) {
     bench.errors++; /* the connection cannot keep up: counted, dropped */
+    bench.errors_outbox++;
     return;
   }
   outgoing_t *o = &c->outbox[(c->out_head + c->out_count++) % OUTBOX_MAX];
@@ -237,6 +241,9 @@ static void on_text(conn_t *c, char *text, size_t len) {
     const char *id = strstr(text, "\"clientMsgId\":\"b:");
     if (strstr(text, "\"ok\":false") || !id) {
       bench.errors++;
+      bench.errors_refused++;
+      if (bench.errors_refused <= 3)
+        fprintf(stderr, "send refused: %.300s\n", text);
       return;
     }
     bench.accepted += sample(&bench.accepted_lat, strtoull(id + 17, NULL, 10), at);
@@ -253,6 +260,9 @@ static void on_text(conn_t *c, char *text, size_t len) {
       bench.persisted_last_us = at;
     } else if (strstr(text, "\"status\":\"rejected\"")) {
       bench.errors++;
+      bench.errors_rejected++;
+      if (bench.errors_rejected <= 3)
+        fprintf(stderr, "send rejected: %.300s\n", text);
     }
     return;
   }
@@ -349,6 +359,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     if (c->rx_len + len >= sizeof c->rx) {
       c->rx_len = 0;
       bench.errors++;
+      bench.errors_rx++;
       break;
     }
     memcpy(c->rx + c->rx_len, in, len);
@@ -589,6 +600,10 @@ static void report(double elapsed_s) {
       printf(",\"persisted_busy_per_s\":%.0f",
              (double)(bench.persisted_all - 1) /
                  seconds(bench.persisted_last_us - bench.persisted_first_us));
+    printf(",\"errors_by_kind\":{\"outbox_full\":%llu,\"refused\":%llu,\"rejected\":%llu,"
+           "\"rx_overflow\":%llu}",
+           (unsigned long long)bench.errors_outbox, (unsigned long long)bench.errors_refused,
+           (unsigned long long)bench.errors_rejected, (unsigned long long)bench.errors_rx);
     printf(",\"elapsed_s\":%.1f}\n", elapsed_s);
     return;
   }
