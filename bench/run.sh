@@ -106,8 +106,15 @@ wait_ready() { # url pid name
   tail -20 "$work/$3.log" >&2
   exit 1
 }
+# SIGTERM, then SIGKILL after 20 s: the peer, stopped with a backlog of a
+# saturated rung, waits for every pending write before it exits.
 stop_pid() {
   kill -TERM "$1" 2>/dev/null || true
+  for _ in $(seq 1 100); do
+    kill -0 "$1" 2>/dev/null || break
+    sleep 0.2
+  done
+  kill -KILL "$1" 2>/dev/null || true
   wait "$1" 2>/dev/null || true
 }
 
