@@ -3,10 +3,12 @@
 //   node bench/prepare.mjs pairs BASE_URL PAIRS OUT_FILE
 //     -> "senderId senderToken receiverId receiverToken" per line
 //   node bench/prepare.mjs rooms BASE_URL ROOMS SIZE OUT_FILE
-//     -> "conversationId token token ..." per line, the creator first
+//     -> "conversationId token token ..." per line, the creator first;
+//        SIZE may be up to 1,000 (a group's most members)
 import { writeFileSync } from "node:fs";
 
 const [mode, base, a, b, c] = process.argv.slice(2);
+const MEMBERS_STEP = 100; // members named in one create or add command
 const run = `${process.pid.toString(36)}${Date.now().toString(36)}`;
 
 async function post(path, body, token) {
@@ -46,12 +48,19 @@ if (mode === "pairs") {
   }
   writeFileSync(b, lines.join("\n") + "\n");
 } else if (mode === "rooms") {
+  // A group is created with its first members and grown by adding the
+  // rest in steps of MEMBERS_STEP: persistence checks and stores each
+  // member in the command, and a command of 1,000 would not finish within
+  // the gateway's 10 s answer deadline on a slow store.
   const rooms = Number(a), size = Number(b);
   const people = await users(rooms * size);
   const lines = [];
   for (let r = 0; r < rooms; r++) {
     const members = people.slice(r * size, (r + 1) * size);
-    const group = await post("/api/chat/conversations", { name: `bench ${r}`, memberIds: members.slice(1).map((m) => m.id) }, members[0].token);
+    const rest = members.slice(1).map((m) => m.id);
+    const group = await post("/api/chat/conversations", { name: `bench ${r}`, memberIds: rest.slice(0, MEMBERS_STEP) }, members[0].token);
+    for (let i = MEMBERS_STEP; i < rest.length; i += MEMBERS_STEP)
+      await post(`/api/chat/conversations/${group.conversationId}/members`, { userIds: rest.slice(i, i + MEMBERS_STEP) }, members[0].token);
     lines.push([group.conversationId, ...members.map((m) => m.token)].join(" "));
   }
   writeFileSync(c, lines.join("\n") + "\n");

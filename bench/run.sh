@@ -1,13 +1,23 @@
 #!/usr/bin/env bash
 # The benchmark: ours, the Node/Socket.IO peer and the floors, on this
 # machine, in one run, printed as one table (README.md, "Performance").
-#   bench/run.sh                    the targets' sizes (about 15 minutes)
-#   CHAT_BENCH_QUICK=1 bench/run.sh a small run (about 3 minutes)
+#   bench/run.sh                    the targets' sizes (about 25 minutes)
+#   CHAT_BENCH_QUICK=1 bench/run.sh a small run (about 6 minutes)
+# A rung is sustained when at least 99% of what it owed was delivered and
+# delivery p99 stayed under 250 ms (bench/report.py, issue 15's criterion).
 # Settings (environment):
 #   CHAT_BENCH_RATES      1-1 message rates offered, messages/s in all, a
 #                         ladder climbed until a rung is not sustained
 #                         (default "100 250 500 1000 2000 4000")
 #   CHAT_BENCH_PAIRS      sender/receiver pairs sharing that rate (100)
+#   CHAT_BENCH_HOT_RATES  the hot conversation: one pair alone, its own
+#                         ladder of messages/s (default "500 1000 2000 4000")
+#   CHAT_BENCH_BIG_ROOMS, CHAT_BENCH_BIG_SIZE, CHAT_BENCH_BIG_SENDERS
+#                         big rooms: groups of SIZE members (2, 1000; 1 in
+#                         quick mode), members alternating over two
+#                         gateways, SENDERS members of each sending (2)
+#   CHAT_BENCH_BIG_RATES  their ladder, in deliveries/s offered in all
+#                         (default "10000 25000 50000 100000")
 #   CHAT_BENCH_SECONDS    measured window of each run (10)
 #   CHAT_BENCH_REPEAT     runs per rung; the table shows medians (3)
 #   CHAT_BENCH_IDLE       idle connections on one process (19900: the
@@ -16,6 +26,8 @@
 #                         3 chatbench processes (50000; 0 skips it)
 #   CHAT_BENCH_ROOMS, CHAT_BENCH_ROOM_SIZE, CHAT_BENCH_ROOM_RATE  fan-out (5, 20, 10/s per sender)
 #   CHAT_BENCH_KEEP=1     keep the work directory (every run's JSON and logs)
+#   CHAT_BENCH_PERSISTENCE_LOG  persistence's log level (warn; debug for
+#                         its phase timings)
 #   CHAT_DEV_STORE        FerretDB's backend: postgresql (default) or sqlite
 # Everything listens on loopback, every run is bounded in count and time,
 # and every process it starts, it stops.
@@ -26,12 +38,18 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$root/deploy/lib/stack.sh"
 quick=${CHAT_BENCH_QUICK:-0}
 if [ "$quick" = 1 ]; then
-  rates=${CHAT_BENCH_RATES:-"100 250"} repeat=${CHAT_BENCH_REPEAT:-1} seconds=${CHAT_BENCH_SECONDS:-5}
+  rates=${CHAT_BENCH_RATES:-"100 1000 3000"} repeat=${CHAT_BENCH_REPEAT:-1} seconds=${CHAT_BENCH_SECONDS:-5}
   idle=${CHAT_BENCH_IDLE:-3000} idle_many=${CHAT_BENCH_IDLE_MANY:-0}
+  hot_rates=${CHAT_BENCH_HOT_RATES:-"500 2000"} big_rooms=${CHAT_BENCH_BIG_ROOMS:-1}
+  big_rates=${CHAT_BENCH_BIG_RATES:-"10000 50000"}
 else
   rates=${CHAT_BENCH_RATES:-"100 250 500 1000 2000 4000"} repeat=${CHAT_BENCH_REPEAT:-3}
   seconds=${CHAT_BENCH_SECONDS:-10} idle=${CHAT_BENCH_IDLE:-19900} idle_many=${CHAT_BENCH_IDLE_MANY:-50000}
+  hot_rates=${CHAT_BENCH_HOT_RATES:-"500 1000 2000 4000"} big_rooms=${CHAT_BENCH_BIG_ROOMS:-2}
+  big_rates=${CHAT_BENCH_BIG_RATES:-"10000 25000 50000 100000"}
 fi
+big_size=${CHAT_BENCH_BIG_SIZE:-1000}
+big_senders=${CHAT_BENCH_BIG_SENDERS:-2}
 pairs=${CHAT_BENCH_PAIRS:-100}
 rooms=${CHAT_BENCH_ROOMS:-5}
 room_size=${CHAT_BENCH_ROOM_SIZE:-20}
@@ -70,6 +88,13 @@ brokers=127.0.0.1:$kafka_port
 mongo=mongodb://127.0.0.1:$ferretdb_port/
 
 say() { echo "$*" | tee -a "$work/results.txt" >&2; }
+# The machine may be shared: the load average before and after each part
+# goes into the report.
+load() { # LABEL
+  echo "$1 $(cut -d' ' -f1-3 /proc/loadavg)" >>"$work/load.txt"
+  say "load average at $1: $(cut -d' ' -f1-3 /proc/loadavg)"
+}
+load start
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 wait_ready() { # url pid name
   for _ in $(seq 1 300); do
@@ -81,10 +106,24 @@ wait_ready() { # url pid name
   tail -20 "$work/$3.log" >&2
   exit 1
 }
+# SIGTERM, then SIGKILL after 20 s: the peer, stopped with a backlog of a
+# saturated rung, waits for every pending write before it exits.
 stop_pid() {
   kill -TERM "$1" 2>/dev/null || true
+  for _ in $(seq 1 100); do
+    kill -0 "$1" 2>/dev/null || break
+    sleep 0.2
+  done
+  kill -KILL "$1" 2>/dev/null || true
   wait "$1" 2>/dev/null || true
 }
+
+# The store's floor first, on the fresh store: twice a saturated rung (the
+# peer's, stopped with its writes pending) left FerretDB holding all its
+# pooled PostgreSQL connections, and a floor measured last got nothing.
+"$python_env/bin/python" "$root/bench/floors/ferretdb_floor.py" "$mongo" 5000 >"$work/ferretdb.json" ||
+  echo '{}' >"$work/ferretdb.json"
+say "floor ferretdb: $(cat "$work/ferretdb.json")"
 
 # ---- our services: three gateways, one of each other service ----
 export CHAT_KAFKA_BROKERS=$brokers CHAT_MONGO_URI=$mongo CHAT_MONGO_DB=bench CHAT_TOPIC_PREFIX=bench.
@@ -104,34 +143,70 @@ start_gateway() { # name
   start "$1" "$build/services/gateway/chat-gateway" CHAT_JWT_SECRET=$secret \
     CHAT_RATE_LIMIT_PER_SEC=100000 CHAT_RATE_LIMIT_BURST=100000 CHAT_GATEWAY_PORT="${port_of[$1]}"
 }
-start persistence "$build/services/persistence/chat-persistence"
+# CHAT_BENCH_PERSISTENCE_LOG=debug shows persistence's phase timings (each
+# run's read/insert/update/publish) in its log; kept with CHAT_BENCH_KEEP=1.
+start persistence "$build/services/persistence/chat-persistence" \
+  CHAT_LOG_LEVEL="${CHAT_BENCH_PERSISTENCE_LOG:-warn}"
 start presence "$build/services/presence/chat-presence"
 start receipts "$build/services/receipts/chat-receipts"
 for gw in gw-a gw-b gw-c; do start_gateway $gw; done
 gw_a=127.0.0.1:${port_of[gw-a]} gw_b=127.0.0.1:${port_of[gw-b]} gw_c=127.0.0.1:${port_of[gw-c]}
 
 node "$root/bench/prepare.mjs" pairs "http://$gw_a" "$pairs" "$work/pairs.txt"
+node "$root/bench/prepare.mjs" pairs "http://$gw_a" 1 "$work/hot.txt"
 node "$root/bench/prepare.mjs" rooms "http://$gw_a" "$rooms" "$room_size" "$work/rooms.txt"
+started=$(date +%s)
+node "$root/bench/prepare.mjs" rooms "http://$gw_a" "$big_rooms" "$big_size" "$work/big.txt"
+say "big rooms: $big_rooms of $big_size members made in $(($(date +%s) - started)) s"
 
-# ladder SYSTEM GATEWAYS: 1-1 traffic at each rate, REPEAT runs a rung,
-# up to the first rung not sustained (report.py --held says which).
+# ladder SYSTEM GATEWAYS KIND RATES: traffic of KIND at each rate of RATES,
+# REPEAT runs a rung, up to the first rung not sustained (report.py --held
+# says which). KIND pair: 1-1 over the pairs of pairs.txt; hot: the one
+# pair of hot.txt; big: the big rooms, RATES counting deliveries.
+# Before the first rung, one unrecorded run at a low rate: a first message
+# opens its direct conversation (point reads and inserts, once per pair),
+# and the owner loads a conversation's state on first touch; the ladder
+# measures the steady state, not that one-time cost.
 ladder() {
-  local system=$1 gateways=$2 rate run file
-  for rate in $rates; do
+  local system=$1 gateways=$2 kind=$3 rates_of_kind=$4 rate run file per_sender
+  if [ "$kind" = big ]; then
+    "$build/bench/chatbench" fanout --gateways "$gateways" --rooms "$work/big.txt" \
+      --senders "$big_senders" --rate 1 --duration 3 --json 1 >"$work/$system-warmup-$kind.json" 2>&1 || true
+  else
+    "$build/bench/chatbench" pair --gateways "$gateways" \
+      --users "$work/$([ "$kind" = hot ] && echo hot || echo pairs).txt" \
+      --rate 1 --duration 3 --json 1 >"$work/$system-warmup-$kind.json" 2>&1 || true
+  fi
+  sleep 2
+  for rate in $rates_of_kind; do
+    case $kind in
+    pair) per_sender=$(python3 -c "print($rate / $pairs)") ;;
+    hot) per_sender=$rate ;;
+    big) per_sender=$(python3 -c "print($rate / ($big_rooms * $big_senders * ($big_size - $big_senders)))") ;;
+    esac
     for run in $(seq 1 "$repeat"); do
-      file=$work/$system-pair-$rate-$run.json
-      "$build/bench/chatbench" pair --gateways "$gateways" --users "$work/pairs.txt" \
-        --rate "$(python3 -c "print($rate / $pairs)")" --duration "$seconds" --json 1 \
-        >"$file" 2>"$work/$system-pair-$rate-$run.err" || true
-      say "$system pair $rate msg/s, run $run: $(cat "$file")"
+      file=$work/$system-$kind-$rate-$run.json
+      if [ "$kind" = big ]; then
+        "$build/bench/chatbench" fanout --gateways "$gateways" --rooms "$work/big.txt" \
+          --senders "$big_senders" --rate "$per_sender" --duration "$seconds" --json 1 \
+          >"$file" 2>"$work/$system-$kind-$rate-$run.err" || true
+      else
+        "$build/bench/chatbench" pair --gateways "$gateways" \
+          --users "$work/$([ "$kind" = hot ] && echo hot || echo pairs).txt" \
+          --rate "$per_sender" --duration "$seconds" --json 1 \
+          >"$file" 2>"$work/$system-$kind-$rate-$run.err" || true
+      fi
+      say "$system $kind $rate/s, run $run: $(cat "$file")"
       sleep 2
     done
-    if ! python3 "$root/bench/report.py" --held "$work" "$system" "$rate"; then
-      say "$system: $rate msg/s is not sustained; the ladder stops there"
+    if ! python3 "$root/bench/report.py" --held "$work" "$system" "$rate" "$kind"; then
+      say "$system $kind: $rate/s is not sustained; the ladder stops there"
       break
     fi
   done
 }
+# What a saturated rung left in Kafka drains before the next part.
+settle() { sleep "${CHAT_BENCH_SETTLE:-15}"; }
 
 # hold_idle LABEL CONNECTIONS PROCESSES SERVER_PIDS SERVERS [chatbench options]:
 # PROCESSES chatbench processes (own source addresses and users each)
@@ -182,8 +257,16 @@ for run in $(seq 1 "$repeat"); do
     --rate "$room_rate" --duration "$seconds" --json 1 >"$work/ours-fanout-$run.json" 2>/dev/null || true
   say "ours fanout, run $run: $(cat "$work/ours-fanout-$run.json")"
 done
-ladder ours "$gw_a,$gw_b"
-sleep 10 # what a saturated rung left in the queues drains
+load "ours 1-1"
+ladder ours "$gw_a,$gw_b" pair "$rates"
+settle
+load "ours hot conversation"
+ladder ours "$gw_a,$gw_b" hot "$hot_rates"
+settle
+load "ours big rooms"
+ladder ours "$gw_a,$gw_b" big "$big_rates"
+settle
+load "ours idle"
 restart_gateways
 hold_idle ours-idle-one "$idle" 1 "${pid_of[gw-a]}" "$gw_a" --secret "$secret"
 if [ "$idle_many" -gt 0 ]; then
@@ -191,6 +274,17 @@ if [ "$idle_many" -gt 0 ]; then
   hold_idle ours-idle-many "$idle_many" 3 "${pid_of[gw-a]} ${pid_of[gw-b]} ${pid_of[gw-c]}" \
     "$gw_a,$gw_b,$gw_c" --secret "$secret"
 fi
+load "ours top rate"
+# Persistence's throughput: one run over the pairs at the ladder's top rate
+# whether or not it is sustained; chatbench counts persisted acks a second
+# while they come (persisted_busy_per_s), the store's floor is measured at
+# the end. After the idle measurements, as its backlog takes a while to
+# drain and would slow their connect-time reads; ours stop right after it.
+top_rate=${rates##* }
+"$build/bench/chatbench" pair --gateways "$gw_a,$gw_b" --users "$work/pairs.txt" \
+  --rate "$(python3 -c "print($top_rate / $pairs)")" --duration 5 --json 1 \
+  >"$work/ours-capacity-$top_rate-1.json" 2>"$work/ours-capacity-$top_rate-1.err" || true
+say "ours capacity $top_rate/s: $(cat "$work/ours-capacity-$top_rate-1.json")"
 # Ours stop before the peer runs, so that nothing of ours (presence
 # settling the idle sessions) competes with it for the two cores.
 for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
@@ -204,19 +298,20 @@ PORT=$peer_port MONGO_URI=$mongo MONGO_DB=bench_peer JWT_SECRET=$secret \
 peer_pid=$!
 pids+=("$peer_pid")
 wait_ready "http://127.0.0.1:$peer_port/health" "$peer_pid" peer
+load peer
 hold_idle peer-idle-one "$idle" 1 "$peer_pid" "127.0.0.1:$peer_port" --secret "$secret"
-ladder peer "127.0.0.1:$peer_port,127.0.0.1:$peer_port"
+ladder peer "127.0.0.1:$peer_port,127.0.0.1:$peer_port" pair "$rates"
 stop_pid "$peer_pid"
 pids=()
 
 # ---- floors ----
+load floors
 echo_port=$(stack_free_port)
 "$build/bench/lws_echo" "$echo_port" >"$work/lws-echo.log" 2>&1 &
 echo_pid=$!
 pids+=("$echo_pid")
 sleep 0.5
 hold_idle lws-echo-idle-one "$idle" 1 "$echo_pid" "127.0.0.1:$echo_port" --raw 1
-top_rate=${rates##* }
 for run in $(seq 1 "$repeat"); do
   "$build/bench/chatbench" echo --gateways "127.0.0.1:$echo_port" --connections "$pairs" \
     --rate "$(python3 -c "print($top_rate / $pairs)")" --duration "$seconds" --json 1 \
@@ -230,8 +325,6 @@ say "floor kafka, as fast as it goes: $(cat "$work/kafka.json")"
 "$python_env/bin/python" "$root/bench/floors/kafka_floor.py" "$brokers" $((2000 * seconds)) 300 2000 \
   >"$work/kafka-paced.json" || echo '{}' >"$work/kafka-paced.json"
 say "floor kafka, 2000 records/s: $(cat "$work/kafka-paced.json")"
-"$python_env/bin/python" "$root/bench/floors/ferretdb_floor.py" "$mongo" 5000 >"$work/ferretdb.json" ||
-  echo '{}' >"$work/ferretdb.json"
-say "floor ferretdb: $(cat "$work/ferretdb.json")"
 
+load end
 python3 "$root/bench/report.py" "$work"

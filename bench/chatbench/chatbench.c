@@ -4,7 +4,7 @@
  *
  *   chatbench idle   --gateways H:P[,H:P..] --secret S --connections N [--hold SEC]
  *   chatbench pair   --gateways A,B --users FILE --rate R --duration SEC
- *   chatbench fanout --gateways A[,B..] --rooms FILE --rate R --duration SEC
+ *   chatbench fanout --gateways A[,B..] --rooms FILE --rate R --duration SEC [--senders K]
  *   chatbench echo   --gateways H:P --connections N --rate R --duration SEC
  *
  * idle opens N authenticated connections (tokens minted with the HS256
@@ -12,9 +12,12 @@
  * pair reads "senderId senderToken receiverId receiverToken" lines: each
  * sender, on the first gateway, sends to its receiver, on the second, at
  * --rate messages per second. fanout reads "conversationId token token.."
- * lines: the first member of each room sends to it at --rate, everyone
- * else receives. echo is the floor under all of them: plain WebSockets
- * (no Engine.IO) to bench/floors/lws_echo, each sending at --rate and
+ * lines: the first --senders members of each room (default 1) send to it
+ * at --rate each, everyone else receives; "expected" in the report counts
+ * the deliveries the receivers are owed for the sends of the window, so
+ * that a share delivered can be told for rooms too. echo is the floor
+ * under all of them: plain WebSockets (no Engine.IO) to
+ * bench/floors/lws_echo, each sending at --rate and
  * timing the echo; idle --raw 1 holds plain WebSockets the same way.
  * --user-offset K starts idle's made-up users at K, so that several
  * processes hold different users.
@@ -68,8 +71,9 @@ typedef struct conn {
   role_t role;
   int gateway;
   char token[CHAT_JWT_TOKEN_MAX + 1];
-  char peer[25]; /* a sender's receiver id, or room conversation id */
-  bool to_room;  /* fanout: send by conversationId */
+  char peer[25];     /* a sender's receiver id, or room conversation id */
+  bool to_room;      /* fanout: send by conversationId */
+  uint32_t audience; /* receivers owed each of this sender's messages */
   bool open, connected, failed;
   bool was_open;    /* the WebSocket handshake was done once */
   bool retrying;    /* lost before its handshake: opened again at retry_at_us */
@@ -98,6 +102,7 @@ static struct {
   size_t source_count;
   const char *secret, *users_file, *rooms_file;
   long connections, hold_s, duration_s, deadline_s, connect_rate, connect_window;
+  long senders; /* fanout: members of each room that send */
   double rate;
   bool json;
   bool raw;         /* plain WebSockets, no Engine.IO (echo, idle --raw 1) */
@@ -112,6 +117,13 @@ static struct {
   volatile sig_atomic_t stop;
   /* counters over the measured window */
   uint64_t sent, accepted, persisted, delivered, errors, connect_errors, connected;
+  /* errors by kind: the outbox was full (the frame was dropped), a send's
+   * ack said ok:false, a message_ack said rejected, a frame overflowed rx */
+  uint64_t errors_outbox, errors_refused, errors_rejected, errors_rx;
+  uint64_t expected; /* deliveries owed for the window's sends (fanout: room receivers) */
+  /* Every persisted ack, warm-up and late ones included: how fast the
+   * store side went while it was busy, whatever the window saw. */
+  uint64_t persisted_all, persisted_first_us, persisted_last_us;
   uint64_t ws_open; /* handshakes done, once per connection at most (only those never
                        open are retried); connected counts namespaces */
   uint64_t lost;    /* connections given up before their handshake */
@@ -166,6 +178,7 @@ static double percentile_ms(samples_t *s, double p) {
 static void queue_frame(conn_t *c, const char *text, size_t len) {
   if (c->out_count == OUTBOX_MAX) {
     bench.errors++; /* the connection cannot keep up: counted, dropped */
+    bench.errors_outbox++;
     return;
   }
   outgoing_t *o = &c->outbox[(c->out_head + c->out_count++) % OUTBOX_MAX];
@@ -228,6 +241,9 @@ static void on_text(conn_t *c, char *text, size_t len) {
     const char *id = strstr(text, "\"clientMsgId\":\"b:");
     if (strstr(text, "\"ok\":false") || !id) {
       bench.errors++;
+      bench.errors_refused++;
+      if (bench.errors_refused <= 3)
+        fprintf(stderr, "send refused: %.300s\n", text);
       return;
     }
     bench.accepted += sample(&bench.accepted_lat, strtoull(id + 17, NULL, 10), at);
@@ -239,8 +255,14 @@ static void on_text(conn_t *c, char *text, size_t len) {
     const char *id = strstr(text, "\"clientMsgId\":\"b:");
     if (id && strstr(text, "\"status\":\"persisted\"")) {
       bench.persisted += sample(&bench.persisted_lat, strtoull(id + 17, NULL, 10), at);
+      if (bench.persisted_all++ == 0)
+        bench.persisted_first_us = at;
+      bench.persisted_last_us = at;
     } else if (strstr(text, "\"status\":\"rejected\"")) {
       bench.errors++;
+      bench.errors_rejected++;
+      if (bench.errors_rejected <= 3)
+        fprintf(stderr, "send rejected: %.300s\n", text);
     }
     return;
   }
@@ -274,8 +296,10 @@ static void pace(conn_t *c, uint64_t now) {
                                  (unsigned long long)due, (unsigned long long)c->sent);
     queue_frame(c, frame, (size_t)n);
     c->sent++;
-    if (due >= bench.measure_from_us && due < bench.measure_until_us)
+    if (due >= bench.measure_from_us && due < bench.measure_until_us) {
       bench.sent++;
+      bench.expected += c->audience;
+    }
     c->next_due_us += interval;
   }
 }
@@ -335,6 +359,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     if (c->rx_len + len >= sizeof c->rx) {
       c->rx_len = 0;
       bench.errors++;
+      bench.errors_rx++;
       break;
     }
     memcpy(c->rx + c->rx_len, in, len);
@@ -345,7 +370,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     }
     break;
   case LWS_CALLBACK_CLIENT_WRITEABLE:
-    if (c->out_count) {
+    /* Several frames a turn while the socket takes them: one hot sender
+     * queues a few every millisecond, and one frame per WRITEABLE would
+     * make the generator the limit. */
+    while (c->out_count) {
       outgoing_t *o = &c->outbox[c->out_head];
       int n = lws_write(wsi, (unsigned char *)o->text + LWS_PRE, o->len, LWS_WRITE_TEXT);
       free(o->text);
@@ -353,9 +381,11 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
       c->out_count--;
       if (n < 0)
         return -1;
-      if (c->out_count)
-        lws_callback_on_writable(wsi);
+      if (lws_send_pipe_choked(wsi))
+        break;
     }
+    if (c->out_count)
+      lws_callback_on_writable(wsi);
     break;
   default:
     break;
@@ -453,6 +483,7 @@ static int load_pairs(void) {
     conn_t *r = add_conn(ROLE_RECEIVER, 1, receiver_token);
     if (!s || !r)
       break;
+    s->audience = 1;
     snprintf(s->peer, sizeof s->peer, "%.24s", receiver);
   }
   fclose(f);
@@ -471,17 +502,24 @@ static int load_rooms(void) {
     char *save = NULL, *conversation = strtok_r(line, " \n", &save);
     if (!conversation)
       continue;
-    int member = 0;
+    size_t first = bench.conn_count;
+    long member = 0;
     for (char *token = strtok_r(NULL, " \n", &save); token; token = strtok_r(NULL, " \n", &save)) {
-      conn_t *c = add_conn(member == 0 ? ROLE_SENDER : ROLE_RECEIVER, room + member, token);
+      /* Members alternate over the gateways, so that a room spans them. */
+      conn_t *c = add_conn(member < bench.senders ? ROLE_SENDER : ROLE_RECEIVER,
+                           room + (int)member, token);
       if (!c)
         break;
-      if (member == 0) {
+      if (member < bench.senders) {
         snprintf(c->peer, sizeof c->peer, "%s", conversation);
         c->to_room = true;
       }
       member++;
     }
+    uint32_t receivers = member > bench.senders ? (uint32_t)(member - bench.senders) : 0;
+    for (size_t i = first; i < bench.conn_count; i++)
+      if (bench.conns[i].role == ROLE_SENDER)
+        bench.conns[i].audience = receivers;
     room++;
   }
   fclose(f);
@@ -539,12 +577,13 @@ static void report(double elapsed_s) {
     printf("{\"scenario\":\"%s\",\"connections\":%zu,\"connected\":%llu,\"connect_errors\":%llu,"
            "\"connect_retries\":%llu,\"connect_s\":%.1f,\"errors\":%llu,\"window_s\":%.1f,\"sent\":"
            "%llu,\"accepted\":%llu,\"persisted\":%llu,"
-           "\"delivered\":%llu",
+           "\"delivered\":%llu,\"expected\":%llu",
            bench.scenario, bench.conn_count, (unsigned long long)bench.connected,
            (unsigned long long)bench.connect_errors, (unsigned long long)bench.retries,
            bench.connect_s, (unsigned long long)bench.errors, window,
            (unsigned long long)bench.sent, (unsigned long long)bench.accepted,
-           (unsigned long long)bench.persisted, (unsigned long long)bench.delivered);
+           (unsigned long long)bench.persisted, (unsigned long long)bench.delivered,
+           (unsigned long long)bench.expected);
     for (size_t i = 0; i < 3; i++) {
       if (all[i]->count == 0) { /* JSON has no NaN */
         printf(",\"%s_ms\":{\"n\":0,\"p50\":null,\"p90\":null,\"p99\":null,\"p999\":null}",
@@ -555,6 +594,16 @@ static void report(double elapsed_s) {
              names[i], all[i]->count, percentile_ms(all[i], 50), percentile_ms(all[i], 90),
              percentile_ms(all[i], 99), percentile_ms(all[i], 99.9));
     }
+    /* Persisted acks a second between the first and the last: under a
+     * load persistence cannot keep up with, its throughput. */
+    if (bench.persisted_all > 1 && bench.persisted_last_us > bench.persisted_first_us)
+      printf(",\"persisted_busy_per_s\":%.0f",
+             (double)(bench.persisted_all - 1) /
+                 seconds(bench.persisted_last_us - bench.persisted_first_us));
+    printf(",\"errors_by_kind\":{\"outbox_full\":%llu,\"refused\":%llu,\"rejected\":%llu,"
+           "\"rx_overflow\":%llu}",
+           (unsigned long long)bench.errors_outbox, (unsigned long long)bench.errors_refused,
+           (unsigned long long)bench.errors_rejected, (unsigned long long)bench.errors_rx);
     printf(",\"elapsed_s\":%.1f}\n", elapsed_s);
     return;
   }
@@ -593,6 +642,7 @@ int main(int argc, char **argv) {
   bench.deadline_s = 900;
   bench.connect_rate = 2000;
   bench.connect_window = 256;
+  bench.senders = 1;
   for (int i = 2; i + 1 < argc; i += 2) {
     const char *opt = argv[i], *val = argv[i + 1];
     if (!strcmp(opt, "--gateways"))
@@ -617,6 +667,8 @@ int main(int argc, char **argv) {
       bench.connect_rate = arg_long(val, 1, 100000, opt);
     else if (!strcmp(opt, "--connect-window"))
       bench.connect_window = arg_long(val, 1, 100000, opt);
+    else if (!strcmp(opt, "--senders"))
+      bench.senders = arg_long(val, 1, 1000, opt);
     else if (!strcmp(opt, "--rate"))
       bench.rate = strtod(val, NULL);
     else if (!strcmp(opt, "--raw"))

@@ -21,7 +21,9 @@ def doc(i):
 
 def main():
     uri, count = sys.argv[1], int(sys.argv[2])
-    client = MongoClient(uri)
+    # Bounded: a wedged store (FerretDB 1.24 can hold every pooled backend
+    # connection after an overload) fails the floor instead of hanging it.
+    client = MongoClient(uri, serverSelectionTimeoutMS=10000, socketTimeoutMS=60000)
     db = client[f"floor_{uuid.uuid4().hex[:8]}"]
     result = {"documents": count}
     for batch in (1, 100):
