@@ -126,9 +126,11 @@ bool state_cache_put(state_cache_t *cache, const char *id, void *value) {
   }
   memcpy(e->id, id, strlen(id) + 1);
   e->value = value;
-  if (cache->size == cache->capacity) {
+  if (cache->size == cache->capacity && cache->oldest) {
     /* The oldest goes; its bucket link is looked up by its id. */
-    remove_at(cache, find_link(cache, cache->oldest->id));
+    entry_t **oldest = find_link(cache, cache->oldest->id);
+    if (*oldest)
+      remove_at(cache, oldest);
     cache->stats.evictions++;
     link = find_link(cache, id); /* the chain may have changed */
   }
