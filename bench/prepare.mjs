@@ -20,8 +20,12 @@ async function post(path, body, token) {
     });
     const json = await res.json();
     if (res.ok) return json.data;
-    if (res.status !== 503 || attempt > 20) throw new Error(`${path}: ${res.status} ${JSON.stringify(json)}`);
-    await new Promise((r) => setTimeout(r, 200)); // the gateway's worker queue is full: wait
+    // 503: the gateway's worker queue is full; 504: persistence had not
+    // answered in 10 s, and a create or add sent again is safe (the add
+    // skips who is in already): wait and send again.
+    if ((res.status !== 503 && res.status !== 504) || attempt > 20)
+      throw new Error(`${path}: ${res.status} ${JSON.stringify(json)}`);
+    await new Promise((r) => setTimeout(r, res.status === 504 ? 1000 : 200));
   }
 }
 
