@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "chat/log.h"
 #include "chat/metrics.h"
@@ -40,6 +41,7 @@ typedef struct topic_slot {
  * and a consumer's batch is retried; librdkafka's default, 5 minutes,
  * left sends unanswered through a broker restart (the fault runner's
  * kafka-kill: 30 s without an answer). */
+#define METADATA_WAIT_MS 15000 /* how long a new topic may take to appear in the metadata */
 #define PRODUCER_DELIVERY_TIMEOUT_MS "20000" /* message.timeout.ms: a report, failed or not, within 20 s */
 
 struct chat_producer {
@@ -174,6 +176,21 @@ static chat_err_t assign_all_from_end(rd_kafka_t *rk, rd_kafka_topic_partition_l
     const struct rd_kafka_metadata *metadata = NULL;
     rd_kafka_topic_t *topic = rd_kafka_topic_new(rk, topics->elems[i].topic, NULL);
     rd_kafka_resp_err_t rerr = rd_kafka_metadata(rk, 0, topic, &metadata, 10000);
+    /* A topic this process has just created may not be in the broker's
+     * metadata yet (a gateway started first on a new topic prefix was
+     * ready, then exited with "Unknown topic or partition"): asked again
+     * for up to METADATA_WAIT_MS. */
+    for (int waited = 0; waited < METADATA_WAIT_MS && !rerr && metadata->topic_cnt == 1 &&
+                         (metadata->topics[0].err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+                          metadata->topics[0].err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ||
+                          metadata->topics[0].partition_cnt == 0);
+         waited += 200) {
+      rd_kafka_metadata_destroy(metadata);
+      metadata = NULL;
+      struct timespec pause = {0, 200 * 1000000L};
+      nanosleep(&pause, NULL);
+      rerr = rd_kafka_metadata(rk, 0, topic, &metadata, 10000);
+    }
     if (rerr || metadata->topic_cnt != 1 || metadata->topics[0].err ||
         metadata->topics[0].partition_cnt == 0) {
       snprintf(errbuf, errbuf_len, "kafka: no partitions of %s: %s", topics->elems[i].topic,
