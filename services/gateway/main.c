@@ -194,7 +194,7 @@ int main(int argc, char **argv) {
   }
   gw.rooms = rooms_create();
   gw.sends = id_table_create();
-  gw.lookup = rooms_lookup_create(&gw);
+  gw.lookup = rooms_lookup_create(&gw, gateway_socket_rooms_ready);
   if (!gw.rooms || !gw.sends || !gw.lookup ||
       work_queue_create(gw.sio, GATEWAY_WORKERS, GATEWAY_WORK_QUEUED, &gw.work) != CHAT_OK) {
     CHAT_LOG(CHAT_LOG_ERROR, "cannot start the worker threads");

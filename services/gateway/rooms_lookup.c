@@ -17,7 +17,7 @@
 
 #include "chat/ids.h"
 #include "chat/log.h"
-#include "socket_lifecycle.h"
+#include "socket_state.h"
 #include "socket_resume.h"
 #include "work_queue.h"
 
@@ -29,6 +29,7 @@
  * for some now. */
 struct rooms_lookup {
   gateway_t *gw;
+  rooms_lookup_ready_fn on_ready;
   gateway_socket_t **waiting; /* references held */
   size_t waiting_count, waiting_cap;
   bool running;
@@ -134,7 +135,7 @@ static void join_memberships(void *arg) {
     if (state->socket && state->resume)
       gateway_resume_start(gw, state); /* rooms first: nothing live slips between */
     if (state->socket)
-      gateway_socket_rooms_ready(gw, state);
+      lookup->on_ready(gw, state);
     gateway_socket_release(state);
   }
   free(job->found);
@@ -175,7 +176,7 @@ static void lookup_next(rooms_lookup_t *lookup) {
     CHAT_LOG(CHAT_LOG_ERROR, "out of memory: %zu sockets join no conversation", count);
     for (size_t i = 0; i < count; i++) {
       if (sockets[i]->socket)
-        gateway_socket_rooms_ready(gw, sockets[i]);
+        lookup->on_ready(gw, sockets[i]);
       gateway_socket_release(sockets[i]);
     }
     free(per_user);
@@ -185,10 +186,12 @@ static void lookup_next(rooms_lookup_t *lookup) {
   }
 }
 
-rooms_lookup_t *rooms_lookup_create(gateway_t *gw) {
+rooms_lookup_t *rooms_lookup_create(gateway_t *gw, rooms_lookup_ready_fn on_ready) {
   rooms_lookup_t *lookup = calloc(1, sizeof *lookup);
-  if (lookup)
+  if (lookup) {
     lookup->gw = gw;
+    lookup->on_ready = on_ready;
+  }
   return lookup;
 }
 

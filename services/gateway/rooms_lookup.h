@@ -8,8 +8,14 @@
 
 typedef struct rooms_lookup rooms_lookup_t;
 
-/* Returns an empty lookup for gw, or NULL when out of memory. */
-rooms_lookup_t *rooms_lookup_create(gateway_t *gw);
+/* Called on the loop for each socket still connected once its rooms are
+ * joined (or could not be looked up): the socket's lifecycle, above this
+ * module, handles what it held meanwhile. */
+typedef void (*rooms_lookup_ready_fn)(gateway_t *gw, gateway_socket_t *state);
+
+/* Returns an empty lookup for gw that calls on_ready, or NULL when out of
+ * memory. */
+rooms_lookup_t *rooms_lookup_create(gateway_t *gw, rooms_lookup_ready_fn on_ready);
 
 /* state (connected) joins the rooms of its user's conversations once
  * MongoDB has said which, looked up with other new sockets' in one query;
