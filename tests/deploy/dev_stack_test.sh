@@ -27,13 +27,19 @@ fail() {
   exit 1
 }
 
-# A base port with $1 free ports from it, away from every default port.
+# A base port with $1 free ports from it, away from every default port and
+# below the ephemeral range, where an outgoing connection (a Kafka client's)
+# could take one between up.sh's check and the service's bind.
 free_run() {
   python3 - "$1" <<'PY'
 import random, socket, sys
 n = int(sys.argv[1])
+try:
+    ephemeral = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+except (OSError, ValueError, IndexError):
+    ephemeral = 32768
 for _ in range(200):
-    base = random.randint(20000, 45000)
+    base = random.randint(20000, max(20001, ephemeral - n - 1))
     socks = []
     try:
         for p in range(base, base + n):
