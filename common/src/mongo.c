@@ -180,6 +180,11 @@ chat_err_t chat_mongo_error(const bson_error_t *error) {
     return CHAT_ERR_DUPLICATE;
   if (error->domain == MONGOC_ERROR_SERVER_SELECTION || error->domain == MONGOC_ERROR_STREAM)
     return CHAT_ERR_UNAVAILABLE;
+  /* The store refused the command itself: what it said is the operator's
+   * only clue (a batch that fails is retried, and its warning names only
+   * CHAT_ERR_MONGO). */
+  CHAT_LOG(CHAT_LOG_WARN, "mongodb refused a command: %s (domain %u, code %u)", error->message,
+           error->domain, error->code);
   return CHAT_ERR_MONGO;
 }
 

@@ -97,6 +97,70 @@ DROP EVENT TRIGGER IF EXISTS chat_gin_on_create_table;
 CREATE EVENT TRIGGER chat_gin_on_create_table ON ddl_command_end WHEN TAG IN ('CREATE TABLE')
   EXECUTE FUNCTION chat_gin.on_create_table();
 
+-- A MongoDB index on an array field is multikey: one entry per element.
+-- FerretDB 1.24 makes it a btree index over the whole array value, which
+-- no query of FerretDB can use and which refuses a write once the array
+-- passes btree's 2,704 bytes: a group of about 100 members could not take
+-- one more (`index row size 2800 exceeds btree version 4 maximum 2704 for
+-- index "conversations_..._participant_last_m_..._idx"`). Such an index is
+-- replaced, under the name FerretDB gave it (so dropIndexes still finds
+-- it), by a GIN index on that field, which serves `@>` on one element.
+CREATE OR REPLACE FUNCTION chat_gin.array_keys(collection text) RETURNS text[]
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE collection
+    WHEN 'conversations' THEN ARRAY['participants']
+    ELSE ARRAY[]::text[]
+  END
+$$;
+
+-- Replaces the btree index index_oid when its first key is an array field.
+CREATE OR REPLACE FUNCTION chat_gin.replace_array_index(index_oid oid) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+  idx record;
+  key text;
+BEGIN
+  SELECT n.nspname AS schema_name, t.relname AS table_name, i.relname AS index_name,
+         am.amname, pg_get_indexdef(index_oid, 1, true) AS first_key
+    INTO idx
+    FROM pg_index x
+    JOIN pg_class i ON i.oid = x.indexrelid
+    JOIN pg_class t ON t.oid = x.indrelid
+    JOIN pg_namespace n ON n.oid = t.relnamespace
+    JOIN pg_am am ON am.oid = i.relam
+   WHERE x.indexrelid = index_oid;
+  IF NOT FOUND OR idx.amname <> 'btree' OR NOT chat_gin.is_collection(idx.schema_name, idx.table_name) THEN
+    RETURN;
+  END IF;
+  FOREACH key IN ARRAY chat_gin.array_keys(regexp_replace(idx.table_name, '_[0-9a-f]{8}$', '')) LOOP
+    IF idx.first_key = format('(_jsonb -> %L::text)', key) THEN
+      EXECUTE format('DROP INDEX %I.%I', idx.schema_name, idx.index_name);
+      EXECUTE format('CREATE INDEX %I ON %I.%I USING gin ((_jsonb -> %L) jsonb_path_ops)',
+                     idx.index_name, idx.schema_name, idx.table_name, key);
+      RETURN;
+    END IF;
+  END LOOP;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION chat_gin.on_create_index() RETURNS event_trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+  created record;
+BEGIN
+  FOR created IN
+    SELECT d.objid FROM pg_event_trigger_ddl_commands() d
+    WHERE d.command_tag = 'CREATE INDEX' AND d.object_type = 'index'
+  LOOP
+    PERFORM chat_gin.replace_array_index(created.objid);
+  END LOOP;
+END
+$$;
+
+DROP EVENT TRIGGER IF EXISTS chat_gin_on_create_index;
+CREATE EVENT TRIGGER chat_gin_on_create_index ON ddl_command_end WHEN TAG IN ('CREATE INDEX')
+  EXECUTE FUNCTION chat_gin.on_create_index();
+
 -- Backfill: the tables that exist already.
 DO $$
 DECLARE
@@ -107,6 +171,12 @@ BEGIN
     WHERE c.relkind = 'r' AND chat_gin.is_collection(n.nspname, c.relname)
   LOOP
     PERFORM chat_gin.index_table(existing.nspname, existing.relname);
+  END LOOP;
+  FOR existing IN
+    SELECT x.indexrelid FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+    JOIN pg_am am ON am.oid = i.relam WHERE am.amname = 'btree'
+  LOOP
+    PERFORM chat_gin.replace_array_index(existing.indexrelid);
   END LOOP;
 END
 $$;

@@ -105,6 +105,37 @@ test("seed 001: create a chat, add users, message, view members, remove users â€
   assert.equal((await call(quinn, "GET", `/api/chat/conversations/${conversationId}/messages`)).status, 403);
 });
 
+test("a group of 1,000 members (the most) takes members and messages like a small one", async () => {
+  // A group's members are one array in its conversation document, which
+  // FerretDB on PostgreSQL indexed as one btree key: once the array passed
+  // btree's 2,704 bytes (about 100 ids of users registered on several
+  // gateways) every change of the group failed on the store, and
+  // persistence retried it for ever (deploy/ferretdb/gin-indexes.sql).
+  const owner = await register(gwA, `big_owner_${pid}`);
+  const last = await register(gwB, `big_last_${pid}`);
+  // 998 more users, stored as registration stores them; random ids, as
+  // users registered over time on many gateways have.
+  const hex = () => Array.from({ length: 24 }, () => "0123456789abcdef"[Math.floor(Math.random() * 16)]).join("");
+  const others = Array.from({ length: 998 }, (_, i) => ({ _id: hex(), username: `big_${i}_${pid}`, passwordHash: "not a hash", createdAt: new Date() }));
+  await db.collection("users").insertMany(others);
+  const ids = [...others.map((u) => u._id), last.id];
+  const conversationId = await group(owner, ids.slice(0, 99).map((id) => ({ id })), "Everyone");
+  for (let i = 99; i < ids.length; i += 100) {
+    const added = await call(owner, "POST", `/api/chat/conversations/${conversationId}/members`, { userIds: ids.slice(i, i + 100) });
+    assert.equal(added.status, 200, JSON.stringify(added.body));
+    assert.equal(added.body.data.memberCount, Math.min(i + 100, ids.length) + 1);
+  }
+  const full = await call(owner, "POST", `/api/chat/conversations/${conversationId}/members`, { userIds: [hex()] });
+  assert.deepEqual([full.status, full.body.error?.message], [413, "a group has at most 1000 members"]);
+  const lastSocket = await open(gwB, last);
+  const sent = await call(owner, "POST", "/api/chat/send", { conversationId, content: "hello, all 1,000" });
+  assert.equal(sent.status, 201, JSON.stringify(sent.body));
+  await waitFor(lastSocket, "message_notification", (m) => m.content === "hello, all 1,000");
+  const members = await call(last, "GET", `/api/chat/conversations/${conversationId}/members`);
+  assert.equal(members.status, 200, JSON.stringify(members.body));
+  assert.equal(members.body.data.total, 1000);
+});
+
 test("forbidden actions are refused with a clear error", async () => {
   const sara = await register(gwA, `sara_${pid}`);
   const tom = await register(gwA, `tom_${pid}`);

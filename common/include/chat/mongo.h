@@ -53,7 +53,7 @@ chat_err_t chat_mongo_ensure_indexes(chat_mongo_t *mongo, const chat_mongo_index
 
 /* Maps a libmongoc error to ours: duplicate key -> CHAT_ERR_DUPLICATE,
  * server selection and socket errors -> CHAT_ERR_UNAVAILABLE, else
- * CHAT_ERR_MONGO. */
+ * CHAT_ERR_MONGO, after logging the server's message as a warning. */
 chat_err_t chat_mongo_error(const bson_error_t *error);
 
 /* Frees the pool; sets *mongo to NULL. Accepts NULL and a NULL *mongo. */
