@@ -292,8 +292,13 @@ chat_err_t chat_runtime_consume(chat_runtime_t *rt, const char *group_id,
       struct timespec started;
       clock_gettime(CLOCK_MONOTONIC, &started);
       err = handle(ctx, batch, count);
+      double handled_s = seconds_since(&started);
       if (err == CHAT_OK)
         err = wait_produced_durable(rt, failures_before);
+      if (err == CHAT_OK)
+        CHAT_LOG(CHAT_LOG_DEBUG, "batch of %zu records from %s[%d] handled in %.0f us, what it "
+                 "produced durable %.0f us later", count, batch[0].topic, batch[0].partition,
+                 handled_s * 1e6, (seconds_since(&started) - handled_s) * 1e6);
       if (err != CHAT_ERR_STOPPED)
         chat_histogram_observe(err == CHAT_OK ? metrics.done_seconds : metrics.failed_seconds,
                                seconds_since(&started));

@@ -46,6 +46,18 @@ LANGUAGE sql IMMUTABLE AS $$
   END
 $$;
 
+-- True when schema.table has a GIN index on (_jsonb -> key) already (ours,
+-- or one that replaced an index of FerretDB's, below): a second one would
+-- only double the cost of every write.
+CREATE OR REPLACE FUNCTION chat_gin.has_gin(schema_name text, table_name text, key text) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+  SELECT EXISTS (SELECT 1 FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+                 JOIN pg_am am ON am.oid = i.relam
+                 WHERE x.indrelid = to_regclass(format('%I.%I', schema_name, table_name))
+                   AND am.amname = 'gin'
+                   AND pg_get_indexdef(x.indexrelid, 1, true) = format('(_jsonb -> %L::text)', key))
+$$;
+
 -- Creates the missing GIN indexes of one FerretDB collection table.
 CREATE OR REPLACE FUNCTION chat_gin.index_table(schema_name text, table_name text) RETURNS void
 LANGUAGE plpgsql AS $$
@@ -54,6 +66,7 @@ DECLARE
   key text;
 BEGIN
   FOREACH key IN ARRAY chat_gin.keys(collection) LOOP
+    CONTINUE WHEN chat_gin.has_gin(schema_name, table_name, key);
     -- jsonb_path_ops: smaller than the default jsonb_ops and serves @>,
     -- the only operator FerretDB sends for equality.
     EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %I.%I USING gin ((_jsonb -> %L) jsonb_path_ops)',
@@ -137,6 +150,9 @@ BEGIN
       EXECUTE format('DROP INDEX %I.%I', idx.schema_name, idx.index_name);
       EXECUTE format('CREATE INDEX %I ON %I.%I USING gin ((_jsonb -> %L) jsonb_path_ops)',
                      idx.index_name, idx.schema_name, idx.table_name, key);
+      -- ours on the same key (index_table) is now a duplicate
+      EXECUTE format('DROP INDEX IF EXISTS %I.%I', idx.schema_name,
+                     left(idx.table_name, 40) || '_' || lower(key) || '_gin');
       RETURN;
     END IF;
   END LOOP;

@@ -5,12 +5,12 @@
  * (conversation_state.h: point reads by _id the first time only), check
  * that each sender may write there, create the direct conversations that
  * first messages open, give each message the next seq of its
- * conversation, insert them in one ordered write, write each touched
- * conversation's summary once, and only then publish: new_message and
- * message_notification to the room, message_ack "persisted" to the sending
- * socket, command.result to a REST call waiting for it, and
- * message.created to chat.events. The hot path writes only: no $in, no
- * sort, no scan.
+ * conversation, insert them in one ordered write, and only then publish:
+ * new_message and message_notification to the room, message_ack
+ * "persisted" to the sending socket, command.result to a REST call waiting
+ * for it, and message.created to chat.events; then write each touched
+ * conversation's summary once, while Kafka takes the records. The hot path
+ * writes only: no $in, no sort, no scan.
  *
  * Idempotence: a message's _id is derived from (senderId, clientMsgId), so
  * a command seen twice meets its stored message in the insert's duplicate
@@ -1025,21 +1025,30 @@ chat_err_t persistence_handle_message_sends(void *ctx, const chat_envelope_t *ev
   if (err == CHAT_OK)
     err = store_messages(&run);
   t_insert = monotonic_us();
-  if (err == CHAT_OK)
-    err = update_conversations(&run);
-  t_update = monotonic_us();
-  /* The owner's copy moves only now that the store has the run; after a
-   * failure it stays where the store surely is, and the retry finds what
-   * went in through the duplicate key errors. */
+  /* The owner's copy moves only now that the store has the run's
+   * messages; after a failure it stays where the store surely is, and the
+   * retry finds what went in through the duplicate key errors. */
   for (size_t i = 0; i < run.conversation_count && err == CHAT_OK; i++) {
     if (run.conversations[i].exists)
       keep_conversation(&run.conversations[i]);
   }
-  chat_mongo_release(mongo, run.client);
   for (size_t i = 0; i < count && err == CHAT_OK; i++) {
     const send_t *send = &run.sends[i];
     err = send->reject == CHAT_OK ? publish_message(&run, send) : publish_rejection(&run, send);
   }
+  int64_t t_publish = monotonic_us();
+  /* The summaries go after the messages are published: their updates
+   * overlap what Kafka does with the records (linger, then acks=all, which
+   * the runtime waits for before committing the batch's offsets), instead
+   * of holding every delivery back by their commit. A reader of a
+   * conversation list or unread count may see the previous summary for
+   * those few milliseconds. A crash in between leaves lastSeq behind the
+   * messages, which the next owner's load walks forward
+   * (conversation_state.h). */
+  if (err == CHAT_OK)
+    err = update_conversations(&run);
+  t_update = monotonic_us();
+  chat_mongo_release(mongo, run.client);
   if (err == CHAT_OK) {
     state_cache_stats_t cached = conversation_state_stats();
     CHAT_LOG(CHAT_LOG_DEBUG,
@@ -1047,8 +1056,8 @@ chat_err_t persistence_handle_message_sends(void *ctx, const chat_envelope_t *ev
              "update %lld us, publish %lld us; conversation states: %llu hits, %llu misses, "
              "%zu kept",
              count, run.conversation_count, (long long)(t_load - t0),
-             (long long)(t_insert - t_load), (long long)(t_update - t_insert),
-             (long long)(monotonic_us() - t_update), (unsigned long long)cached.hits,
+             (long long)(t_insert - t_load), (long long)(t_update - t_publish),
+             (long long)(t_publish - t_insert), (unsigned long long)cached.hits,
              (unsigned long long)cached.misses, cached.size);
   }
   free_run(&run);

@@ -177,8 +177,13 @@ test("no REST read and no connect-time lookup scans a whole collection on Postgr
   const tables = psql(`SELECT string_agg(format('%I.%I', schemaname, tablename), ', ') FROM pg_tables WHERE schemaname = '${database}'`).trim();
   assert.ok(tables, `no tables of schema ${database}: FerretDB named it otherwise`);
   psql(`ANALYZE ${tables}`);
-  // The GIN indexes of deploy/ferretdb/gin-indexes.sql are there.
-  assert.match(psql(`SELECT string_agg(indexname, ' ') FROM pg_indexes WHERE schemaname = '${database}'`), /conversations_[0-9a-f]{8}_participants_gin/);
+  // The GIN indexes of deploy/ferretdb/gin-indexes.sql are there: on
+  // participants exactly one, and no btree over the whole array (which
+  // refused a group's write past about 100 members).
+  const participants = psql(`SELECT indexdef FROM pg_indexes WHERE schemaname = '${database}' AND tablename LIKE 'conversations%' AND indexdef LIKE '%''participants''%'`).trim().split("\n");
+  assert.equal(participants.length, 1, participants.join("\n"));
+  assert.match(participants[0], /USING gin \(\(\(_jsonb -> 'participants'::text\)\) jsonb_path_ops\)/);
+  assert.match(psql(`SELECT string_agg(indexname, ' ') FROM pg_indexes WHERE schemaname = '${database}'`), /messages_[0-9a-f]{8}_conversationid_gin/);
 
   const get = (route) => (token, url) => ({ route, run: () => http(gw, "GET", url, { token }) });
   const calls = [
