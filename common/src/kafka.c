@@ -42,6 +42,8 @@ typedef struct topic_slot {
  * left sends unanswered through a broker restart (the fault runner's
  * kafka-kill: 30 s without an answer). */
 #define METADATA_WAIT_MS 15000 /* how long a new topic may take to appear in the metadata */
+#define WATERMARK_WAIT_MS 10000 /* for a partition's high watermark at the start */
+#define START_PARTITIONS_MAX 1024 /* partitions of the first topic whose start is kept */
 #define PRODUCER_DELIVERY_TIMEOUT_MS "20000" /* message.timeout.ms: a report, failed or not, within 20 s */
 
 struct chat_producer {
@@ -64,6 +66,9 @@ typedef struct pending_offset {
 struct chat_consumer {
   rd_kafka_t *rk;
   bool assigned; /* all_partitions_from_end: no group, nothing to commit */
+  char first_topic[CHAT_TOPIC_NAME_MAX]; /* all_partitions_from_end: its first topic */
+  int64_t start_offsets[START_PARTITIONS_MAX]; /* ... where each partition of it began */
+  size_t start_count;
   _Atomic uint64_t *assignment_changes; /* the options', or NULL */
   pending_offset_t pending[CONSUMER_PENDING_MAX];
   size_t pending_count;
@@ -167,9 +172,14 @@ static chat_series_t *latency_series(chat_producer_t *producer, const char *topi
   return series;
 }
 
-/* Assigns every partition of the subscription's topics at their end. */
-static chat_err_t assign_all_from_end(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *topics,
-                                      char *errbuf, size_t errbuf_len) {
+/* Assigns every partition of the subscription's topics at their end: at
+ * the high watermark asked of the broker, so that the offsets it started
+ * at are known exactly (the first topic's are kept for
+ * chat_consumer_start_offsets). */
+static chat_err_t assign_all_from_end(chat_consumer_t *consumer,
+                                      rd_kafka_topic_partition_list_t *topics, char *errbuf,
+                                      size_t errbuf_len) {
+  rd_kafka_t *rk = consumer->rk;
   rd_kafka_topic_partition_list_t *assignment = rd_kafka_topic_partition_list_new(64);
   chat_err_t err = CHAT_OK;
   for (int i = 0; i < topics->cnt && err == CHAT_OK; i++) {
@@ -197,10 +207,26 @@ static chat_err_t assign_all_from_end(rd_kafka_t *rk, rd_kafka_topic_partition_l
                rd_kafka_err2str(rerr ? rerr : metadata->topics[0].err));
       err = CHAT_ERR_KAFKA;
     } else {
-      for (int p = 0; p < metadata->topics[0].partition_cnt; p++)
-        rd_kafka_topic_partition_list_add(assignment, topics->elems[i].topic,
-                                          metadata->topics[0].partitions[p].id)
-            ->offset = RD_KAFKA_OFFSET_END;
+      int count = metadata->topics[0].partition_cnt;
+      for (int32_t p = 0; p < count && err == CHAT_OK; p++) {
+        int64_t low = 0, high = 0;
+        rd_kafka_resp_err_t werr = rd_kafka_query_watermark_offsets(
+            rk, topics->elems[i].topic, p, &low, &high, WATERMARK_WAIT_MS);
+        if (werr) {
+          snprintf(errbuf, errbuf_len, "kafka: no high watermark of %s[%d]: %s",
+                   topics->elems[i].topic, (int)p, rd_kafka_err2str(werr));
+          err = CHAT_ERR_KAFKA;
+          break;
+        }
+        rd_kafka_topic_partition_list_add(assignment, topics->elems[i].topic, p)->offset = high;
+        if (i == 0 && (size_t)p < START_PARTITIONS_MAX) {
+          consumer->start_offsets[p] = high;
+          consumer->start_count = (size_t)p + 1;
+        }
+      }
+      if (i == 0)
+        snprintf(consumer->first_topic, sizeof consumer->first_topic, "%s",
+                 topics->elems[i].topic);
     }
     if (metadata)
       rd_kafka_metadata_destroy(metadata);
@@ -620,9 +646,11 @@ chat_err_t chat_consumer_create(const chat_config_t *cfg, const char *group_id,
   }
   if (opts && opts->all_partitions_from_end) {
     consumer->assigned = true;
-    err = assign_all_from_end(consumer->rk, subscription, errbuf, errbuf_len);
+    err = assign_all_from_end(consumer, subscription, errbuf, errbuf_len);
     if (err != CHAT_OK)
       goto out;
+    if (opts->on_started)
+      opts->on_started(opts->started_ctx, consumer->start_offsets, consumer->start_count);
   } else {
     rd_kafka_resp_err_t rerr = rd_kafka_subscribe(consumer->rk, subscription);
     if (rerr) {
@@ -674,6 +702,29 @@ chat_err_t chat_consumer_poll(chat_consumer_t *consumer, int timeout_ms, chat_re
   record->value_len = msg->len;
   record->timestamp_ms = rd_kafka_message_timestamp(msg, NULL);
   record->impl_ = msg;
+  return CHAT_OK;
+}
+
+size_t chat_consumer_start_offsets(const chat_consumer_t *consumer, int64_t *out, size_t cap) {
+  size_t n = consumer->start_count < cap ? consumer->start_count : cap;
+  memcpy(out, consumer->start_offsets, n * sizeof *out);
+  return consumer->start_count;
+}
+
+chat_err_t chat_consumer_seek_all(chat_consumer_t *consumer, const int64_t *from, size_t count) {
+  if (!consumer->assigned || count != consumer->start_count)
+    return CHAT_ERR_INVALID;
+  rd_kafka_topic_partition_list_t *assignment = rd_kafka_topic_partition_list_new((int)count);
+  for (size_t p = 0; p < count; p++)
+    rd_kafka_topic_partition_list_add(assignment, consumer->first_topic, (int32_t)p)->offset =
+        from[p];
+  rd_kafka_resp_err_t rerr = rd_kafka_assign(consumer->rk, assignment);
+  rd_kafka_topic_partition_list_destroy(assignment);
+  if (rerr) {
+    CHAT_LOG(CHAT_LOG_WARN, "kafka consumer %s: cannot assign %s at given offsets: %s",
+             rd_kafka_name(consumer->rk), consumer->first_topic, rd_kafka_err2str(rerr));
+    return CHAT_ERR_KAFKA;
+  }
   return CHAT_OK;
 }
 

@@ -14,6 +14,8 @@
 #include "chat/json.h"
 #include "chat/log.h"
 #include "rooms.h"
+#include "recovery_token.h"
+#include "socket_recovery.h"
 #include "socket_resume.h"
 #include "socket_state.h"
 
@@ -25,6 +27,8 @@ typedef struct delivery {
   chat_broadcast_scope_t scope;
   const char *exclude_socket;  /* a socket id of this gateway, or NULL */
   const char *seq;             /* the message's seq header, or NULL */
+  int32_t partition;           /* the record's place in chat.broadcast */
+  int64_t offset;
   size_t sent;
 } delivery_t;
 
@@ -38,6 +42,8 @@ static void emit_to(void *ctx, void *member) {
     return;
   if (d->exclude_socket && strcmp(chat_sio_socket_id(state->socket), d->exclude_socket) == 0)
     return;
+  if (recovery_hold(state, d->partition, d->offset, d->conversation_id, d->scope, d->frame))
+    return; /* sent after what the recovered session missed, scope then applied */
   if (d->conversation_id &&
       !chat_broadcast_scope_admits(d->scope, gateway_socket_is_open(state, d->conversation_id)))
     return;
@@ -77,8 +83,11 @@ static void change_rooms(gateway_t *gw, const char *target, const char *conversa
 }
 
 void gateway_deliver(gateway_t *gw, const chat_broadcast_route_t *route, const char *value,
-                     size_t value_len) {
-  delivery_t d = {.gw = gw, .seq = route->seq};
+                     size_t value_len, int32_t partition, int64_t offset) {
+  delivery_t d = {.gw = gw, .seq = route->seq, .partition = partition, .offset = offset};
+  char offset_arg[RECOVERY_TOKEN_MAX + 2];
+  bool recoverable =
+      recovery_advance(gw, route->event, partition, offset, offset_arg, sizeof offset_arg);
   gw->delivery_mark++;
   if (!chat_broadcast_scope_parse(route->scope, &d.scope)) {
     CHAT_LOG(CHAT_LOG_WARN, "broadcast %s to %s: unknown scope '%s'; dropped", route->event,
@@ -96,7 +105,10 @@ void gateway_deliver(gateway_t *gw, const chat_broadcast_route_t *route, const c
     d.exclude_socket = route->exclude + strlen(own_prefix);
   bson_string_t *frame = bson_string_new("[");
   chat_json_append_string(frame, route->event, strlen(route->event));
-  bson_string_append_printf(frame, ",%.*s]", (int)value_len, value);
+  if (recoverable)
+    bson_string_append_printf(frame, ",%.*s,%s]", (int)value_len, value, offset_arg);
+  else
+    bson_string_append_printf(frame, ",%.*s]", (int)value_len, value);
   d.frame = frame->str;
   d.skip_user = route->exclude_user;
   const char *contact = chat_target_id(route->target, CHAT_TARGET_CONTACTS);

@@ -4,13 +4,16 @@
 #define GATEWAY_BROADCAST_DELIVER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "chat/broadcast.h"
 #include "gateway.h"
 
-/* Delivers a chat.broadcast record with route (read by
- * chat_broadcast_read) and value, on the loop thread. */
+/* Delivers the chat.broadcast record of (partition, offset) with route
+ * (read by chat_broadcast_read) and value, on the loop thread. A
+ * recoverable event carries its recovery offset as its last argument
+ * (socket_recovery.h). */
 void gateway_deliver(gateway_t *gw, const chat_broadcast_route_t *route, const char *value,
-                     size_t value_len);
+                     size_t value_len, int32_t partition, int64_t offset);
 
 #endif

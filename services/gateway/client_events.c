@@ -25,6 +25,7 @@
 #include "produce.h"
 #include "send_message.h"
 #include "socket_acks.h"
+#include "socket_recovery.h"
 
 #define REVERT_MESSAGE_ID_MAX 64 /* the longest messageId a revert event echoes (its schema) */
 
@@ -87,6 +88,7 @@ static void join_conversation(gateway_t *gw, gateway_socket_t *state, bson_iter_
     gateway_ack_error(state->socket, ack_id, CHAT_ERR_NOMEM, "server busy, try again");
     return;
   }
+  recovery_note_open(gw, state);
   bson_string_t *value = membership_value(state, "joined");
   broadcast_to_open(gw, state, id, "user_joined", value->str);
   bson_string_free(value, true);
@@ -99,6 +101,7 @@ static void leave_conversation(gateway_t *gw, gateway_socket_t *state, bson_iter
   if (!id)
     return;
   gateway_socket_close(state, id);
+  recovery_note_open(gw, state);
   bson_string_t *value = membership_value(state, "left");
   broadcast_to_open(gw, state, id, "user_left", value->str);
   bson_string_free(value, true);

@@ -15,6 +15,7 @@ typedef struct rest_pending rest_pending_t;
 typedef struct rooms rooms_t;
 typedef struct rooms_lookup rooms_lookup_t;
 typedef struct id_table id_table_t;
+typedef struct recovery recovery_t;
 
 typedef struct gateway {
   chat_runtime_t *rt; /* thread-safe */
@@ -24,6 +25,7 @@ typedef struct gateway {
   rooms_t *rooms;          /* members are gateway_socket_t (rooms.h, socket_state.h) */
   rooms_lookup_t *lookup;  /* new sockets waiting for their conversations (rooms_lookup.h) */
   id_table_t *sends;       /* message.send waiting for Kafka, by request id (send_message.c) */
+  recovery_t *recovery;    /* connection state recovery, or NULL when off (socket_recovery.h) */
   uint64_t next_request_id;
   int64_t started_ms;     /* wall clock at start: the heartbeat's startedAt */
   size_t session_count;   /* authenticated sockets */

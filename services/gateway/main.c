@@ -29,6 +29,7 @@
 #include "send_message.h"
 #include "server.h"
 #include "socket_lifecycle.h"
+#include "socket_recovery.h"
 #include "socket_state.h"
 #include "work_queue.h"
 
@@ -67,6 +68,8 @@ typedef struct broadcast_copy {
   gateway_t *gw;
   chat_broadcast_route_t route; /* its strings point into storage */
   char *storage;
+  int32_t partition;
+  int64_t offset;
   size_t value_len;
   char value[];
 } broadcast_copy_t;
@@ -82,10 +85,11 @@ static void deliver_on_loop(void *arg) {
   const chat_broadcast_route_t *route = &copy->route;
   const char *gateway_id = chat_target_id(route->target, CHAT_TARGET_GATEWAY);
   if (gateway_id && strcmp(gateway_id, chat_runtime_config(gw->rt)->instance_id) == 0) {
+    recovery_advance(gw, route->event, copy->partition, copy->offset, NULL, 0);
     if (strcmp(route->event, "command.result") == 0 && route->correlation_id)
       rest_pending_resolve(gw, route->correlation_id, copy->value, copy->value_len);
   } else {
-    gateway_deliver(gw, route, copy->value, copy->value_len);
+    gateway_deliver(gw, route, copy->value, copy->value_len, copy->partition, copy->offset);
   }
   free_copy(copy);
 }
@@ -112,6 +116,8 @@ static chat_err_t deliver_broadcast(void *ctx, const chat_record_t *records, siz
     }
     memcpy(copy->value, record->value, record->value_len);
     copy->value_len = record->value_len;
+    copy->partition = record->partition;
+    copy->offset = record->offset;
     if (chat_sio_server_post(gw->sio, deliver_on_loop, copy) != CHAT_OK) {
       free_copy(copy);
       return CHAT_ERR_NOMEM;
@@ -135,7 +141,10 @@ static void *broadcast_main(void *arg) {
   char group[2 * CHAT_CONFIG_STR_MAX + 32];
   snprintf(group, sizeof group, "%schat.gateway.%s", cfg->topic_prefix, cfg->instance_id);
   const chat_topic_t topics[] = {CHAT_TOPIC_BROADCAST};
-  const chat_consumer_options_t opts = {.from_latest = true, .all_partitions_from_end = true};
+  const chat_consumer_options_t opts = {.from_latest = true,
+                                        .all_partitions_from_end = true,
+                                        .on_started = recovery_started,
+                                        .started_ctx = gw};
   if (chat_runtime_consume(gw->rt, group, topics, 1, &opts, GATEWAY_BATCH_MAX, deliver_broadcast,
                            gw) != CHAT_OK) {
     chat_runtime_request_stop(gw->rt);
@@ -196,7 +205,8 @@ int main(int argc, char **argv) {
   gw.sends = id_table_create();
   gw.lookup = rooms_lookup_create(&gw, gateway_socket_rooms_ready);
   if (!gw.rooms || !gw.sends || !gw.lookup ||
-      work_queue_create(gw.sio, GATEWAY_WORKERS, GATEWAY_WORK_QUEUED, &gw.work) != CHAT_OK) {
+      work_queue_create(gw.sio, GATEWAY_WORKERS, GATEWAY_WORK_QUEUED, &gw.work) != CHAT_OK ||
+      recovery_create(&gw, &gw.recovery) != CHAT_OK) {
     CHAT_LOG(CHAT_LOG_ERROR, "cannot start the worker threads");
     goto out;
   }
@@ -223,6 +233,7 @@ out:
   if (consumer_started)
     pthread_join(consumer, NULL);
   work_queue_destroy(&gw.work);
+  recovery_destroy(&gw.recovery);
   /* Delivery reports of what is still in flight reach the loop before it
    * goes; none come after the flush. */
   chat_producer_flush(chat_runtime_producer(gw.rt), cfg->shutdown_timeout_ms);

@@ -2,8 +2,8 @@
  * Binary form: a kind byte, varints (unsigned LEB128) and raw bytes, then
  * a 12-byte BLAKE2b tag keyed with the derived key over all of it:
  *   offset: 0x01, written_s, partitions, next[0..partitions)
- *   pid:    0x02, user id (12 bytes), issued_s, nonce (8), partitions,
- *           next[0..partitions)
+ *   pid:    0x02, user id (12 bytes), issued_s, nonce (8), socket id
+ *           (20), partitions, next[0..partitions)
  * The kind byte keeps one from being taken for the other. */
 #include "recovery_token.h"
 
@@ -13,7 +13,8 @@
 #define KIND_OFFSET 0x01
 #define KIND_PID 0x02
 #define TAG_SIZE 12
-#define BINARY_MAX (1 + 12 + 10 + 8 + 2 + 10 * RECOVERY_PARTITIONS_MAX + TAG_SIZE)
+#define BINARY_MAX (1 + 12 + 10 + 8 + 20 + 2 + 10 * RECOVERY_PARTITIONS_MAX + TAG_SIZE)
+#define SOCKET_ID_LEN 20
 
 void recovery_key_derive(const char *secret, uint8_t key[RECOVERY_KEY_SIZE]) {
   static const char context[] = "chat connection state recovery v1";
@@ -102,6 +103,10 @@ size_t recovery_pid_write(const uint8_t key[RECOVERY_KEY_SIZE], const recovery_s
   put_varint(&w, session->issued_s > 0 ? (uint64_t)session->issued_s : 0);
   for (size_t i = 0; i < sizeof session->nonce; i++)
     put_byte(&w, session->nonce[i]);
+  if (strlen(session->socket_id) != SOCKET_ID_LEN)
+    return 0;
+  for (size_t i = 0; i < SOCKET_ID_LEN; i++)
+    put_byte(&w, (uint8_t)session->socket_id[i]);
   put_position(&w, &session->start);
   return finish(key, &w, out, cap);
 }
@@ -193,6 +198,9 @@ bool recovery_pid_read(const uint8_t key[RECOVERY_KEY_SIZE], const char *pid,
   uint64_t issued = get_varint(&r);
   for (size_t i = 0; i < sizeof session->nonce; i++)
     session->nonce[i] = get_byte(&r);
+  for (size_t i = 0; i < SOCKET_ID_LEN; i++)
+    session->socket_id[i] = (char)get_byte(&r);
+  session->socket_id[SOCKET_ID_LEN] = '\0';
   get_position(&r, &session->start);
   if (r.bad || r.at != r.len || issued > (uint64_t)INT64_MAX)
     return false;

@@ -6,9 +6,9 @@
  *   record before it has been delivered to the socket, and the time it
  *   was written;
  * - the pid, the session's private id in the CONNECT answer: the user it
- *   belongs to, when it was issued, and the position of the session's
- *   first connection (what a session that never got an event resumes
- *   from).
+ *   belongs to, when it was issued, its socket id, and the position of the
+ *   session's first connection (what a session that never got an event
+ *   resumes from).
  *
  * Both are opaque to clients: base64url of a small binary form and a
  * keyed BLAKE2b tag, so that a client can neither forge one nor take
@@ -26,7 +26,7 @@
 #define RECOVERY_KEY_SIZE 32
 #define RECOVERY_PARTITIONS_MAX 256 /* partitions of chat.broadcast a position may name */
 /* Longest string either form takes, NUL included: 10 bytes per offset. */
-#define RECOVERY_TOKEN_MAX (((1 + 12 + 10 + 8 + 2 + 10 * RECOVERY_PARTITIONS_MAX + 12) * 4) / 3 + 8)
+#define RECOVERY_TOKEN_MAX (((1 + 12 + 10 + 8 + 20 + 2 + 10 * RECOVERY_PARTITIONS_MAX + 12) * 4) / 3 + 8)
 
 /* A position in chat.broadcast: next[p] is the offset of the first record
  * of partition p not yet covered. */
@@ -39,6 +39,7 @@ typedef struct recovery_session {
   char user_id[CHAT_ID_SIZE];
   int64_t issued_s;         /* Unix seconds */
   uint8_t nonce[8];         /* tells two sessions of one user apart */
+  char socket_id[21];       /* the Socket.IO socket id it keeps: 20 base64url characters */
   recovery_position_t start; /* where its first connection began */
 } recovery_session_t;
 

@@ -18,6 +18,7 @@
 #include "presence_events.h"
 #include "rooms_lookup.h"
 #include "socket_auth.h"
+#include "socket_recovery.h"
 #include "socket_resume.h"
 #include "socket_state.h"
 
@@ -49,8 +50,13 @@ const char *gateway_socket_accept(gateway_t *gw, chat_sio_socket_t *socket, cons
   gateway_socket_t *state = gateway_socket_create(socket, claims.sub); /* an id: checked above */
   if (!state)
     return "Server busy, try again";
-  const char *bad_resume = gateway_resume_read(state, auth);
+  bool recovered = false;
+  recovery_accept(gw, state, socket, auth, &recovered);
+  /* A recovered session gets what it missed from its offset; lastSeqs
+   * (the older resume) are for the others. */
+  const char *bad_resume = recovered ? NULL : gateway_resume_read(state, auth);
   if (bad_resume) {
+    recovery_socket_gone(state);
     gateway_socket_release(state);
     return bad_resume;
   }
@@ -77,6 +83,7 @@ void gateway_socket_connected(gateway_t *gw, chat_sio_socket_t *socket) {
   gateway_presence_session(gw, state, true);
   char user_room[CHAT_ID_SIZE + 8];
   chat_target(user_room, sizeof user_room, CHAT_TARGET_USER, state->user_id);
+  recovery_connected(gw, state); /* a recovered session holds live events from here */
   gateway_socket_join_room(gw->rooms, state, user_room);
   gateway_socket_join_room(gw->rooms, state, room);
   state->rooms_pending = true;
@@ -111,6 +118,8 @@ void gateway_socket_rooms_ready(gateway_t *gw, gateway_socket_t *state) {
   for (size_t i = 0; i < state->held_count && state->socket; i++)
     gateway_handle_client_event(gw, state, &state->held[i]);
   free_held(state);
+  if (state->socket)
+    recovery_rooms_ready(gw, state);
 }
 
 void gateway_socket_gone(gateway_t *gw, chat_sio_socket_t *socket) {
@@ -125,6 +134,7 @@ void gateway_socket_gone(gateway_t *gw, chat_sio_socket_t *socket) {
     gateway_presence_session(gw, state, false);
   gateway_socket_leave_all(gw->rooms, state);
   gateway_resume_free(state);
+  recovery_socket_gone(state);
   free_held(state);
   state->rooms_pending = false;
   state->socket = NULL;

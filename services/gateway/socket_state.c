@@ -34,7 +34,7 @@ void gateway_socket_release(gateway_socket_t *state) {
   /* The last reference goes after the disconnect, which left every room:
    * a registry entry pointing here would dangle. */
   CHAT_ASSERT(state->room_count == 0 && state->open_count == 0);
-  CHAT_ASSERT(!state->resume && !state->guest);
+  CHAT_ASSERT(!state->resume && !state->guest && !state->recovering && !state->recovery_pid);
   free(state);
 }
 

@@ -17,6 +17,7 @@
 #include "server.h"
 
 typedef struct resume resume_t;         /* socket_resume.c */
+typedef struct socket_recovery socket_recovery_t; /* socket_recovery.c */
 typedef struct guest_login guest_login_t; /* guest_rooms.c */
 
 /* Reference-counted: a worker job or a pending send that outlives the
@@ -34,6 +35,8 @@ typedef struct gateway_socket {
   char **open; /* conversation ids it has open (join_conversation) */
   size_t open_count;
   resume_t *resume;     /* what the client missed, while it is replayed (socket_resume.c) */
+  socket_recovery_t *recovering; /* a recovered session, while it is replayed (socket_recovery.c) */
+  char *recovery_pid;   /* its session's pid, or NULL (socket_recovery.c) */
   bool rooms_pending;   /* its conversations are being looked up (socket_lifecycle.c) */
   chat_sio_packet_t *held; /* events that came meanwhile, handled once it is in its rooms */
   size_t held_count;

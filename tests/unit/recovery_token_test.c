@@ -48,25 +48,31 @@ Test(recovery_token, eight_partitions_make_a_short_offset) {
 
 Test(recovery_token, a_pid_reads_back) {
   recovery_session_t in = {.user_id = "65f1a0c2e4b0a1b2c3d4e5aa", .issued_s = 1764590001,
-                           .nonce = {1, 2, 3, 4, 5, 6, 7, 8}, .start = position_of(4, 99)},
+                           .nonce = {1, 2, 3, 4, 5, 6, 7, 8},
+                           .socket_id = "AbCdEfGhIjKlMnOpQr-_", .start = position_of(4, 99)},
                      out;
   cr_assert_gt(recovery_pid_write(key, &in, text, sizeof text), 0);
   cr_assert(recovery_pid_read(key, text, &out));
   cr_assert_str_eq(out.user_id, in.user_id);
   cr_assert_eq(out.issued_s, in.issued_s);
   cr_assert_arr_eq(out.nonce, in.nonce, sizeof in.nonce);
+  cr_assert_str_eq(out.socket_id, in.socket_id);
   cr_assert_eq(out.start.partitions, 4);
   cr_assert_arr_eq(out.start.next, in.start.next, 4 * sizeof in.start.next[0]);
 }
 
-Test(recovery_token, a_pid_needs_a_user_id) {
-  recovery_session_t in = {.user_id = "admin"};
+Test(recovery_token, a_pid_needs_a_user_id_and_a_socket_id) {
+  recovery_session_t in = {.user_id = "admin", .socket_id = "AbCdEfGhIjKlMnOpQr-_"};
   cr_assert_eq(recovery_pid_write(key, &in, text, sizeof text), 0);
+  recovery_session_t short_id = {.user_id = "65f1a0c2e4b0a1b2c3d4e5aa", .socket_id = "abc"};
+  cr_assert_eq(recovery_pid_write(key, &short_id, text, sizeof text), 0);
 }
 
 Test(recovery_token, nothing_else_reads) {
   recovery_position_t p = position_of(8, 5), out;
-  recovery_session_t s = {.user_id = "65f1a0c2e4b0a1b2c3d4e5aa", .start = p}, session;
+  recovery_session_t s = {.user_id = "65f1a0c2e4b0a1b2c3d4e5aa",
+                          .socket_id = "AbCdEfGhIjKlMnOpQr-_", .start = p},
+                     session;
   int64_t at;
   char offset[RECOVERY_TOKEN_MAX], pid[RECOVERY_TOKEN_MAX];
   cr_assert_gt(recovery_offset_write(key, &p, 10, offset, sizeof offset), 0);

@@ -76,6 +76,9 @@ typedef enum chat_service {
     CHAT_SERVICE_GATEWAY, "Engine.IO maxPayload: largest message or polling body")                 \
   X(CHAT_MAX_QUEUED_BYTES, max_queued_bytes, INT, "8388608", 65536, 1000000000,                  \
     CHAT_SERVICE_GATEWAY, "Bytes queued for one connection that does not read, before it is closed") \
+  X(CHAT_RECOVERY_WINDOW_SECONDS, recovery_window_seconds, INT, "86400", 0, 31536000,             \
+    CHAT_SERVICE_GATEWAY,                                                                          \
+    "How long after its last event a Socket.IO session may be recovered on any gateway (0: off)") \
   X(CHAT_CONNECT_TIMEOUT_MS, connect_timeout_ms, INT, "45000", 100, 600000, CHAT_SERVICE_GATEWAY,  \
     "Close a connection that sends no namespace CONNECT this long after opening")                  \
   X(CHAT_MAX_CONTENT_BYTES, max_content_bytes, INT, "10000", 1, 65536, CHAT_SERVICE_GATEWAY,       \
@@ -122,6 +125,7 @@ typedef struct chat_config {
   int ping_timeout_ms;
   int max_payload_bytes;
   int max_queued_bytes;
+  int recovery_window_seconds;
   int connect_timeout_ms;
   int max_content_bytes;
   int rate_limit_per_sec;

@@ -99,6 +99,11 @@ typedef struct chat_consumer_options {
    * assignment): a cache of what the partitions' owner holds compares it
    * to know when to drop what it kept. */
   _Atomic uint64_t *assignment_changes;
+  /* With all_partitions_from_end, when set: called once the consumer is
+   * made (on the creating thread) with the offsets the partitions of its
+   * first topic start at, in partition order. */
+  void (*on_started)(void *ctx, const int64_t *start_offsets, size_t count);
+  void *started_ctx;
 } chat_consumer_options_t;
 
 /* Creates a consumer in group_id subscribed to the prefixed topics. opts may
@@ -114,6 +119,19 @@ chat_err_t chat_consumer_create(const chat_config_t *cfg, const char *group_id,
  * (release it with chat_record_release()), CHAT_ERR_TIMEOUT when none came,
  * or CHAT_ERR_KAFKA for a consumer error (logged; keep polling). */
 chat_err_t chat_consumer_poll(chat_consumer_t *consumer, int timeout_ms, chat_record_t *record);
+
+/* For a consumer made with all_partitions_from_end: the offset each
+ * partition of its first topic began at (its high watermark when the
+ * consumer was made), in partition order, at most cap of them written to
+ * out. Returns the number of partitions. */
+size_t chat_consumer_start_offsets(const chat_consumer_t *consumer, int64_t *out, size_t cap);
+
+/* For a consumer made with all_partitions_from_end: reads its first
+ * topic's partitions from now on from from[p] (count must be its number of
+ * partitions). A partition that no longer holds from[p] (retention took
+ * it) starts at its earliest record, which the caller sees by its offset.
+ * Returns CHAT_OK, CHAT_ERR_INVALID or CHAT_ERR_KAFKA. */
+chat_err_t chat_consumer_seek_all(chat_consumer_t *consumer, const int64_t *from, size_t count);
 
 /* Finds header name on record. Returns true and sets *value (not
  * NUL-terminated) and *value_len, or false when it is absent. */

@@ -18,6 +18,7 @@ struct chat_sio_socket {
   char id[EIO_SID_LEN + 1];
   const char *nsp; /* "/" or one of the server's namespaces: lives as long as the server */
   void *user;
+  char *pid; /* connection state recovery's private id for the CONNECT answer, or NULL */
 };
 
 struct eio_session {
@@ -178,6 +179,7 @@ static void socket_free_all(eio_session_t *session, const char *reason) {
     session->sockets = socket->next;
     if (opts->handlers.on_disconnect)
       opts->handlers.on_disconnect(opts->ctx, socket, reason);
+    free(socket->pid);
     free(socket);
   }
 }
@@ -383,6 +385,7 @@ static void handle_connect(eio_session_t *session, chat_sio_packet_t *packet) {
   const char *refusal =
       opts->handlers.on_connect ? opts->handlers.on_connect(opts->ctx, socket, auth_ptr) : NULL;
   if (refusal) {
+    free(socket->pid);
     free(socket);
     send_connect_error(session, packet->nsp, refusal);
     return;
@@ -392,7 +395,10 @@ static void handle_connect(eio_session_t *session, chat_sio_packet_t *packet) {
   session->sockets = socket;
   bson_string_t *answer = bson_string_new(NULL);
   chat_sio_append_header(answer, CHAT_SIO_CONNECT, 0, socket->nsp, -1);
-  bson_string_append_printf(answer, "{\"sid\":\"%s\"}", socket->id);
+  bson_string_append_printf(answer, "{\"sid\":\"%s\"", socket->id);
+  if (socket->pid)
+    bson_string_append_printf(answer, ",\"pid\":\"%s\"", socket->pid); /* base64url */
+  bson_string_append_c(answer, '}');
   send_sio_text(session, answer);
   if (opts->handlers.on_connected)
     opts->handlers.on_connected(opts->ctx, socket);
@@ -434,6 +440,7 @@ static bool handle_sio_text(eio_session_t *session, const uint8_t *text, size_t 
       *link = socket->next;
       if (opts->handlers.on_disconnect)
         opts->handlers.on_disconnect(opts->ctx, socket, "client namespace disconnect");
+      free(socket->pid);
       free(socket);
     }
     break;
@@ -653,4 +660,21 @@ chat_err_t chat_sio_ack(chat_sio_socket_t *socket, int64_t ack_id, const char *j
 const char *chat_sio_socket_id(const chat_sio_socket_t *socket) { return socket->id; }
 const char *chat_sio_socket_nsp(const chat_sio_socket_t *socket) { return socket->nsp; }
 void chat_sio_socket_set_user(chat_sio_socket_t *socket, void *user) { socket->user = user; }
+
+bool chat_sio_socket_set_pid(chat_sio_socket_t *socket, const char *pid) {
+  char *copy = strdup(pid);
+  if (!copy)
+    return false;
+  free(socket->pid);
+  socket->pid = copy;
+  return true;
+}
+
+bool chat_sio_socket_set_id(chat_sio_socket_t *socket, const char *id) {
+  if (strlen(id) != EIO_SID_LEN || strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                              "0123456789-_") != EIO_SID_LEN)
+    return false;
+  memcpy(socket->id, id, EIO_SID_LEN + 1);
+  return true;
+}
 void *chat_sio_socket_user(const chat_sio_socket_t *socket) { return socket->user; }

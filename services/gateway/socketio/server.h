@@ -127,6 +127,14 @@ bool chat_sio_socket_query_arg(const chat_sio_socket_t *socket, const char *name
 const char *chat_sio_socket_id(const chat_sio_socket_t *socket);
 const char *chat_sio_socket_nsp(const chat_sio_socket_t *socket);
 
+/* From on_connect only: the CONNECT answer carries pid (connection state
+ * recovery's private session id; base64url, copied), and the socket takes
+ * id instead of a new random one (a recovered session keeps its id; it
+ * must look like one: 20 base64url characters). false when out of memory
+ * or id is not such. */
+bool chat_sio_socket_set_pid(chat_sio_socket_t *socket, const char *pid);
+bool chat_sio_socket_set_id(chat_sio_socket_t *socket, const char *id);
+
 /* Application data attached to a socket. */
 void chat_sio_socket_set_user(chat_sio_socket_t *socket, void *user);
 void *chat_sio_socket_user(const chat_sio_socket_t *socket);
