@@ -328,7 +328,9 @@ typedef struct replayed {
   char *storage;
   char *value;
   size_t value_len;
-  char *offset_arg; /* the offset after it, a JSON string */
+  int32_t partition;
+  int64_t offset;
+  int64_t timestamp_ms;
 } replayed_t;
 
 typedef struct replay {
@@ -401,7 +403,6 @@ static void free_replayed(replayed_t *r, size_t count) {
   for (size_t i = 0; i < count; i++) {
     free(r[i].storage);
     free(r[i].value);
-    free(r[i].offset_arg);
   }
   free(r);
 }
@@ -481,14 +482,11 @@ static replayed_t *read_range(replay_t *job, size_t *count) {
       cap = grown_cap;
     }
     replayed_t *r = &kept[*count];
-    char offset_arg[RECOVERY_TOKEN_MAX + 2];
-    *r = (replayed_t){.route = route, .storage = storage, .value_len = record.value_len};
+    *r = (replayed_t){.route = route, .storage = storage, .value_len = record.value_len,
+                      .partition = record.partition, .offset = record.offset,
+                      .timestamp_ms = record.timestamp_ms};
     r->value = malloc(record.value_len + 1);
-    r->offset_arg = offset_argument(rec, cursor, offset_arg, sizeof offset_arg) ? strdup(offset_arg)
-                                                                               : NULL;
-    if (!r->value || !r->offset_arg) {
-      free(r->value);
-      free(r->offset_arg);
+    if (!r->value) {
       free(storage);
       chat_record_release(&record);
       job->failure = "out of memory";
@@ -516,11 +514,60 @@ static const char *excluded_socket(const chat_broadcast_route_t *route) {
   return slash ? slash + 1 : NULL;
 }
 
+/* The order to replay the kept records in: each partition's in offset
+ * order (a conversation's, a user's: their order), and across partitions
+ * by the time the records were produced, as they happened (Kafka keeps no
+ * order across partitions; the live path delivers them about so). A k-way
+ * merge: the partition whose next record is oldest goes first. */
+static size_t *merge_by_time(const replayed_t *kept, size_t count, size_t partitions) {
+  size_t *order = malloc((count + 1) * sizeof *order);
+  size_t *next = calloc(count + 1, sizeof *next); /* per record: its partition's next record */
+  size_t *head = calloc(partitions + 1, sizeof *head); /* per partition: its first not merged */
+  if (!order || !next || !head) {
+    free(order);
+    order = NULL;
+    goto out;
+  }
+  /* kept is in arrival order, which is offset order within a partition:
+   * head[p] walks it for partition p. */
+  for (size_t p = 0; p < partitions; p++)
+    head[p] = count;
+  for (size_t i = count; i-- > 0;) {
+    size_t p = (size_t)kept[i].partition;
+    next[i] = head[p];
+    head[p] = i;
+  }
+  for (size_t n = 0; n < count; n++) {
+    size_t best = partitions;
+    for (size_t p = 0; p < partitions; p++) {
+      if (head[p] < count &&
+          (best == partitions || kept[head[p]].timestamp_ms < kept[head[best]].timestamp_ms))
+        best = p;
+    }
+    order[n] = head[best];
+    head[best] = next[head[best]];
+  }
+out:
+  free(next);
+  free(head);
+  return order;
+}
+
 /* Which of the range's records were the session's, as the live path
  * would have delivered them: the rooms it was in when the range began
  * (its rooms now, less those it joined in the range, plus those it left),
  * moved by the join and leave headers to its user on the way. */
 static void select_frames(replay_t *job, const replayed_t *kept, size_t count) {
+  size_t *order = merge_by_time(kept, count, job->from.partitions);
+  recovery_position_t *cursor = malloc(sizeof *cursor);
+  if (!order || !cursor) {
+    free(order);
+    free(cursor);
+    if (count)
+      job->failure = "out of memory";
+    return;
+  }
+  *cursor = job->from;
   char user_target[CHAT_ID_SIZE + 8];
   chat_target(user_target, sizeof user_target, CHAT_TARGET_USER, job->user_id);
   string_list_t rooms = {0}, changed = {0};
@@ -528,8 +575,8 @@ static void select_frames(replay_t *job, const replayed_t *kept, size_t count) {
     list_add(&rooms, job->rooms.items[i], strlen(job->rooms.items[i]));
   /* A room whose first change in the range is a join was not the
    * session's when it began; one whose first change is a leave was. */
-  for (size_t i = 0; i < count; i++) {
-    const chat_broadcast_route_t *r = &kept[i].route;
+  for (size_t n = 0; n < count; n++) {
+    const chat_broadcast_route_t *r = &kept[order[n]].route;
     if (strcmp(r->target, user_target) != 0)
       continue;
     const char *id = r->join ? r->join : r->leave;
@@ -541,8 +588,12 @@ static void select_frames(replay_t *job, const replayed_t *kept, size_t count) {
     else if (!list_has(&rooms, id))
       list_add(&rooms, id, strlen(id));
   }
-  for (size_t i = 0; i < count; i++) {
+  for (size_t n = 0; n < count; n++) {
+    size_t i = order[n];
     const chat_broadcast_route_t *r = &kept[i].route;
+    /* The offset after it: everything before it in this order is dealt
+     * with, and each partition's records come in offset order. */
+    cursor->next[kept[i].partition] = kept[i].offset + 1;
     bool to_user = strcmp(r->target, user_target) == 0;
     if (to_user && r->join && !list_has(&rooms, r->join))
       list_add(&rooms, r->join, strlen(r->join));
@@ -554,11 +605,12 @@ static void select_frames(replay_t *job, const replayed_t *kept, size_t count) {
                    (!room || chat_broadcast_scope_admits(scope, is_open(job, room))) &&
                    !(r->exclude_user && strcmp(r->exclude_user, job->user_id) == 0) &&
                    !(excluded && strcmp(excluded, job->socket_id) == 0);
-    if (deliver) {
+    char offset_arg[RECOVERY_TOKEN_MAX + 2];
+    if (deliver && offset_argument(job->rec, cursor, offset_arg, sizeof offset_arg)) {
       bson_string_t *frame = bson_string_new("[");
       chat_json_append_string(frame, r->event, strlen(r->event));
       bson_string_append_printf(frame, ",%.*s,%s]", (int)kept[i].value_len, kept[i].value,
-                                kept[i].offset_arg);
+                                offset_arg);
       if (!list_add(&job->frames, frame->str, frame->len))
         job->failure = "out of memory";
       bson_string_free(frame, true);
@@ -568,6 +620,8 @@ static void select_frames(replay_t *job, const replayed_t *kept, size_t count) {
   }
   list_free(&rooms);
   list_free(&changed);
+  free(order);
+  free(cursor);
 }
 
 static void replay_work(void *arg) {
