@@ -212,6 +212,18 @@ static chat_err_t assign_all_from_end(chat_consumer_t *consumer,
         int64_t low = 0, high = 0;
         rd_kafka_resp_err_t werr = rd_kafka_query_watermark_offsets(
             rk, topics->elems[i].topic, p, &low, &high, WATERMARK_WAIT_MS);
+        /* A new topic's partitions may have no leader yet ("Not leader
+         * for partition"): asked again, as the metadata above. */
+        for (int waited = 0; waited < METADATA_WAIT_MS &&
+                             (werr == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION ||
+                              werr == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ||
+                              werr == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
+             waited += 200) {
+          struct timespec pause = {0, 200 * 1000000L};
+          nanosleep(&pause, NULL);
+          werr = rd_kafka_query_watermark_offsets(rk, topics->elems[i].topic, p, &low, &high,
+                                                  WATERMARK_WAIT_MS);
+        }
         if (werr) {
           snprintf(errbuf, errbuf_len, "kafka: no high watermark of %s[%d]: %s",
                    topics->elems[i].topic, (int)p, rd_kafka_err2str(werr));
