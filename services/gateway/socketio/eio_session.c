@@ -18,7 +18,7 @@ struct chat_sio_socket {
   char id[EIO_SID_LEN + 1];
   const char *nsp; /* "/" or one of the server's namespaces: lives as long as the server */
   void *user;
-  char *pid; /* connection state recovery's private id for the CONNECT answer, or NULL */
+  char *pid; /* connection state recovery's private id for the CONNECT answer, until it is sent */
 };
 
 struct eio_session {
@@ -399,6 +399,8 @@ static void handle_connect(eio_session_t *session, chat_sio_packet_t *packet) {
   if (socket->pid)
     bson_string_append_printf(answer, ",\"pid\":\"%s\"", socket->pid); /* base64url */
   bson_string_append_c(answer, '}');
+  free(socket->pid); /* said once; not kept for the connection's life */
+  socket->pid = NULL;
   send_sio_text(session, answer);
   if (opts->handlers.on_connected)
     opts->handlers.on_connected(opts->ctx, socket);
