@@ -202,7 +202,7 @@ void rooms_lookup_add(rooms_lookup_t *lookup, gateway_socket_t *state) {
     if (!grown) {
       CHAT_LOG(CHAT_LOG_ERROR, "out of memory: socket of user %s joins no conversation",
                state->user_id);
-      state->rooms_pending = false;
+      lookup->on_ready(lookup->gw, state);
       return;
     }
     lookup->waiting = grown;
