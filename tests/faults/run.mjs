@@ -90,6 +90,7 @@ class Client {
     this.sent = []; /* this client's messages in send order */
     this.reconnecting = false;
     this.closing = false;
+    this.announced = new Set(); /* conversations whose conversation_created it heard (it is in their rooms) */
   }
   lastSeqs() {
     const out = {};
@@ -140,6 +141,7 @@ class Client {
     // What comes before "resumed" is the replay of what was missed.
     socket.on("new_message", (m) => this.record(this.resuming || this.replaying ? "resume" : "live", m));
     socket.on("message_notification", (m) => this.record("live", m));
+    socket.on("conversation_created", (c) => this.announced.add(c?.conversationId ?? c?.id));
     this.caughtUp = new Promise((resolve) => socket.once("resumed", (r) => {
       this.replaying = false;
       this.onResumed(r).then(resolve, resolve);
@@ -292,6 +294,14 @@ class Runner {
       const deadline = now() + 30000;
       while (msg.persistedAck === undefined) {
         if (now() > deadline) throw new Error("the first message was not persisted within 30 s");
+        await sleep(50);
+      }
+      // The sender's socket is in the room with its persisted ack; the
+      // receiver's once it hears conversation_created, which comes on
+      // another partition of chat.broadcast (its user's), so it may come
+      // after the ack.
+      while (!b.announced.has(ack.conversationId)) {
+        if (now() > deadline) throw new Error("the receiver heard no conversation_created within 30 s");
         await sleep(50);
       }
       for (const c of [a, b]) {
