@@ -14,6 +14,7 @@ typedef struct work_queue work_queue_t;
 typedef struct rest_pending rest_pending_t;
 typedef struct rooms rooms_t;
 typedef struct rooms_lookup rooms_lookup_t;
+typedef struct resume_queue resume_queue_t;
 typedef struct id_table id_table_t;
 typedef struct recovery recovery_t;
 
@@ -24,6 +25,7 @@ typedef struct gateway {
   rest_pending_t *pending; /* REST calls waiting for a command.result (rest_pending.h) */
   rooms_t *rooms;          /* members are gateway_socket_t (rooms.h, socket_state.h) */
   rooms_lookup_t *lookup;  /* new sockets waiting for their conversations (rooms_lookup.h) */
+  resume_queue_t *resumes; /* resuming sockets waiting for their replay (socket_resume.h) */
   id_table_t *sends;       /* message.send waiting for Kafka, by request id (send_message.c) */
   recovery_t *recovery;    /* connection state recovery, or NULL when off (socket_recovery.h) */
   uint64_t next_request_id;

@@ -7,7 +7,7 @@
 #define EVENT_SERIES_MAX 256 /* event names (the table) times results (the error codes) */
 #define AUTH_SERIES_MAX 32   /* paths times the token check's reasons */
 
-static chat_metric_t *sockets, *events, *auth_failures;
+static chat_metric_t *sockets, *awaiting_rooms, *events, *auth_failures;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 static void register_all(void) {
@@ -17,6 +17,11 @@ static void register_all(void) {
   static const char *const by_path_reason[] = {"path", "reason", NULL};
   sockets = chat_metrics_gauge(reg, "chat_gateway_sockets",
                                "Socket.IO sockets connected, by namespace", by_namespace, 8);
+  awaiting_rooms = chat_metrics_gauge(
+      reg, "chat_gateway_sockets_awaiting_rooms",
+      "Authenticated sockets connected whose conversations are still being looked up (not in "
+      "their rooms yet)",
+      NULL, 1);
   events = chat_metrics_counter(
       reg, "chat_gateway_events_total",
       "Client events handled, by event (unknown for names not in the table) and result: ok, "
@@ -31,6 +36,11 @@ static void register_all(void) {
 void gateway_metrics_sockets(const char *nsp, int delta) {
   pthread_once(&once, register_all);
   chat_gauge_add(CHAT_SERIES(sockets, nsp), delta);
+}
+
+void gateway_metrics_awaiting_rooms(int delta) {
+  pthread_once(&once, register_all);
+  chat_gauge_add(chat_metric_series(awaiting_rooms, NULL), delta);
 }
 
 void gateway_metrics_event(const char *event, const char *result) {

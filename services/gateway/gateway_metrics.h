@@ -10,6 +10,10 @@
  * server's namespaces). */
 void gateway_metrics_sockets(const char *nsp, int delta);
 
+/* A socket started (+1) or ended (-1) waiting for the lookup of its
+ * conversations (rooms_lookup.c): ended once it is in its rooms, or gone. */
+void gateway_metrics_awaiting_rooms(int delta);
+
 /* A client event handled: event is a name of the event table, or
  * "unknown"; result is "ok", an error code (RATE_LIMITED, FORBIDDEN, ...),
  * or "queued" when its answer comes later (send_message waits for Kafka). */

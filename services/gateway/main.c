@@ -30,6 +30,7 @@
 #include "server.h"
 #include "socket_lifecycle.h"
 #include "socket_recovery.h"
+#include "socket_resume.h"
 #include "socket_state.h"
 #include "work_queue.h"
 
@@ -204,7 +205,8 @@ int main(int argc, char **argv) {
   gw.rooms = rooms_create();
   gw.sends = id_table_create();
   gw.lookup = rooms_lookup_create(&gw, gateway_socket_rooms_ready);
-  if (!gw.rooms || !gw.sends || !gw.lookup ||
+  gw.resumes = gateway_resume_queue_create(&gw);
+  if (!gw.rooms || !gw.sends || !gw.lookup || !gw.resumes ||
       work_queue_create(gw.sio, GATEWAY_WORKERS, GATEWAY_WORK_QUEUED, &gw.work) != CHAT_OK ||
       recovery_create(&gw, &gw.recovery) != CHAT_OK) {
     CHAT_LOG(CHAT_LOG_ERROR, "cannot start the worker threads");
@@ -247,6 +249,7 @@ out:
   }
   chat_sio_server_destroy(&gw.sio); /* runs what they posted last */
   rooms_lookup_destroy(&gw.lookup);
+  gateway_resume_queue_destroy(&gw.resumes);
   gateway_sends_discard(&gw);
   rooms_destroy(&gw.rooms);
   chat_runtime_destroy(&gw.rt);

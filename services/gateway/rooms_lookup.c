@@ -8,7 +8,13 @@
  * asks one equality {userId} per user, not one $in for the batch: FerretDB
  * 1.24 never pushes a $in down, so that read every member of the database
  * per batch, while an equality on userId is an index lookup on PostgreSQL
- * (deploy/ferretdb/gin-indexes.sql) and on MongoDB (user_conversations). */
+ * (deploy/ferretdb/gin-indexes.sql) and on MongoDB (user_conversations).
+ * A query that fails (the store unreachable) ends the job there: the
+ * sockets not looked up yet go back to the head of the list, still
+ * waiting for their rooms (their events still held), and the next job
+ * starts ROOMS_LOOKUP_RETRY_MS later. They were made ready with no rooms,
+ * connected but deaf to their conversations and answered as strangers
+ * (tests/clients/rooms_lookup.test.mjs). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +30,7 @@
 #define ROOMS_LOOKUP_BATCH 500      /* sockets per lookup job */
 #define ROOMS_PER_LOOKUP_MAX 500000 /* memberships read per job at most */
 #define ROOMS_PER_USER_MAX 10000    /* conversations joined per socket at most */
+#define ROOMS_LOOKUP_RETRY_MS 1000  /* wait before looking up again after a failed query */
 
 /* The sockets waiting for their conversations, and whether a job asks
  * for some now. */
@@ -33,6 +40,7 @@ struct rooms_lookup {
   gateway_socket_t **waiting; /* references held */
   size_t waiting_count, waiting_cap;
   bool running;
+  bool retry_due; /* a query failed: the next job waits for the retry timer */
 };
 
 typedef struct membership {
@@ -47,6 +55,7 @@ typedef struct lookup_job {
   membership_t *found;
   size_t found_count;
   uint32_t *per_user; /* memberships found, by the index of the user's first socket */
+  size_t failed_from; /* sockets from this index on were not looked up (a query failed) */
 } lookup_job_t;
 
 static int by_user_id(const void *a, const void *b) {
@@ -103,10 +112,16 @@ static void find_memberships(void *arg) {
         break;
       }
     }
-    if (mongoc_cursor_error(cursor, &error))
-      CHAT_LOG(CHAT_LOG_WARN, "rooms of user %s: %s", user_id, error.message);
+    bool failed = mongoc_cursor_error(cursor, &error);
     mongoc_cursor_destroy(cursor);
     bson_destroy(filter);
+    if (failed) {
+      CHAT_LOG(CHAT_LOG_WARN,
+               "rooms lookup failed at user %s: %s; %zu sockets looked up again in %d ms",
+               user_id, error.message, job->socket_count - first, ROOMS_LOOKUP_RETRY_MS);
+      job->failed_from = first;
+      break;
+    }
   }
   bson_destroy(opts);
   mongoc_collection_destroy(members);
@@ -114,6 +129,41 @@ static void find_memberships(void *arg) {
 }
 
 static void lookup_next(rooms_lookup_t *lookup);
+
+static void retry_due(void *arg) {
+  rooms_lookup_t *lookup = arg;
+  lookup->retry_due = false;
+  lookup_next(lookup);
+}
+
+/* On the loop: the sockets of a failed job's rest back at the head of the
+ * list (references kept), the gone ones let go. */
+static void requeue(rooms_lookup_t *lookup, gateway_socket_t **sockets, size_t count) {
+  size_t kept = 0;
+  for (size_t i = 0; i < count; i++) {
+    if (sockets[i]->socket)
+      sockets[kept++] = sockets[i];
+    else
+      gateway_socket_release(sockets[i]);
+  }
+  if (lookup->waiting_count + kept > lookup->waiting_cap) {
+    size_t cap = lookup->waiting_count + kept + 64;
+    gateway_socket_t **grown = realloc(lookup->waiting, cap * sizeof *grown);
+    if (!grown) {
+      CHAT_LOG(CHAT_LOG_ERROR, "out of memory: %zu sockets join no conversation", kept);
+      for (size_t i = 0; i < kept; i++) {
+        lookup->on_ready(lookup->gw, sockets[i]);
+        gateway_socket_release(sockets[i]);
+      }
+      return;
+    }
+    lookup->waiting = grown;
+    lookup->waiting_cap = cap;
+  }
+  memmove(lookup->waiting + kept, lookup->waiting, lookup->waiting_count * sizeof *lookup->waiting);
+  memcpy(lookup->waiting, sockets, kept * sizeof *sockets);
+  lookup->waiting_count += kept;
+}
 
 /* On the loop: each socket still connected joins its conversations (every
  * socket of its user in the batch: they share the first index's run), then
@@ -123,6 +173,8 @@ static void join_memberships(void *arg) {
   rooms_lookup_t *lookup = job->lookup;
   gateway_t *gw = lookup->gw;
   for (size_t i = 0; i < job->found_count; i++) {
+    if (job->found[i].socket >= job->failed_from)
+      continue; /* the failed query's user: looked up again */
     const char *user_id = job->sockets[job->found[i].socket]->user_id;
     for (size_t s = job->found[i].socket;
          s < job->socket_count && strcmp(job->sockets[s]->user_id, user_id) == 0; s++) {
@@ -130,7 +182,7 @@ static void join_memberships(void *arg) {
         gateway_socket_join_conversation(gw->rooms, job->sockets[s], job->found[i].conversation_id);
     }
   }
-  for (size_t s = 0; s < job->socket_count; s++) {
+  for (size_t s = 0; s < job->failed_from; s++) {
     gateway_socket_t *state = job->sockets[s];
     if (state->socket && state->resume)
       gateway_resume_start(gw, state); /* rooms first: nothing live slips between */
@@ -138,17 +190,24 @@ static void join_memberships(void *arg) {
       lookup->on_ready(gw, state);
     gateway_socket_release(state);
   }
+  bool failed = job->failed_from < job->socket_count;
+  if (failed)
+    requeue(lookup, job->sockets + job->failed_from, job->socket_count - job->failed_from);
   free(job->found);
   free(job->per_user);
   free(job->sockets);
   free(job);
   lookup->running = false;
-  lookup_next(lookup);
+  if (failed && chat_sio_server_call_later(gw->sio, ROOMS_LOOKUP_RETRY_MS, retry_due, lookup) ==
+                    CHAT_OK)
+    lookup->retry_due = true;
+  else
+    lookup_next(lookup);
 }
 
 static void lookup_next(rooms_lookup_t *lookup) {
   gateway_t *gw = lookup->gw;
-  if (lookup->running || lookup->waiting_count == 0 || !gw->work ||
+  if (lookup->running || lookup->retry_due || lookup->waiting_count == 0 || !gw->work ||
       chat_runtime_stopping(gw->rt))
     return;
   lookup_job_t *job = calloc(1, sizeof *job);
@@ -169,6 +228,7 @@ static void lookup_next(rooms_lookup_t *lookup) {
   job->lookup = lookup;
   job->sockets = sockets;
   job->socket_count = count;
+  job->failed_from = count;
   job->per_user = per_user;
   lookup->running = true;
   /* One job in flight at a time: the queue's limit is for clients' work. */
@@ -202,7 +262,7 @@ void rooms_lookup_add(rooms_lookup_t *lookup, gateway_socket_t *state) {
     if (!grown) {
       CHAT_LOG(CHAT_LOG_ERROR, "out of memory: socket of user %s joins no conversation",
                state->user_id);
-      state->rooms_pending = false;
+      lookup->on_ready(lookup->gw, state);
       return;
     }
     lookup->waiting = grown;

@@ -87,6 +87,7 @@ void gateway_socket_connected(gateway_t *gw, chat_sio_socket_t *socket) {
   gateway_socket_join_room(gw->rooms, state, user_room);
   gateway_socket_join_room(gw->rooms, state, room);
   state->rooms_pending = true;
+  gateway_metrics_awaiting_rooms(1);
   rooms_lookup_add(gw->lookup, state);
 }
 
@@ -113,6 +114,8 @@ static void free_held(gateway_socket_t *state) {
 }
 
 void gateway_socket_rooms_ready(gateway_t *gw, gateway_socket_t *state) {
+  if (state->rooms_pending)
+    gateway_metrics_awaiting_rooms(-1);
   state->rooms_pending = false;
   /* In the order they came; a handler may end the socket (NULL then). */
   for (size_t i = 0; i < state->held_count && state->socket; i++)
@@ -136,6 +139,8 @@ void gateway_socket_gone(gateway_t *gw, chat_sio_socket_t *socket) {
   gateway_resume_free(state);
   recovery_socket_gone(state);
   free_held(state);
+  if (state->rooms_pending)
+    gateway_metrics_awaiting_rooms(-1);
   state->rooms_pending = false;
   state->socket = NULL;
   gateway_socket_release(state); /* the socket's own reference */

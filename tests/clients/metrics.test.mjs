@@ -175,6 +175,8 @@ test("a short conversation moves the counters by what it did", async () => {
   assert.equal(moved("gateway", "chat_gateway_events_total", { event: "send_message", result: "queued" }), 3);
   assert.equal(moved("gateway", "chat_gateway_events_total", { event: "mark_as_read", result: "ok" }), 1);
   assert.equal(moved("gateway", "chat_gateway_sockets", { namespace: "/" }), 2);
+  // Both sockets are in their rooms by now (they talked by conversationId).
+  assert.equal(after.gateway.get("chat_gateway_sockets_awaiting_rooms"), 0);
   assert.equal(moved("gateway", "chat_gateway_connections", { transport: "websocket" }), 2);
   assert.ok(moved("gateway", "chat_gateway_frames_sent_total", { transport: "websocket" }) >= 2 + 3 * 2);
   assert.ok(moved("gateway", "chat_gateway_bytes_sent_total", { transport: "websocket" }) > 0);

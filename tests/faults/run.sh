@@ -4,6 +4,7 @@
 # that it starts and stops itself.
 #
 #   tests/faults/run.sh [--minutes M | --seconds S] [--faults a,b,...] [--clients N] [--rate R] [--keep]
+#   tests/faults/run.sh --storms [storms.mjs's arguments]   # the connect, reconnect and flood storms
 #
 # Settings: CHAT_TEST_BUILD_DIR (default build-test; build it first, e.g.
 # with tests/run.sh). Without arguments: every fault once.
@@ -20,4 +21,8 @@ for service in gateway persistence presence receipts; do
   export "$var=${!var:-$binary}"
 done
 [ -d "$root/tests/clients/node_modules" ] || (cd "$root/tests/clients" && npm ci --no-audit --no-fund --silent)
+if [ "${1:-}" = --storms ]; then
+  shift
+  exec node "$root/tests/faults/storms.mjs" "$@"
+fi
 exec node "$root/tests/faults/run.mjs" "$@"

@@ -20,7 +20,8 @@
  *
  * The application handlers act like the gateway's: on_connect accepts or
  * refuses on the auth's token and namespace, on_connected emits, on_event
- * acks, echoes, emits binary attachments and emits to the session's other
+ * acks, echoes, emits binary attachments, pauses the input ("pause", as
+ * the gateway does past a rate limit) and emits to the session's other
  * sockets, on_disconnect emits to the sockets still there (from inside the
  * session's close). Besides the sanitizers, the harness aborts when: a hook
  * names a connection the glue no longer has; a session ends and leaves a
@@ -142,6 +143,12 @@ static void arm_timers(void *ctx, eio_timer_kind_t kind, int64_t due_us) {
   armed_us[kind] = due_us;
 }
 
+static void pause_reading(void *ctx, eio_conn_t *conn, int64_t due_us) {
+  (void)ctx;
+  /* Only the session's WebSocket, and only to a later time than now. */
+  CHECK(conn && conn == ws_conn && due_us > clock_us);
+}
+
 /* ---- the application ------------------------------------------------------ */
 
 typedef struct app_socket {
@@ -248,6 +255,9 @@ static void on_event(void *ctx, chat_sio_socket_t *socket, const chat_sio_packet
     else
       chat_sio_emit(socket, json->str, back, count);
     bson_string_free(json, true);
+  } else if (strcmp(name, "pause") == 0) {
+    /* As the gateway pauses a client past its rate limit. */
+    chat_sio_socket_pause_reading(socket, 50);
   } else if (strcmp(name, "broadcast") == 0) {
     /* To every socket of the session, this one included. */
     for (size_t i = 0; i < MAX_SOCKETS; i++) {
@@ -306,8 +316,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
   (void)argv;
   if (sodium_init() < 0)
     abort();
-  const eio_transport_t transport = {wake_writer, answer_poll, send_text, close_conn,
-                                     now_us,      arm_timers,  NULL};
+  const eio_transport_t transport = {wake_writer, answer_poll, send_text,     close_conn,
+                                     now_us,      arm_timers,  pause_reading, NULL};
   eio_engine_init(&engine, &options, &transport);
   return 0;
 }

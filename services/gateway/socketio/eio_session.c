@@ -35,6 +35,7 @@ struct eio_session {
   eio_out_packet_t *out_head, *out_tail;
   size_t out_bytes; /* the data bytes queued in out_head.. */
   bool out_full;    /* past max_queued_bytes: nothing more is queued, the session ends */
+  int64_t paused_until_us; /* chat_sio_socket_pause_reading(): no input read before then */
   fifo_timer_t ping_timer, pong_timer, connect_timer; /* in the engine's queues */
   chat_sio_socket_t *sockets;
   /* A BINARY_EVENT/ACK waiting for its attachments; allocated only then,
@@ -564,6 +565,9 @@ bool eio_session_ws_message(eio_session_t *session, eio_conn_t *conn, const uint
       engine_metrics_sessions("polling", -1);
       engine_metrics_sessions("websocket", 1);
       session->ws = conn;
+      if (session->paused_until_us > transport_of(session)->now_us(transport_of(session)->ctx))
+        transport_of(session)->pause_reading(transport_of(session)->ctx, conn,
+                                             session->paused_until_us);
       flush(session);
       return true;
     }
@@ -618,6 +622,10 @@ eio_post_result_t eio_session_post(eio_session_t *session, const uint8_t *body, 
   return EIO_POST_OK;
 }
 
+int64_t eio_session_paused_until(const eio_session_t *session) {
+  return session->paused_until_us;
+}
+
 void eio_session_conn_closed(eio_session_t *session, eio_conn_t *conn) {
   if (session->poll == conn)
     session->poll = NULL;
@@ -657,6 +665,17 @@ chat_err_t chat_sio_emit(chat_sio_socket_t *socket, const char *json_array,
 chat_err_t chat_sio_ack(chat_sio_socket_t *socket, int64_t ack_id, const char *json_array,
                         const chat_sio_attachment_t *attachments, size_t attachment_count) {
   return send_packet(socket, CHAT_SIO_ACK, ack_id, json_array, attachments, attachment_count);
+}
+
+void chat_sio_socket_pause_reading(chat_sio_socket_t *socket, int64_t ms) {
+  eio_session_t *session = socket->session;
+  const eio_transport_t *transport = transport_of(session);
+  int64_t due_us = transport->now_us(transport->ctx) + ms * 1000;
+  if (ms <= 0 || due_us <= session->paused_until_us)
+    return;
+  session->paused_until_us = due_us;
+  if (session->ws)
+    transport->pause_reading(transport->ctx, session->ws, due_us);
 }
 
 const char *chat_sio_socket_id(const chat_sio_socket_t *socket) { return socket->id; }

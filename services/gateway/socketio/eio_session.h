@@ -62,6 +62,10 @@ typedef struct eio_transport {
   /* Calls eio_engine_run_timers(engine, kind) at due_us (or now when it is
    * past), replacing any earlier wake-up for that kind. */
   void (*arm_timers)(void *ctx, eio_timer_kind_t kind, int64_t due_us);
+  /* Reads nothing more from WebSocket conn until due_us, from the end of
+   * the message in hand: what the peer sends meanwhile waits in TCP
+   * (chat_sio_socket_pause_reading()). A later call moves due_us. */
+  void (*pause_reading)(void *ctx, eio_conn_t *conn, int64_t due_us);
   void *ctx;
 } eio_transport_t;
 
@@ -151,6 +155,11 @@ typedef enum eio_post_result {
 
 /* The body of a polling POST, all of its packets in order. */
 eio_post_result_t eio_session_post(eio_session_t *session, const uint8_t *body, size_t len);
+
+/* Until when the session's input is paused (chat_sio_socket_pause_reading()),
+ * on the monotonic clock; 0 or a time past when it is not. A polling
+ * POST's answer waits until then, so that the client's next POST does. */
+int64_t eio_session_paused_until(const eio_session_t *session);
 
 /* ---- connections ---- */
 

@@ -52,6 +52,7 @@ typedef struct wsi_state {
   bool close_requested;
   bool says_close; /* the request asked for "Connection: close" */
   bool json_reply; /* the answer is application/json whatever its status */
+  bool answer_held; /* a polling POST's answer waits for its session's pause (LWS_CALLBACK_TIMER) */
   const char *content_type; /* a web client file's (static), NULL otherwise */
   /* KIND_API: the request handed to the application. */
   uint64_t request_id;
@@ -169,6 +170,17 @@ static void arm_timers(void *ctx, eio_timer_kind_t kind, int64_t due_us) {
   lws_usec_t now = lws_now_usecs();
   lws_sul_schedule(server->context, 0, &timers->wake, timers->wake.cb,
                    due_us > now ? due_us - now : 0);
+}
+
+/* A client past its rate limit (chat_sio_socket_pause_reading()): lws
+ * stops reading its socket, keeps what it had read past the message in
+ * hand, and LWS_CALLBACK_TIMER turns reading on again (on_wsi_timer). */
+static void pause_reading(void *ctx, eio_conn_t *conn, int64_t due_us) {
+  (void)ctx;
+  struct lws *wsi = wsi_of(conn);
+  lws_usec_t now = lws_now_usecs();
+  lws_rx_flow_control(wsi, 0);
+  lws_set_timer_usecs(wsi, due_us > now ? due_us - now : 1);
 }
 
 static void on_timers_due(lws_sorted_usec_list_t *wake) {
@@ -486,13 +498,36 @@ static int on_http_body_done(chat_sio_server_t *server, struct lws *wsi) {
     http_error(wsi, 400, 3, "Bad request");
     return 0;
   }
+  /* A session whose input is paused hears "ok" at the pause's end, so
+   * that its client's next POST waits (the session lives on otherwise). */
+  int64_t paused_until = result == EIO_POST_OK ? eio_session_paused_until(session) : 0;
+  lws_usec_t now = lws_now_usecs();
+  if (paused_until > now) {
+    state->answer_held = true;
+    lws_set_timer_usecs(wsi, paused_until - now);
+  }
   http_answer(wsi, 200, bson_string_new("ok"));
+  return 0;
+}
+
+/* The end of a pause of the connection's input (pause_reading, or a held
+ * polling answer). */
+static int on_wsi_timer(struct lws *wsi) {
+  wsi_state_t *state = state_of(wsi);
+  if (!state)
+    return 0;
+  if (state->kind == KIND_WS) {
+    lws_rx_flow_control(wsi, 1);
+  } else if (state->answer_held) {
+    state->answer_held = false;
+    lws_callback_on_writable(wsi);
+  }
   return 0;
 }
 
 static int write_http_answer(struct lws *wsi) {
   wsi_state_t *state = state_of(wsi);
-  if (!state->status)
+  if (!state->status || state->answer_held)
     return 0;
   size_t body_len = state->reply ? state->reply->len : 0;
   uint8_t *buf = malloc(LWS_PRE + HTTP_HEADER_ROOM + body_len);
@@ -708,6 +743,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
   case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
     run_posted(server);
     return 0;
+  case LWS_CALLBACK_TIMER:
+    return on_wsi_timer(wsi);
   default:
     return 0;
   }
@@ -725,8 +762,8 @@ chat_err_t chat_sio_server_create(const chat_sio_options_t *opts, chat_sio_serve
   }
   server->opts = *opts;
   pthread_mutex_init(&server->posted_lock, NULL);
-  const eio_transport_t transport = {wake_writer, answer_poll, send_text, close_conn,
-                                     now_us,      arm_timers,  server};
+  const eio_transport_t transport = {wake_writer, answer_poll, send_text,     close_conn,
+                                     now_us,      arm_timers,  pause_reading, server};
   eio_engine_init(&server->engine, &server->opts, &transport);
   for (int kind = 0; kind < EIO_TIMER_KINDS; kind++) {
     server->timers[kind].wake.cb = on_timers_due;

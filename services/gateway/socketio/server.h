@@ -123,6 +123,16 @@ bool chat_sio_query_arg(const char *query, const char *name, char *out, size_t o
 bool chat_sio_socket_query_arg(const chat_sio_socket_t *socket, const char *name, char *out,
                                size_t out_len);
 
+/* Reads nothing more from the client of socket's session for ms
+ * milliseconds: what it sends meanwhile waits in the kernel's buffers and
+ * the client's (TCP flow control), so that a client far past a rate limit
+ * costs one read per pause instead of a parse and an answer per event it
+ * sends. On WebSocket the pause starts after the message in hand; on
+ * long-polling the rest of the POST in hand is still handled and its
+ * answer waits for the pause end, so the client's next POST does. A
+ * pause ending sooner than one already running changes nothing. */
+void chat_sio_socket_pause_reading(chat_sio_socket_t *socket, int64_t ms);
+
 /* The socket's id (the "sid" of its CONNECT answer) and namespace. */
 const char *chat_sio_socket_id(const chat_sio_socket_t *socket);
 const char *chat_sio_socket_nsp(const chat_sio_socket_t *socket);
