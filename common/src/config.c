@@ -101,7 +101,10 @@ static const char *check_mongo_uri(const char *value, char *why, size_t why_len)
   bson_error_t error;
   mongoc_uri_t *uri = mongoc_uri_new_with_error(value, &error);
   if (!uri) {
-    snprintf(why, why_len, "is not a MongoDB connection string: %s", error.message);
+    /* At most 160 bytes of libmongoc's message: why is a few hundred
+     * bytes, and gcc's -Wformat-truncation (release builds) sees the 504
+     * error.message may hold. */
+    snprintf(why, why_len, "is not a MongoDB connection string: %.160s", error.message);
     return why;
   }
   mongoc_uri_destroy(uri);
