@@ -104,7 +104,7 @@ function keepAlive(heads, { pipelined = false } = {}) {
         if (sent < heads.length) socket.write(heads[sent++]);
       }
     });
-    socket.on("error", reject);
+    socket.on("error", () => {}); /* what came still counts; close follows */
     socket.on("close", () => resolve(answers));
     socket.setTimeout(10000, () => { socket.destroy(); reject(new Error("no answer within 10 s")); });
   });
@@ -314,6 +314,15 @@ test("a kept-alive connection carries several requests, one after the other or p
     assert.deepEqual(answers.map((a) => a.status), heads.map(() => 200), `pipelined ${pipelined}: ${JSON.stringify(answers)}`);
     for (const answer of answers) assert.equal(JSON.parse(answer.body).success, true);
   }
+  // A request with a body pipelined behind another: libwebsockets 4.1.6
+  // takes its head for its body and would loop for ever, and the whole
+  // gateway with it; the connection is closed after the answers before it.
+  for (const heads of [[get, login, get], [login, login], [get, `POST /socket.io/?EIO=4&transport=polling&sid=x HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n40`]]) {
+    const answers = await keepAlive(heads, { pipelined: true });
+    assert.deepEqual(answers.map((a) => a.status), [200], JSON.stringify(answers));
+  }
+  const after = await rawRequest(`GET /api/users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${user.token}\r\nConnection: close\r\n\r\n`);
+  assert.equal(after.status, 200, "the gateway still answers");
   // A later request on the connection is parsed by libwebsockets alone
   // (docs/architecture.md): between 4 and 8 KB it still gets the REST 431.
   const big = `GET /api/users HTTP/1.1\r\nHost: x\r\nCookie: s=${"a".repeat(5000)}\r\n\r\n`;
