@@ -27,6 +27,7 @@
 #include "eio_packet.h"
 #include "eio_session.h"
 #include "engine_metrics.h"
+#include "fifo_timers.h"
 #include "http_head_guard.h"
 #include "http_query.h"
 #include "lws_log.h"
@@ -114,6 +115,14 @@ struct chat_sio_server {
   struct lws *listener;                 /* our listening socket, a raw descriptor in lws */
   lws_sorted_usec_list_t accept_resume; /* accepting again after running out of descriptors */
   struct lws_protocols protocols[3];    /* socket.io, the head guard, the terminator */
+  /* The head guard's deadlines, one queue per delay, each with one loop
+   * wake-up for the first to fall due: heads (HTTP_HEAD_TIMEOUT_SECS) and
+   * refused connections' rest (HEAD_LINGER_SECS). */
+  struct head_timers {
+    fifo_timers_t queue;
+    lws_sorted_usec_list_t wake;
+    chat_sio_server_t *server;
+  } head_timers[2];
   /* The sessions and their timers (eio_session.h), with one loop wake-up
    * per timer queue for the first to fall due (fifo_timers.h). */
   eio_engine_t engine;
@@ -257,9 +266,12 @@ static char *copy_query(struct lws *wsi) {
  * after deal_body.) A head that is not yet whole leaves the socket
  * readable, so SO_RCVLOWAT is raised past what came, for poll() to wake
  * only when more does: nothing is held per connection meanwhile but the
- * kernel's own buffer. A head refused is answered here. */
+ * kernel's own buffer. A head refused is answered here. The deadlines are
+ * two fixed-delay queues (fifo_timers.h), not an lws timer per connection,
+ * whose sorted list costs O(connections) per insertion. */
 typedef struct head_conn {
-  lws_sorted_usec_list_t deadline; /* HTTP_HEAD_TIMEOUT_SECS after the connection opened */
+  fifo_timer_t deadline; /* in head_timers[queue] while queued */
+  int queue;             /* HEAD_READING, then HEAD_LINGERING once refused */
   struct lws *wsi;
   size_t peeked; /* bytes of the head seen so far; the socket holds them */
   lws_usec_t opened_us;
@@ -268,6 +280,42 @@ typedef struct head_conn {
 
 #define HEAD_ACCEPTS_PER_WAKE 64 /* connections accepted per poll() wake-up at most */
 #define HEAD_ACCEPT_PAUSE_MS 100 /* accepting pauses this long when out of descriptors */
+
+enum { HEAD_READING, HEAD_LINGERING }; /* the queues of head_timers[] */
+
+static head_conn_t *conn_of_deadline(fifo_timer_t *timer) {
+  return lws_container_of(timer, head_conn_t, deadline);
+}
+
+static void on_head_timers_due(lws_sorted_usec_list_t *wake) {
+  struct head_timers *timers = lws_container_of(wake, struct head_timers, wake);
+  lws_usec_t now = lws_now_usecs();
+  int64_t next = fifo_timers_run(&timers->queue, now);
+  if (next >= 0)
+    lws_sul_schedule(timers->server->context, 0, &timers->wake, on_head_timers_due,
+                     next > now ? next - now : 0);
+}
+
+static void head_deadline_stop(head_conn_t *conn) {
+  chat_sio_server_t *server = lws_context_user(lws_get_context(conn->wsi));
+  fifo_timers_stop(&server->head_timers[conn->queue].queue, &conn->deadline);
+}
+
+/* (Re)starts conn's deadline in queue (HEAD_READING or HEAD_LINGERING),
+ * and arms the queue's wake-up when it is now the first to fall due. */
+static void head_deadline_start(head_conn_t *conn, int queue) {
+  chat_sio_server_t *server = lws_context_user(lws_get_context(conn->wsi));
+  struct head_timers *timers = &server->head_timers[queue];
+  head_deadline_stop(conn);
+  conn->queue = queue;
+  if (fifo_timers_start(&timers->queue, &conn->deadline, lws_now_usecs()))
+    lws_sul_schedule(server->context, 0, &timers->wake, on_head_timers_due, timers->queue.delay_us);
+}
+
+/* HEAD_LINGER_SECS after a refusal: closed, whatever the peer still sends. */
+static void on_linger_over(fifo_timer_t *timer) {
+  lws_set_timeout(conn_of_deadline(timer)->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
 
 static void on_accept_resume(lws_sorted_usec_list_t *sul) {
   chat_sio_server_t *server = lws_container_of(sul, chat_sio_server_t, accept_resume);
@@ -309,9 +357,8 @@ static void head_refuse(head_conn_t *conn, http_head_verdict_t verdict, const ui
   bson_string_free(answer, true);
   engine_metrics_http(head_method(bytes, len), "unmatched", http_head_status(verdict),
                       (double)(lws_now_usecs() - conn->opened_us) / LWS_US_PER_SEC);
-  lws_sul_cancel(&conn->deadline);
   conn->refused = true;
-  lws_set_timeout(conn->wsi, PENDING_TIMEOUT_USER_OK, HEAD_LINGER_SECS);
+  head_deadline_start(conn, HEAD_LINGERING);
 }
 
 /* Hands a connection whose head passed to lws' HTTP role, which then reads
@@ -322,7 +369,7 @@ static void head_refuse(head_conn_t *conn, http_head_verdict_t verdict, const ui
  * end the connection for both). Returns -1, for lws to close the raw wsi. */
 static int head_pass(chat_sio_server_t *server, head_conn_t *conn) {
   int fd = lws_get_socket_fd(conn->wsi);
-  lws_sul_cancel(&conn->deadline);
+  head_deadline_stop(conn);
   int copy = set_rcvlowat(fd, 1) ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
   if (copy < 0) {
     CHAT_LOG(CHAT_LOG_WARN, "socket.io: cannot hand a connection to lws: %s", strerror(errno));
@@ -337,8 +384,8 @@ static int head_pass(chat_sio_server_t *server, head_conn_t *conn) {
  * whole: a 408 when some of it came (a slow or stalled client), a close
  * without a word when nothing did (a browser's preconnected socket must
  * not read an answer to a request it has not sent). */
-static void on_head_deadline(lws_sorted_usec_list_t *sul) {
-  head_conn_t *conn = lws_container_of(sul, head_conn_t, deadline);
+static void on_head_deadline(fifo_timer_t *timer) {
+  head_conn_t *conn = conn_of_deadline(timer);
   uint8_t head[HTTP_HEAD_MAX];
   ssize_t n = conn->peeked ? recv(lws_get_socket_fd(conn->wsi), head, sizeof head, MSG_PEEK) : 0;
   if (n > 0)
@@ -428,8 +475,7 @@ static int head_guard_callback(struct lws *wsi, enum lws_callback_reasons reason
       return 0; /* the listener */
     conn->wsi = wsi;
     conn->opened_us = lws_now_usecs();
-    lws_sul_schedule(server->context, 0, &conn->deadline, on_head_deadline,
-                     (lws_usec_t)HTTP_HEAD_TIMEOUT_SECS * LWS_US_PER_SEC);
+    head_deadline_start(conn, HEAD_READING);
     return 0;
   case LWS_CALLBACK_RAW_RX_FILE:
     return lws_get_opaque_user_data(wsi) == server ? on_listener_readable(server, wsi)
@@ -438,7 +484,7 @@ static int head_guard_callback(struct lws *wsi, enum lws_callback_reasons reason
     if (lws_get_opaque_user_data(wsi) == server)
       server->listener = NULL;
     else
-      lws_sul_cancel(&conn->deadline);
+      head_deadline_stop(conn);
     return 0;
   case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: /* a WebSocket asked for it by name */
   case LWS_CALLBACK_HTTP:
@@ -1035,6 +1081,12 @@ chat_err_t chat_sio_server_create(const chat_sio_options_t *opts, chat_sio_serve
       .per_session_data_size = sizeof(wsi_state_t),
       .rx_buffer_size = WS_RX_BUFFER,
   };
+  fifo_timers_init(&server->head_timers[HEAD_READING].queue,
+                   (int64_t)HTTP_HEAD_TIMEOUT_SECS * LWS_US_PER_SEC, on_head_deadline);
+  fifo_timers_init(&server->head_timers[HEAD_LINGERING].queue,
+                   (int64_t)HEAD_LINGER_SECS * LWS_US_PER_SEC, on_linger_over);
+  for (int queue = HEAD_READING; queue <= HEAD_LINGERING; queue++)
+    server->head_timers[queue].server = server;
   server->protocols[1] = (struct lws_protocols){
       .name = HEAD_GUARD_PROTOCOL,
       .callback = head_guard_callback,
@@ -1165,6 +1217,8 @@ void chat_sio_server_destroy(chat_sio_server_t **server_ptr) {
   for (int kind = 0; kind < EIO_TIMER_KINDS; kind++)
     lws_sul_cancel(&server->timers[kind].wake);
   lws_sul_cancel(&server->accept_resume);
+  for (int queue = HEAD_READING; queue <= HEAD_LINGERING; queue++)
+    lws_sul_cancel(&server->head_timers[queue].wake);
   lws_context_destroy(server->context);
   run_posted(server); /* frees what was posted and never ran */
   pthread_mutex_destroy(&server->posted_lock);
