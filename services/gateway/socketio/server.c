@@ -114,6 +114,7 @@ struct chat_sio_server {
   struct lws_vhost *vhost;
   struct lws *listener;                 /* our listening socket, a raw descriptor in lws */
   lws_sorted_usec_list_t accept_resume; /* accepting again after running out of descriptors */
+  lws_usec_t accept_warned_us;          /* when that was last logged */
   struct lws_protocols protocols[3];    /* socket.io, the head guard, the terminator */
   /* The head guard's deadlines, one queue per delay, each with one loop
    * wake-up for the first to fall due: heads (HTTP_HEAD_TIMEOUT_SECS) and
@@ -280,6 +281,7 @@ typedef struct head_conn {
 
 #define HEAD_ACCEPTS_PER_WAKE 64 /* connections accepted per poll() wake-up at most */
 #define HEAD_ACCEPT_PAUSE_MS 100 /* accepting pauses this long when out of descriptors */
+#define HEAD_ACCEPT_WARN_SECS 10 /* and says so at most this often */
 
 enum { HEAD_READING, HEAD_LINGERING }; /* the queues of head_timers[] */
 
@@ -442,8 +444,12 @@ static int on_listener_readable(chat_sio_server_t *server, struct lws *listener)
     int fd = accept4(lws_get_socket_fd(listener), NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-        CHAT_LOG(CHAT_LOG_WARN, "socket.io: cannot accept a connection (%s): pausing %d ms",
-                 strerror(errno), HEAD_ACCEPT_PAUSE_MS);
+        lws_usec_t now = lws_now_usecs();
+        if (now - server->accept_warned_us >= (lws_usec_t)HEAD_ACCEPT_WARN_SECS * LWS_US_PER_SEC) {
+          CHAT_LOG(CHAT_LOG_WARN, "socket.io: cannot accept connections (%s): pausing %d ms a time",
+                   strerror(errno), HEAD_ACCEPT_PAUSE_MS);
+          server->accept_warned_us = now;
+        }
         lws_rx_flow_control(listener, 0);
         lws_sul_schedule(server->context, 0, &server->accept_resume, on_accept_resume,
                          (lws_usec_t)HEAD_ACCEPT_PAUSE_MS * LWS_US_PER_MS);
