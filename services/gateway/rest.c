@@ -16,8 +16,12 @@
 #include "rest_unread.h"
 
 /* The most URI and header bytes a REST request may bring (lws' own
- * default buffer); more is answered 431 whatever the route, up to the
- * engine's HTTP_HEADER_BUFFER, past which lws drops the request. */
+ * default buffer); more is answered 431 whatever the route. The first
+ * request of a connection never gets here with more: the engine's head
+ * guard answers it 431 first (socketio/http_head_guard.h, HTTP_HEAD_MAX,
+ * the same 4096 counted on the wire). This answers the later requests of
+ * a kept-alive connection, which lws parses alone, up to the engine's
+ * HTTP_HEADER_BUFFER, past which lws drops the request. */
 #define REST_HEADERS_MAX 4096
 
 /* Every route, and who may call it (api_access.h): the one list that

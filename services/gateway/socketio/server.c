@@ -1,23 +1,34 @@
 /* The libwebsockets side of the protocol server (server.h): the
- * lws_protocols table and its callback, HTTP requests (long-polling and the
- * application's REST API), WebSocket frames, timers and cross-thread
- * calls. What a session does with its packets lives in eio_session.c; this
- * file hands it the connections (a struct lws is its eio_conn_t) and
- * implements its eio_transport_t hooks. */
-#define _GNU_SOURCE /* strcasestr() */
+ * lws_protocols table and its callbacks, the listening socket and the
+ * check of each new connection's request head before lws parses it, HTTP
+ * requests (long-polling and the application's REST API), WebSocket
+ * frames, timers and cross-thread calls. What a session does with its
+ * packets lives in eio_session.c; this file hands it the connections (a
+ * struct lws is its eio_conn_t) and implements its eio_transport_t hooks. */
+#define _GNU_SOURCE /* strcasestr(), accept4() */
 #include "server.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <libwebsockets.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "chat/log.h"
 #include "eio_packet.h"
 #include "eio_session.h"
 #include "engine_metrics.h"
+#include "fifo_timers.h"
+#include "http_head_guard.h"
 #include "http_query.h"
 #include "lws_log.h"
 #include "static_files.h"
@@ -28,13 +39,22 @@
 #define CLOSE_GRACE_SECS 5   /* a closed connection's peer has this long to take what is queued */
 /* lws' buffer for one request's URI and headers (max_http_header_data;
  * lws' default is 4096). lws drops a request that overflows it without a
- * word, and has no callback for that, so it is twice the most the REST API
- * serves (REST_HEADERS_MAX in rest.c): the requests between get an answer
- * (431). A connection holds this buffer only while it has a request in
- * hand (headers arriving, a REST call waiting for Kafka, a long poll
- * waiting for packets), never while it is an idle WebSocket: 4 KB more per
- * such request, nothing more per idle WebSocket. */
+ * word, and has no callback for that, so the head of a connection's first
+ * request is read and checked here before lws sees it (the head guard,
+ * below: at most HTTP_HEAD_MAX bytes, which need HTTP_HEAD_LWS_BUFFER_MIN
+ * of this buffer). The later requests of a kept-alive connection are
+ * parsed by lws alone, as lws 4.1 gives no way to take a connection back
+ * between two requests: for them this is the limit, twice the most the
+ * REST API serves (REST_HEADERS_MAX in rest.c), so that those between get
+ * its answer (431). A connection holds this buffer only while it has a
+ * request in hand (headers arriving, a REST call waiting for Kafka, a long
+ * poll waiting for packets), never while it is an idle WebSocket: 8 KB
+ * per such request, nothing per idle WebSocket. */
 #define HTTP_HEADER_BUFFER 8192
+_Static_assert(HTTP_HEADER_BUFFER >= HTTP_HEAD_LWS_BUFFER_MIN,
+               "lws must be able to parse every head the guard passes");
+#define HEAD_GUARD_PROTOCOL "chat-http-head" /* protocols[1]: the listener, heads being read */
+#define HEAD_LINGER_SECS 2 /* a refused connection's rest is read and dropped this long at most */
 #define STATIC_FILE_MAX (4 * 1024 * 1024) /* largest web client file served */
 
 typedef enum wsi_kind { KIND_NONE, KIND_POLL_GET, KIND_POLL_POST, KIND_WS, KIND_API } wsi_kind_t;
@@ -53,6 +73,7 @@ typedef struct wsi_state {
   bool says_close; /* the request asked for "Connection: close" */
   bool json_reply; /* the answer is application/json whatever its status */
   bool answer_held; /* a polling POST's answer waits for its session's pause (LWS_CALLBACK_TIMER) */
+  bool body_seen;  /* a first byte of the request's body came (is_own_head()) */
   const char *content_type; /* a web client file's (static), NULL otherwise */
   /* KIND_API: the request handed to the application. */
   uint64_t request_id;
@@ -91,7 +112,19 @@ struct chat_sio_server {
   deferred_call_t *deferred; /* pending chat_sio_server_call_later() calls */
   char path[128];
   struct lws_context *context;
-  struct lws_protocols protocols[2];
+  struct lws_vhost *vhost;
+  struct lws *listener;                 /* our listening socket, a raw descriptor in lws */
+  lws_sorted_usec_list_t accept_resume; /* accepting again after running out of descriptors */
+  lws_usec_t accept_warned_us;          /* when that was last logged */
+  struct lws_protocols protocols[3];    /* socket.io, the head guard, the terminator */
+  /* The head guard's deadlines, one queue per delay, each with one loop
+   * wake-up for the first to fall due: heads (HTTP_HEAD_TIMEOUT_SECS) and
+   * refused connections' rest (HEAD_LINGER_SECS). */
+  struct head_timers {
+    fifo_timers_t queue;
+    lws_sorted_usec_list_t wake;
+    chat_sio_server_t *server;
+  } head_timers[2];
   /* The sessions and their timers (eio_session.h), with one loop wake-up
    * per timer queue for the first to fall due (fifo_timers.h). */
   eio_engine_t engine;
@@ -226,6 +259,294 @@ static char *copy_query(struct lws *wsi) {
   char *out = strdup(query->str);
   bson_string_free(query, true);
   return out;
+}
+
+/* ---- the head guard ------------------------------------------------------ */
+
+/* lws 4.1 parses a request head before any callback, and drops one too
+ * large for its buffer without a word, or answers a malformed escape with
+ * an HTML page (http_head_guard.h). So lws does not listen: the server
+ * accepts each connection itself (our listening socket, adopted by lws as
+ * a raw file descriptor) and looks at the head of its first request while
+ * lws holds it as another raw descriptor, in a head_conn_t. It only peeks:
+ * the bytes stay in the socket until the head passes, and the socket then
+ * goes to lws' HTTP role, which reads the head itself as from any socket
+ * it accepted. (Handing lws the bytes instead, as
+ * lws_adopt_socket_vhost_readbuf() does, puts them on the wsi's buflist,
+ * and lws 4.1.6 mistakes a head on the buflist for the body of its own
+ * request and then loops for ever on that body's completion:
+ * lib/roles/http/server/server.c, lws_http_action(), the buflist loop
+ * after deal_body.) A head that is not yet whole leaves the socket
+ * readable, so SO_RCVLOWAT is raised past what came, for poll() to wake
+ * only when more does: nothing is held per connection meanwhile but the
+ * kernel's own buffer. A head refused is answered here. The deadlines are
+ * two fixed-delay queues (fifo_timers.h), not an lws timer per connection,
+ * whose sorted list costs O(connections) per insertion. */
+typedef struct head_conn {
+  fifo_timer_t deadline; /* in head_timers[queue] while queued */
+  int queue;             /* HEAD_READING, then HEAD_LINGERING once refused */
+  struct lws *wsi;
+  size_t peeked; /* bytes of the head seen so far; the socket holds them */
+  lws_usec_t opened_us;
+  bool refused; /* answered: what comes is read and dropped until the peer closes */
+} head_conn_t;
+
+#define HEAD_ACCEPTS_PER_WAKE 64 /* connections accepted per poll() wake-up at most */
+#define HEAD_ACCEPT_PAUSE_MS 100 /* accepting pauses this long when out of descriptors */
+#define HEAD_ACCEPT_WARN_SECS 10 /* and says so at most this often */
+
+enum { HEAD_READING, HEAD_LINGERING }; /* the queues of head_timers[] */
+
+static head_conn_t *conn_of_deadline(fifo_timer_t *timer) {
+  return lws_container_of(timer, head_conn_t, deadline);
+}
+
+static void on_head_timers_due(lws_sorted_usec_list_t *wake) {
+  struct head_timers *timers = lws_container_of(wake, struct head_timers, wake);
+  lws_usec_t now = lws_now_usecs();
+  int64_t next = fifo_timers_run(&timers->queue, now);
+  if (next >= 0)
+    lws_sul_schedule(timers->server->context, 0, &timers->wake, on_head_timers_due,
+                     next > now ? next - now : 0);
+}
+
+static void head_deadline_stop(head_conn_t *conn) {
+  chat_sio_server_t *server = lws_context_user(lws_get_context(conn->wsi));
+  fifo_timers_stop(&server->head_timers[conn->queue].queue, &conn->deadline);
+}
+
+/* (Re)starts conn's deadline in queue (HEAD_READING or HEAD_LINGERING),
+ * and arms the queue's wake-up when it is now the first to fall due. */
+static void head_deadline_start(head_conn_t *conn, int queue) {
+  chat_sio_server_t *server = lws_context_user(lws_get_context(conn->wsi));
+  struct head_timers *timers = &server->head_timers[queue];
+  head_deadline_stop(conn);
+  conn->queue = queue;
+  if (fifo_timers_start(&timers->queue, &conn->deadline, lws_now_usecs()))
+    lws_sul_schedule(server->context, 0, &timers->wake, on_head_timers_due, timers->queue.delay_us);
+}
+
+/* HEAD_LINGER_SECS after a refusal: closed, whatever the peer still sends. */
+static void on_linger_over(fifo_timer_t *timer) {
+  lws_set_timeout(conn_of_deadline(timer)->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+static void on_accept_resume(lws_sorted_usec_list_t *sul) {
+  chat_sio_server_t *server = lws_container_of(sul, chat_sio_server_t, accept_resume);
+  if (server->listener)
+    lws_rx_flow_control(server->listener, 1);
+}
+
+/* Sets how many bytes the socket must hold for poll() to say readable. */
+static bool set_rcvlowat(int fd, size_t bytes) {
+  int value = (int)bytes;
+  return setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &value, sizeof value) == 0;
+}
+
+/* The method of a refused head as the HTTP metrics count them. */
+static const char *head_method(const uint8_t *bytes, size_t len) {
+  static const char *const counted[] = {"GET", "POST", "PUT", "DELETE"};
+  for (size_t i = 0; i < sizeof counted / sizeof counted[0]; i++) {
+    size_t n = strlen(counted[i]);
+    if (len > n && memcmp(bytes, counted[i], n) == 0 && bytes[n] == ' ')
+      return counted[i];
+  }
+  return "OTHER";
+}
+
+/* Answers a refused head (bytes: what came of it), then ends what we
+ * send. What the peer still sends (a head can be megabytes) is read and
+ * dropped until it closes, HEAD_LINGER_SECS at most: closing with bytes
+ * unread would reset the connection, and a reset can cost the peer the
+ * answer before it read it. The answer goes straight to the socket, which
+ * has sent nothing yet: its few hundred bytes fit the send buffer whole. */
+static void head_refuse(head_conn_t *conn, http_head_verdict_t verdict, const uint8_t *bytes,
+                        size_t len) {
+  int fd = lws_get_socket_fd(conn->wsi);
+  bson_string_t *answer = bson_string_new(NULL);
+  http_head_answer(answer, verdict);
+  if (send(fd, answer->str, answer->len, MSG_NOSIGNAL) < 0 || shutdown(fd, SHUT_WR) < 0 ||
+      !set_rcvlowat(fd, 1))
+    CHAT_LOG(CHAT_LOG_DEBUG, "socket.io: refusing a request head: %s", strerror(errno));
+  bson_string_free(answer, true);
+  engine_metrics_http(head_method(bytes, len), "unmatched", http_head_status(verdict),
+                      (double)(lws_now_usecs() - conn->opened_us) / LWS_US_PER_SEC);
+  conn->refused = true;
+  head_deadline_start(conn, HEAD_LINGERING);
+}
+
+/* Hands a connection whose head passed to lws' HTTP role, which then reads
+ * it from the socket. The HTTP wsi gets a duplicate of the descriptor, and
+ * the raw wsi is closed with its own: for a raw file lws only close()s it
+ * (lib/core-net/close.c, __lws_close_free_wsi: role_ops_raw_file goes to
+ * async_close, past the shutdown(SHUT_WR) of the HTTP roles, which would
+ * end the connection for both). Returns -1, for lws to close the raw wsi. */
+static int head_pass(chat_sio_server_t *server, head_conn_t *conn) {
+  int fd = lws_get_socket_fd(conn->wsi);
+  head_deadline_stop(conn);
+  int copy = set_rcvlowat(fd, 1) ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
+  if (copy < 0) {
+    CHAT_LOG(CHAT_LOG_WARN, "socket.io: cannot hand a connection to lws: %s", strerror(errno));
+    return -1;
+  }
+  /* lws owns copy from here; it closes it itself when adopting fails. */
+  lws_adopt_socket_vhost(server->vhost, copy);
+  return -1;
+}
+
+/* HTTP_HEAD_TIMEOUT_SECS after the connection opened its head is not
+ * whole: a 408 when some of it came (a slow or stalled client), a close
+ * without a word when nothing did (a browser's preconnected socket must
+ * not read an answer to a request it has not sent). */
+static void on_head_deadline(fifo_timer_t *timer) {
+  head_conn_t *conn = conn_of_deadline(timer);
+  uint8_t head[HTTP_HEAD_MAX];
+  ssize_t n = conn->peeked ? recv(lws_get_socket_fd(conn->wsi), head, sizeof head, MSG_PEEK) : 0;
+  if (n > 0)
+    head_refuse(conn, HTTP_HEAD_TIMED_OUT, head, (size_t)n);
+  else
+    lws_set_timeout(conn->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+/* Reads and drops what a refused connection still sends; -1 to close it
+ * once it ended (or failed). */
+static int head_drain(int fd) {
+  uint8_t sink[4096];
+  for (int i = 0; i < 16; i++) { /* 64 KB a wake-up, to leave the others their turn */
+    ssize_t n = recv(fd, sink, sizeof sink, 0);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+      return -1;
+    if (n < 0)
+      return 0;
+  }
+  return 0;
+}
+
+static int on_head_readable(chat_sio_server_t *server, head_conn_t *conn) {
+  int fd = lws_get_socket_fd(conn->wsi);
+  if (conn->refused)
+    return head_drain(fd);
+  uint8_t head[HTTP_HEAD_MAX];
+  ssize_t n = recv(fd, head, sizeof head, MSG_PEEK);
+  if (n < 0)
+    return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
+  /* Readable with nothing new past the low mark: the peer ended its side
+   * before its head did, and will say no more. */
+  if (n == 0 || (size_t)n <= conn->peeked)
+    return -1;
+  size_t head_len;
+  http_head_verdict_t verdict = http_head_check(head, (size_t)n, &head_len);
+  if (verdict == HTTP_HEAD_PASS)
+    return head_pass(server, conn);
+  if (verdict != HTTP_HEAD_NEED_MORE) {
+    head_refuse(conn, verdict, head, (size_t)n);
+    return 0;
+  }
+  conn->peeked = (size_t)n; /* fewer than HTTP_HEAD_MAX: wake when more came */
+  return set_rcvlowat(fd, conn->peeked + 1) ? 0 : -1;
+}
+
+/* Accepts what is waiting on the listening socket, each connection a raw
+ * descriptor of HEAD_GUARD_PROTOCOL with the options lws gives the
+ * sockets it accepts (lws_plat_set_socket_options: no Nagle). Out of
+ * descriptors, accepting pauses a moment rather than spin on a listening
+ * socket that stays readable. */
+static int on_listener_readable(chat_sio_server_t *server, struct lws *listener) {
+  for (int i = 0; i < HEAD_ACCEPTS_PER_WAKE; i++) {
+    int fd = accept4(lws_get_socket_fd(listener), NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        lws_usec_t now = lws_now_usecs();
+        if (now - server->accept_warned_us >= (lws_usec_t)HEAD_ACCEPT_WARN_SECS * LWS_US_PER_SEC) {
+          CHAT_LOG(CHAT_LOG_WARN, "socket.io: cannot accept connections (%s): pausing %d ms a time",
+                   strerror(errno), HEAD_ACCEPT_PAUSE_MS);
+          server->accept_warned_us = now;
+        }
+        lws_rx_flow_control(listener, 0);
+        lws_sul_schedule(server->context, 0, &server->accept_resume, on_accept_resume,
+                         (lws_usec_t)HEAD_ACCEPT_PAUSE_MS * LWS_US_PER_MS);
+      }
+      return 0; /* EAGAIN: all taken; ECONNABORTED and the like: the next one */
+    }
+    int one = 1;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    lws_sock_file_fd_type desc = {.filefd = fd};
+    if (!lws_adopt_descriptor_vhost(server->vhost, LWS_ADOPT_RAW_FILE_DESC, desc,
+                                    HEAD_GUARD_PROTOCOL, NULL))
+      close(fd); /* lws closes only the sockets it adopts as sockets */
+  }
+  return 0;
+}
+
+/* The callback of the listening socket and of each connection whose head
+ * is being read; the listener is the one with the server as its opaque
+ * user data. */
+static int head_guard_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                               void *in, size_t len) {
+  chat_sio_server_t *server = lws_context_user(lws_get_context(wsi));
+  head_conn_t *conn = user;
+  (void)in;
+  (void)len;
+  switch (reason) {
+  case LWS_CALLBACK_RAW_ADOPT_FILE:
+    if (lws_get_opaque_user_data(wsi) == server)
+      return 0; /* the listener */
+    conn->wsi = wsi;
+    conn->opened_us = lws_now_usecs();
+    head_deadline_start(conn, HEAD_READING);
+    return 0;
+  case LWS_CALLBACK_RAW_RX_FILE:
+    return lws_get_opaque_user_data(wsi) == server ? on_listener_readable(server, wsi)
+                                                   : on_head_readable(server, conn);
+  case LWS_CALLBACK_RAW_CLOSE_FILE:
+    if (lws_get_opaque_user_data(wsi) == server)
+      server->listener = NULL;
+    else
+      head_deadline_stop(conn);
+    return 0;
+  case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: /* a WebSocket asked for it by name */
+  case LWS_CALLBACK_HTTP:
+    return -1;
+  default:
+    return 0;
+  }
+}
+
+/* Listens on address:port (an IPv4 or IPv6 literal) and gives the socket
+ * to lws as the head guard's listener. */
+static chat_err_t head_guard_listen(chat_sio_server_t *server, const char *address, int port,
+                                    char *errbuf, size_t errbuf_len) {
+  struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                           .ai_socktype = SOCK_STREAM,
+                           .ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV};
+  struct addrinfo *found = NULL;
+  char service[16];
+  snprintf(service, sizeof service, "%d", port);
+  int fd = -1, one = 1, rc = getaddrinfo(address, service, &hints, &found);
+  const char *why = rc ? gai_strerror(rc) : NULL;
+  if (!why) {
+    fd = socket(found->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+        bind(fd, found->ai_addr, found->ai_addrlen) < 0 || listen(fd, SOMAXCONN) < 0)
+      why = strerror(errno);
+  }
+  if (found)
+    freeaddrinfo(found);
+  if (!why) {
+    lws_adopt_desc_t desc = {.vh = server->vhost,
+                             .type = LWS_ADOPT_RAW_FILE_DESC,
+                             .fd = {.filefd = fd},
+                             .vh_prot_name = HEAD_GUARD_PROTOCOL,
+                             .opaque = server};
+    server->listener = lws_adopt_descriptor_vhost_via_info(&desc);
+    why = server->listener ? NULL : "lws cannot adopt the listening socket";
+  }
+  if (!why)
+    return CHAT_OK;
+  if (fd >= 0)
+    close(fd);
+  snprintf(errbuf, errbuf_len, "socket.io: cannot listen on %s:%d: %s", address, port, why);
+  return CHAT_ERR_IO;
 }
 
 /* ---- lws callback ------------------------------------------------------------ */
@@ -450,8 +771,34 @@ static bool rx_append(wsi_state_t *state, const void *in, size_t len) {
   return true;
 }
 
+/* Whether a request's first body bytes are a request line of a method
+ * with a body. lws 4.1.6 parses a request pipelined behind another from
+ * the bytes it read ahead, and then hands that request's own head to the
+ * body parser as if it were its body: lws_http_action()
+ * (lib/roles/http/server/server.c) feeds its buffer of read-ahead bytes to
+ * lws_read_h1() from the start, head included, and when more is left
+ * there than the body's length it completes the body again and again, for
+ * ever, within one loop turn (the gateway then answers nothing more, nor
+ * SIGTERM). No body served here starts like that (JSON, Engine.IO
+ * packets), so such a connection is closed before the loop, after the
+ * answers to the requests before it. */
+static bool is_own_head(const uint8_t *body, size_t len) {
+  static const char *const methods[] = {"POST ", "PUT ", "PATCH "};
+  for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
+    size_t n = strlen(methods[i]);
+    if (strncasecmp((const char *)body, methods[i], len < n ? len : n) == 0)
+      return true;
+  }
+  return false;
+}
+
 static int on_http_body(chat_sio_server_t *server, struct lws *wsi, const void *in, size_t len) {
   wsi_state_t *state = state_of(wsi);
+  if (len && !state->body_seen) {
+    state->body_seen = true;
+    if (is_own_head(in, len))
+      return -1;
+  }
   if (state->kind == KIND_API) {
     if (state->status)
       return 0;
@@ -777,23 +1124,41 @@ chat_err_t chat_sio_server_create(const chat_sio_options_t *opts, chat_sio_serve
       .per_session_data_size = sizeof(wsi_state_t),
       .rx_buffer_size = WS_RX_BUFFER,
   };
+  fifo_timers_init(&server->head_timers[HEAD_READING].queue,
+                   (int64_t)HTTP_HEAD_TIMEOUT_SECS * LWS_US_PER_SEC, on_head_deadline);
+  fifo_timers_init(&server->head_timers[HEAD_LINGERING].queue,
+                   (int64_t)HEAD_LINGER_SECS * LWS_US_PER_SEC, on_linger_over);
+  for (int queue = HEAD_READING; queue <= HEAD_LINGERING; queue++)
+    server->head_timers[queue].server = server;
+  server->protocols[1] = (struct lws_protocols){
+      .name = HEAD_GUARD_PROTOCOL,
+      .callback = head_guard_callback,
+      .per_session_data_size = sizeof(head_conn_t),
+  };
   /* Only lws's errors, or more when debugging, as our JSON lines. */
   lws_set_log_level(chat_log_enabled(CHAT_LOG_DEBUG) ? LLL_ERR | LLL_WARN | LLL_NOTICE : LLL_ERR,
                     chat_sio_lws_log);
   memset(&info, 0, sizeof info);
-  info.port = opts->port;
-  info.iface = opts->listen_addr;
+  /* lws does not listen: the head guard does (above). */
+  info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
   info.protocols = server->protocols;
   info.user = server;
   info.timeout_secs = 60; /* long polls are answered by a ping well before */
   info.max_http_header_data = HTTP_HEADER_BUFFER;
   info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
   server->context = lws_create_context(&info);
-  if (!server->context) {
-    snprintf(errbuf, errbuf_len, "socket.io: cannot listen on %s:%d", opts->listen_addr,
-             opts->port);
+  server->vhost = server->context ? lws_get_vhost_by_name(server->context, "default") : NULL;
+  if (!server->vhost) {
+    snprintf(errbuf, errbuf_len, "socket.io: cannot create the libwebsockets context");
+    lws_context_destroy(server->context);
     free(server);
     return CHAT_ERR_IO;
+  }
+  chat_err_t err = head_guard_listen(server, opts->listen_addr, opts->port, errbuf, errbuf_len);
+  if (err != CHAT_OK) {
+    lws_context_destroy(server->context);
+    free(server);
+    return err;
   }
   *out = server;
   return CHAT_OK;
@@ -894,6 +1259,9 @@ void chat_sio_server_destroy(chat_sio_server_t **server_ptr) {
   eio_engine_close_all(&server->engine, "server shutting down");
   for (int kind = 0; kind < EIO_TIMER_KINDS; kind++)
     lws_sul_cancel(&server->timers[kind].wake);
+  lws_sul_cancel(&server->accept_resume);
+  for (int queue = HEAD_READING; queue <= HEAD_LINGERING; queue++)
+    lws_sul_cancel(&server->head_timers[queue].wake);
   lws_context_destroy(server->context);
   run_posted(server); /* frees what was posted and never ran */
   pthread_mutex_destroy(&server->posted_lock);
