@@ -15,9 +15,9 @@
 /* The methods lws 4.1.6 parses (lib/roles/http/parsers.c, methods[], with
  * LWS_WITH_HTTP_UNCOMMON_HEADERS as Debian builds it); it matches them
  * without regard to case, and so do we. Any other is its HTML 403, and
- * CONNECT it turns into a raw socket that nothing here serves, which would
- * then stay open for ever (lws_handshake_server(), "Changing to RAW
- * mode"): refused here too. */
+ * CONNECT it turns into a raw socket that nothing here serves, which then
+ * stays open unanswered as long as the peer keeps it (lws_handshake_server(),
+ * "Changing to RAW mode"): refused here too. */
 static const char *const methods[] = {"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"};
 
 static bool is_hex(uint8_t c) {

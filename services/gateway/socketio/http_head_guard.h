@@ -4,11 +4,11 @@
  * max_http_header_data bytes, and before any callback it closes a
  * connection whose head overflows that buffer (or its table of 95 header
  * fragments) without a word, and answers a malformed '%' escape or an
- * unknown method with its own HTML 403 page. So server.c reads the head
- * of each new connection itself, asks http_head_check() about the bytes
- * read so far, and either hands the connection to lws with them (a head
- * that lws will parse whole) or answers the refusal itself
- * (http_head_answer()) and closes. Pure: no lws, no I/O. */
+ * unknown method with its own HTML 403 page. So server.c peeks at the
+ * head of each new connection first, asks http_head_check() about the
+ * bytes that came so far, and either hands the connection to lws, which
+ * then reads them (a head it will parse whole), or answers the refusal
+ * itself (http_head_answer()) and closes. Pure: no lws, no I/O. */
 #ifndef CHAT_SIO_HTTP_HEAD_GUARD_H
 #define CHAT_SIO_HTTP_HEAD_GUARD_H
 
