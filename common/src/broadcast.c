@@ -9,6 +9,17 @@
 #include "chat/json.h"
 #include "chat/topics.h"
 
+bson_string_t *chat_broadcast_frame(const char *event, const char *value, size_t value_len,
+                                    const char *last_arg) {
+  bson_string_t *frame = bson_string_new("[");
+  chat_json_append_string(frame, event, strlen(event));
+  bson_string_append_printf(frame, ",%.*s", (int)value_len, value);
+  if (last_arg)
+    bson_string_append_printf(frame, ",%s", last_arg);
+  bson_string_append_c(frame, ']');
+  return frame;
+}
+
 /* The one table of header names: the writer and the reader both go by it. */
 static const struct {
   const char *name;

@@ -103,12 +103,8 @@ void gateway_deliver(gateway_t *gw, const chat_broadcast_route_t *route, const c
   chat_target_conn(own_prefix, sizeof own_prefix, chat_runtime_config(gw->rt)->instance_id, "");
   if (route->exclude && strncmp(route->exclude, own_prefix, strlen(own_prefix)) == 0)
     d.exclude_socket = route->exclude + strlen(own_prefix);
-  bson_string_t *frame = bson_string_new("[");
-  chat_json_append_string(frame, route->event, strlen(route->event));
-  if (recoverable)
-    bson_string_append_printf(frame, ",%.*s,%s]", (int)value_len, value, offset_arg);
-  else
-    bson_string_append_printf(frame, ",%.*s]", (int)value_len, value);
+  bson_string_t *frame =
+      chat_broadcast_frame(route->event, value, value_len, recoverable ? offset_arg : NULL);
   d.frame = frame->str;
   d.skip_user = route->exclude_user;
   const char *contact = chat_target_id(route->target, CHAT_TARGET_CONTACTS);

@@ -178,8 +178,8 @@ void recovery_accept(gateway_t *gw, gateway_socket_t *state, chat_sio_socket_t *
     return;
   const char *pid = auth_string(auth, "pid");
   recovery_session_t session;
-  recovery_position_t *from = malloc(sizeof *from);
-  if (!from)
+  recovery_position_t *from = pid ? malloc(sizeof *from) : NULL;
+  if (pid && !from)
     return;
   const char *why = unrecoverable(rec, state, pid, auth_string(auth, "offset"), &session, from);
   char fresh[RECOVERY_TOKEN_MAX];
@@ -607,10 +607,8 @@ static void select_frames(replay_t *job, const replayed_t *kept, size_t count) {
                    !(excluded && strcmp(excluded, job->socket_id) == 0);
     char offset_arg[RECOVERY_TOKEN_MAX + 2];
     if (deliver && offset_argument(job->rec, cursor, offset_arg, sizeof offset_arg)) {
-      bson_string_t *frame = bson_string_new("[");
-      chat_json_append_string(frame, r->event, strlen(r->event));
-      bson_string_append_printf(frame, ",%.*s,%s]", (int)kept[i].value_len, kept[i].value,
-                                offset_arg);
+      bson_string_t *frame =
+          chat_broadcast_frame(r->event, kept[i].value, kept[i].value_len, offset_arg);
       if (!list_add(&job->frames, frame->str, frame->len))
         job->failure = "out of memory";
       bson_string_free(frame, true);

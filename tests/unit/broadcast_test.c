@@ -55,3 +55,12 @@ Test(broadcast, the_scope_filter_of_delivery) {
   cr_assert_not(chat_broadcast_scope_admits(CHAT_BROADCAST_SCOPE_CLOSED, true));
   cr_assert(chat_broadcast_scope_admits(CHAT_BROADCAST_SCOPE_CLOSED, false));
 }
+
+Test(broadcast, the_frame_is_the_event_then_the_value_then_the_last_argument) {
+  bson_string_t *plain = chat_broadcast_frame("new_message", "{\"a\":1}", 7, NULL);
+  cr_assert_str_eq(plain->str, "[\"new_message\",{\"a\":1}]");
+  bson_string_t *with = chat_broadcast_frame("new_message", "{\"a\":1}xyz", 7, "\"off\"");
+  cr_assert_str_eq(with->str, "[\"new_message\",{\"a\":1},\"off\"]", "value_len bounds the value");
+  bson_string_free(plain, true);
+  bson_string_free(with, true);
+}

@@ -9,6 +9,7 @@
 #define CHAT_BROADCAST_H
 
 #include <stdbool.h>
+#include <bson/bson.h>
 #include <stddef.h>
 
 #include "chat/config.h"
@@ -75,6 +76,13 @@ const char *chat_target_conn(char *out, size_t cap, const char *gateway_id,
 /* The id of target when it is of kind (borrowed from target), else NULL:
  * chat_target_id("room:abc", CHAT_TARGET_ROOM) is "abc". */
 const char *chat_target_id(const char *target, chat_target_kind_t kind);
+
+/* The Socket.IO data array a gateway sends for a record of event with
+ * value (JSON, value_len bytes): ["<event>",<value>], or with last_arg
+ * (JSON text, e.g. a quoted recovery offset; NULL: none) as one more
+ * argument. Free with bson_string_free(frame, true). */
+bson_string_t *chat_broadcast_frame(const char *event, const char *value, size_t value_len,
+                                    const char *last_arg);
 
 /* Produces value (JSON, value_len bytes) to the prefixed chat.broadcast,
  * keyed by the target. Returns what chat_producer_produce() returns, or
