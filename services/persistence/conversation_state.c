@@ -4,6 +4,11 @@
 #include <string.h>
 
 #include "chat/log.h"
+#include "summary_writer.h"
+
+/* How long a load waits for the conversation's summary to be written
+ * before reading what the store has (the store is then likely down). */
+#define SUMMARY_WAIT_MS 5000
 
 static state_cache_t *conversations, *users;
 static uint64_t assignment_seen; /* chat_runtime_assignment_changes() when last looked */
@@ -213,6 +218,9 @@ chat_err_t conversation_state_get(chat_runtime_t *rt, mongoc_client_t *client, c
     *out = kept;
     return CHAT_OK;
   }
+  /* Its summary may still be on its way (summary_writer.h): the reply
+   * window is read from it. */
+  summary_writer_wait(id, SUMMARY_WAIT_MS);
   conversation_state_t *loaded = NULL;
   chat_err_t err = load(rt, client, id, &loaded);
   if (err != CHAT_OK || !loaded)

@@ -6,6 +6,27 @@
 #include "handle_conversation.h"
 #include "handle_message_send.h"
 #include "handle_user_register.h"
+#include "summary_writer.h"
+
+/* Conversation summaries are written behind the messages over this many
+ * pooled connections (summary_writer.h). */
+#define SUMMARY_WRITERS 8
+/* How long a revocation waits for the summaries of what it gives up. */
+#define REVOKE_DRAIN_MS 5000
+
+static chat_err_t start_summary_writer(chat_runtime_t *rt) {
+  return summary_writer_start(chat_runtime_mongo(rt), SUMMARY_WRITERS,
+                              (size_t)chat_runtime_config(rt)->cached_conversations);
+}
+
+static void drain_summaries(chat_runtime_t *rt) {
+  (void)rt;
+  summary_writer_drain(REVOKE_DRAIN_MS);
+}
+
+static void stop_summary_writer(chat_runtime_t *rt) {
+  summary_writer_stop(chat_runtime_config(rt)->shutdown_timeout_ms);
+}
 
 /* The indexes this service owns (docs/architecture.md, "Storage"). */
 static const chat_mongo_index_t persistence_indexes[] = {
@@ -45,6 +66,9 @@ int main(void) {
       .batch_max = 500,
       .max_record_bytes = 1 << 20,
       .after_batch = persistence_cache_metrics,
+      .start = start_summary_writer,
+      .before_revoke = drain_summaries,
+      .stop = stop_summary_writer,
   };
   return chat_service_run(&spec);
 }
