@@ -188,6 +188,7 @@ ladder() {
     esac
     for run in $(seq 1 "$repeat"); do
       file=$work/$system-$kind-$rate-$run.json
+      "$python_env/bin/python" "$root/bench/cpu_snapshot.py" >"$file.cpu0"
       if [ "$kind" = big ]; then
         "$build/bench/chatbench" fanout --gateways "$gateways" --rooms "$work/big.txt" \
           --senders "$big_senders" --rate "$per_sender" --duration "$seconds" --json 1 \
@@ -198,6 +199,7 @@ ladder() {
           --rate "$per_sender" --duration "$seconds" --json 1 \
           >"$file" 2>"$work/$system-$kind-$rate-$run.err" || true
       fi
+      "$python_env/bin/python" "$root/bench/cpu_snapshot.py" >"$file.cpu1"
       say "$system $kind $rate/s, run $run: $(cat "$file")"
       sleep 2
     done
