@@ -640,7 +640,8 @@ static int on_api_request(chat_sio_server_t *server, struct lws *wsi, const char
   } methods[] = {{WSI_TOKEN_GET_URI, "GET"},
                  {WSI_TOKEN_POST_URI, "POST"},
                  {WSI_TOKEN_PUT_URI, "PUT"},
-                 {WSI_TOKEN_DELETE_URI, "DELETE"}};
+                 {WSI_TOKEN_DELETE_URI, "DELETE"},
+                 {WSI_TOKEN_PATCH_URI, "PATCH"}};
   for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
     if (lws_hdr_total_length(wsi, methods[i].token) > 0)
       snprintf(state->method, sizeof state->method, "%s", methods[i].name);
