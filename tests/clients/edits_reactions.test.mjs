@@ -19,6 +19,7 @@ const THUMBS = "\u{1F44D}";
 const HEART = "\u2764\uFE0F";
 const FIRE_HEART = "\u2764\uFE0F\u200D\u{1F525}";
 const TONE = "\u{1F44D}\u{1F3FD}";
+const PARTY = "\u{1F389}";
 
 before(async () => {
   await stack.startPersistence({ CHAT_INSTANCE_ID: "persistence-1" });
@@ -290,7 +291,13 @@ test("redelivery: each command replayed from chat.commands changes nothing twice
   const thumbs = find("reaction.add", (p) => p.emoji === THUMBS);
   const unheart = find("reaction.remove", (p) => p.emoji === HEART);
   const mark = { alice: aliceSocket.seen.length, bob: bobSocket.seen.length };
-  for (const record of [oldEdit, newEdit, thumbs, unheart]) replay(record);
+  // The older edit alone first: it must not bring its text back.
+  replay(oldEdit);
+  assert.equal((await request(bobSocket, "react", { messageId, emoji: PARTY })).ok, true);
+  await waitFor(aliceSocket, "reaction_added", (r) => r.emoji === PARTY);
+  assert.equal((await db.collection("messages").findOne({ _id: messageId })).content, "third words",
+    "an older edit redelivered after a newer one undid it");
+  for (const record of [newEdit, thumbs, unheart]) replay(record);
   // A marker after them on the same partition (same key): once it is
   // handled, so are the replays.
   assert.equal((await request(bobSocket, "react", { messageId, emoji: TONE })).ok, true);
@@ -301,12 +308,12 @@ test("redelivery: each command replayed from chat.commands changes nothing twice
   assert.equal(storedAfter.content, "third words", "an older edit redelivered after a newer one undid it");
   assert.equal(storedAfter.editId, second.editId);
   assert.equal(storedAfter.editedAt.getTime(), storedBefore.editedAt.getTime());
-  assert.deepEqual(storedAfter.reactions.map((r) => r.emoji), [THUMBS, TONE], "a replayed react or unreact counted twice");
+  assert.deepEqual(storedAfter.reactions.map((r) => r.emoji), [THUMBS, PARTY, TONE], "a replayed react or unreact counted twice");
   assert.deepEqual((await db.collection("message_versions").find({ messageId }).toArray()).map((v) => v.content).sort(),
     ["first words", "second words"]);
   const [shown] = await history(gwB, bob, conversationId);
   assert.equal(shown.content, "third words");
-  assert.deepEqual(shown.reactions, [{ emoji: THUMBS, count: 1, reacted: true }, { emoji: TONE, count: 1, reacted: true }]);
+  assert.deepEqual(shown.reactions, [THUMBS, PARTY, TONE].map((emoji) => ({ emoji, count: 1, reacted: true })));
 
   // What the room heard of the replays: the latest edit and the react told
   // again (the first try may have stopped before telling), with the same
