@@ -25,7 +25,7 @@ static codepoint_kind_t kind_of(uint32_t cp) {
   if ((cp >= 0x1F3FB && cp <= 0x1F3FF) || cp == PRESENTATION || cp == TEXT_PRESENTATION ||
       cp == KEYCAP || (cp >= 0xE0020 && cp <= 0xE007F))
     return KIND_MODIFIER;
-  if ((cp >= 0x1F000 && cp <= 0x1FAFF) || /* the emoji planes' blocks: faces, hands, flags' letters */
+  if ((cp >= 0x1F000 && cp <= 0x1FAFF) || /* faces, hands, objects, flags' letters */
       (cp >= 0x2190 && cp <= 0x21FF) ||   /* arrows ↔ */
       (cp >= 0x2300 && cp <= 0x23FF) ||   /* misc technical ⌚ ⏰ */
       (cp >= 0x25A0 && cp <= 0x25FF) ||   /* geometric shapes ▶ */
@@ -38,6 +38,9 @@ static codepoint_kind_t kind_of(uint32_t cp) {
     return KIND_PICTO;
   return KIND_NONE;
 }
+
+/* A regional indicator letter: two of them make a flag (🇫🇷 is F R). */
+static bool is_regional(uint32_t cp) { return cp >= 0x1F1E6 && cp <= 0x1F1FF; }
 
 /* Decodes one codepoint of well-formed UTF-8 at *p (before end) and moves
  * *p past it; false on a malformed, overlong or surrogate sequence. */
@@ -86,9 +89,8 @@ bool chat_emoji_is_valid(const char *text, size_t len) {
       keycap_pending = kind == KIND_KEYCAP_BASE;
     } else if (kind == KIND_KEYCAP_BASE) {
       return false; /* a digit or '#' only starts a keycap */
-    } else if (kind == KIND_PICTO && previous != KIND_JOINER && !(cp >= 0x1F1E6 && cp <= 0x1F1FF &&
-                                                                previous_cp >= 0x1F1E6 &&
-                                                                previous_cp <= 0x1F1FF)) {
+    } else if (kind == KIND_PICTO && previous != KIND_JOINER &&
+               !(is_regional(cp) && is_regional(previous_cp))) {
       return false; /* two pictographs are one emoji only joined (or a flag's two letters) */
     } else if (kind == KIND_JOINER && previous != KIND_PICTO && previous != KIND_MODIFIER) {
       return false;

@@ -146,7 +146,8 @@ chat_err_t persistence_handle_message_edit(void *ctx, const chat_envelope_t *eve
   uint32_t content_len = 0;
   const char *content = chat_envelope_string(event, "content", &content_len);
   if (!message_id || !user_id || !edit_id) {
-    CHAT_LOG(CHAT_LOG_WARN, "message.edit at %s[%d]@%lld lacks messageId, userId or editId; skipped",
+    CHAT_LOG(CHAT_LOG_WARN,
+             "message.edit at %s[%d]@%lld lacks messageId, userId or editId; skipped",
              record->topic, record->partition, (long long)record->offset);
     return CHAT_OK;
   }
