@@ -9,6 +9,7 @@
 #include "rest_accounts.h"
 #include "rest_conversations.h"
 #include "rest_groups.h"
+#include "rest_message_changes.h"
 #include "rest_messages.h"
 #include "rest_presence.h"
 #include "rest_request.h"
@@ -61,6 +62,12 @@ static const struct rest_route {
      GATEWAY_MEMBER_OF(CONVERSATION, "path", "id")},
     {"DELETE", "/api/chat/messages/:id", rest_delete_message,
      GATEWAY_OWNER_OF(MESSAGE, "path", "id")},
+    /* Edits and reactions (rest_message_changes.h). */
+    {"PATCH", "/api/chat/messages/:id", rest_edit_message, GATEWAY_OWNER_OF(MESSAGE, "path", "id")},
+    {"PUT", "/api/chat/messages/:id/reactions/:emoji", rest_add_reaction,
+     GATEWAY_MEMBER_OF(MESSAGE, "path", "id")},
+    {"DELETE", "/api/chat/messages/:id/reactions/:emoji", rest_remove_reaction,
+     GATEWAY_MEMBER_OF(MESSAGE, "path", "id")},
     /* The 1-1 routes name the caller's own pair (otherUserId and
      * the caller): nobody else's conversation can be named there. */
     {"POST", "/api/v1/chat/convo/one-to-one", rest_direct_details, GATEWAY_USER},

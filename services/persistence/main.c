@@ -4,6 +4,7 @@
 #include "cache_metrics.h"
 #include "chat/runtime.h"
 #include "handle_conversation.h"
+#include "handle_message_edit.h"
 #include "handle_message_send.h"
 #include "handle_user_register.h"
 #include "summary_writer.h"
@@ -39,6 +40,8 @@ static const chat_mongo_index_t persistence_indexes[] = {
     {"members", "user_conversations", "{\"userId\":1,\"conversationId\":1}", false},
     {"messages", "sender_client_msg_unique", "{\"senderId\":1,\"clientMsgId\":1}", true},
     {"messages", "conversation_seq_unique", "{\"conversationId\":1,\"seq\":1}", true},
+    /* The texts edits replaced, by message (docs/queries.md); never read by a route yet. */
+    {"message_versions", "message_replaced_at", "{\"messageId\":1,\"replacedAt\":1}", false},
 };
 
 /* One handler per command type; the dispatcher logs and skips the types
@@ -47,6 +50,9 @@ static const chat_event_handler_t persistence_handlers[] = {
     {"user.register", persistence_handle_user_register, NULL},
     {"message.send", NULL, persistence_handle_message_sends},
     {"message.delete", persistence_handle_message_delete, NULL},
+    {"message.edit", persistence_handle_message_edit, NULL},
+    {"reaction.add", persistence_handle_reaction_add, NULL},
+    {"reaction.remove", persistence_handle_reaction_remove, NULL},
     {"conversation.create", persistence_handle_conversation_create, NULL},
     {"member.add", persistence_handle_member_add, NULL},
     {"member.remove", persistence_handle_member_remove, NULL},
