@@ -188,7 +188,7 @@ ladder() {
     esac
     for run in $(seq 1 "$repeat"); do
       file=$work/$system-$kind-$rate-$run.json
-      "$python_env/bin/python" "$root/bench/cpu_snapshot.py" >"$file.cpu0"
+      cpu_snapshot >"$file.cpu0"
       if [ "$kind" = big ]; then
         "$build/bench/chatbench" fanout --gateways "$gateways" --rooms "$work/big.txt" \
           --senders "$big_senders" --rate "$per_sender" --duration "$seconds" --json 1 \
@@ -199,7 +199,7 @@ ladder() {
           --rate "$per_sender" --duration "$seconds" --json 1 \
           >"$file" 2>"$work/$system-$kind-$rate-$run.err" || true
       fi
-      "$python_env/bin/python" "$root/bench/cpu_snapshot.py" >"$file.cpu1"
+      cpu_snapshot >"$file.cpu1"
       say "$system $kind $rate/s, run $run: $(cat "$file")"
       sleep 2
     done
@@ -208,6 +208,22 @@ ladder() {
       break
     fi
   done
+}
+# The CPU time of each part so far (bench/cpu_snapshot.py), by the pids
+# the benchmark started: its own servers only, whoever else shares the
+# machine.
+cpu_snapshot() {
+  local parts=(kafka="$(cat "$work/kafka/kafka.pid" 2>/dev/null)"
+    ferretdb="$(cat "$work/ferretdb/ferretdb.pid" 2>/dev/null)"
+    postgres="$(head -1 "$work/ferretdb/postgresql/data/postmaster.pid" 2>/dev/null)"
+    peer="${peer_pid:-}") name
+  for name in "${!pid_of[@]}"; do
+    case $name in
+    gw-*) parts+=(gateway="${pid_of[$name]}") ;;
+    *) parts+=("$name=${pid_of[$name]}") ;;
+    esac
+  done
+  python3 "$root/bench/cpu_snapshot.py" "${parts[@]}"
 }
 # What a saturated rung left in Kafka drains before the next part.
 settle() { sleep "${CHAT_BENCH_SETTLE:-15}"; }

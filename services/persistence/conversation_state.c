@@ -6,10 +6,6 @@
 #include "chat/log.h"
 #include "summary_writer.h"
 
-/* How long a load waits for the conversation's summary to be written
- * before reading what the store has (the store is then likely down). */
-#define SUMMARY_WAIT_MS 5000
-
 static state_cache_t *conversations, *users;
 static uint64_t assignment_seen; /* chat_runtime_assignment_changes() when last looked */
 
@@ -240,6 +236,13 @@ static chat_err_t load(chat_runtime_t *rt, mongoc_client_t *client, const char *
       bson_iter_init_find(&it, &doc, "lastSeq") ? bson_iter_as_int64(&it) : 0;
   read_awaiting(&doc, state);
   bson_destroy(&doc);
+  /* A summary this process posted may not be written yet
+   * (summary_writer.h): it is newer than the stored one. */
+  conversation_summary_t posted;
+  if (summary_writer_latest(id, &posted) && posted.last_seq > last_seq) {
+    last_seq = posted.last_seq;
+    memcpy(state->awaiting, posted.awaiting, sizeof state->awaiting);
+  }
   err = highest_stored_seq(rt, client, id, last_seq, &state->last_seq);
   if (err == CHAT_OK && state->direct && state->last_seq > last_seq)
     err = replay_reply_window(rt, client, id, last_seq, state);
@@ -261,9 +264,6 @@ chat_err_t conversation_state_get(chat_runtime_t *rt, mongoc_client_t *client, c
     *out = kept;
     return CHAT_OK;
   }
-  /* Its summary may still be on its way (summary_writer.h): the reply
-   * window is read from it. */
-  summary_writer_wait(id, SUMMARY_WAIT_MS);
   conversation_state_t *loaded = NULL;
   chat_err_t err = load(rt, client, id, &loaded);
   if (err != CHAT_OK || !loaded)

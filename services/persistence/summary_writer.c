@@ -11,15 +11,24 @@
 #define RETRY_START_MS 100 /* a writer's pause after a failed write, doubling */
 #define RETRY_MAX_MS 2000
 
-/* A conversation with a summary waiting, being written, or both. */
+/* A conversation with a summary waiting, being written, or written less
+ * than the interval ago (kept to space its writes; then dropped). */
 typedef struct entry {
   char id[CHAT_ID_SIZE];
-  conversation_summary_t waiting;
+  conversation_summary_t waiting; /* the next to write */
+  conversation_summary_t latest;  /* the newest posted, written or not */
   bool has_waiting;
-  bool writing; /* a writer holds the summary it took */
+  bool writing;   /* a writer holds the summary it took */
+  bool cooling;   /* in the cooling queue, not the ready one */
+  int64_t due_ms; /* cooling: when it may be written (or dropped, with nothing waiting) */
   struct entry *bucket_next;
-  struct entry *queue_next; /* in the queue iff has_waiting && !writing */
+  struct entry *queue_next; /* in one queue, or in none while writing */
 } entry_t;
+
+/* A FIFO of entries. */
+typedef struct queue {
+  entry_t *head, *tail;
+} queue_t;
 
 typedef struct writer {
   chat_mongo_t *mongo;
@@ -27,11 +36,17 @@ typedef struct writer {
   pthread_cond_t work; /* something queued, or stopping */
   pthread_cond_t done; /* a write finished: an entry may be gone */
   pthread_cond_t room; /* an entry was freed */
+  pthread_cond_t stop; /* stopping: a writer's pause after a failure ends */
   entry_t **buckets;
   size_t bucket_mask;
   size_t count, capacity;
-  entry_t *queue_head, *queue_tail;
-  bool stopping;
+  size_t busy; /* entries with a summary waiting or being written */
+  int interval_ms;
+  /* ready: may be written now. cooling: written less than interval_ms
+   * ago; every entry goes in with due_ms = now + interval_ms, so the
+   * queue is in due order. */
+  queue_t ready, cooling;
+  bool draining, stopping;
   pthread_t *threads;
   size_t thread_count;
   chat_series_t *waiting_gauge, *written, *failed, *coalesced;
@@ -66,24 +81,42 @@ static entry_t **slot_of(writer_t *w, const char *id) {
   return slot;
 }
 
-static void enqueue(writer_t *w, entry_t *e) {
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void push(queue_t *q, entry_t *e) {
   e->queue_next = NULL;
-  if (w->queue_tail)
-    w->queue_tail->queue_next = e;
+  if (q->tail)
+    q->tail->queue_next = e;
   else
-    w->queue_head = e;
-  w->queue_tail = e;
+    q->head = e;
+  q->tail = e;
+}
+
+static entry_t *pop(queue_t *q) {
+  entry_t *e = q->head;
+  if (e) {
+    q->head = e->queue_next;
+    if (!q->head)
+      q->tail = NULL;
+  }
+  return e;
+}
+
+static void make_ready(writer_t *w, entry_t *e) {
+  e->cooling = false;
+  push(&w->ready, e);
   pthread_cond_signal(&w->work);
 }
 
-static entry_t *dequeue(writer_t *w) {
-  entry_t *e = w->queue_head;
-  if (e) {
-    w->queue_head = e->queue_next;
-    if (!w->queue_head)
-      w->queue_tail = NULL;
-  }
-  return e;
+static void make_cooling(writer_t *w, entry_t *e) {
+  e->cooling = true;
+  e->due_ms = now_ms() + w->interval_ms;
+  push(&w->cooling, e);
+  pthread_cond_signal(&w->work);
 }
 
 /* Newer replaces older; whether the reply window changed is kept across
@@ -95,12 +128,20 @@ static void merge(conversation_summary_t *into, const conversation_summary_t *fr
   into->awaiting_changed = awaiting_changed;
 }
 
+static void set_busy(writer_t *w, entry_t *e, bool busy_before) {
+  bool busy_now = e->has_waiting || e->writing;
+  if (busy_now && !busy_before)
+    w->busy++;
+  else if (!busy_now && busy_before)
+    w->busy--;
+  chat_gauge_set(w->waiting_gauge, (double)w->busy);
+}
+
 static void remove_entry(writer_t *w, entry_t *e) {
   entry_t **slot = slot_of(w, e->id);
   *slot = e->bucket_next;
   free(e);
   w->count--;
-  chat_gauge_set(w->waiting_gauge, (double)w->count);
   pthread_cond_broadcast(&w->room);
 }
 
@@ -144,16 +185,37 @@ static bool write_summary(mongoc_collection_t *conversations, const conversation
   return ok;
 }
 
+/* The next entry to write, waiting for one to be due; NULL when
+ * stopping. Called with the lock held. */
+static entry_t *next_entry(writer_t *w) {
+  for (;;) {
+    if (w->stopping)
+      return NULL;
+    if (w->ready.head)
+      return pop(&w->ready);
+    entry_t *e = w->cooling.head;
+    if (e && (w->draining || e->due_ms <= now_ms())) {
+      pop(&w->cooling);
+      if (e->has_waiting)
+        return e;
+      remove_entry(w, e); /* written an interval ago, nothing new since */
+      continue;
+    }
+    if (e) {
+      struct timespec at;
+      deadline_in(&at, (int)(e->due_ms - now_ms()));
+      pthread_cond_timedwait(&w->work, &w->lock, &at);
+    } else {
+      pthread_cond_wait(&w->work, &w->lock);
+    }
+  }
+}
+
 static void *writer_main(void *arg) {
   writer_t *w = arg;
   int retry_ms = 0;
   pthread_mutex_lock(&w->lock);
-  for (;;) {
-    while (!w->queue_head && !w->stopping)
-      pthread_cond_wait(&w->work, &w->lock);
-    entry_t *e = dequeue(w);
-    if (!e)
-      break; /* stopping with nothing queued */
+  for (entry_t *e; (e = next_entry(w));) {
     conversation_summary_t summary = e->waiting;
     e->has_waiting = false;
     e->writing = true;
@@ -179,10 +241,12 @@ static void *writer_main(void *arg) {
         e->waiting = summary;
       e->has_waiting = true;
     }
-    if (!e->has_waiting)
-      remove_entry(w, e);
-    else if (!w->stopping) /* stopping: what is left stays behind */
-      enqueue(w, e);
+    set_busy(w, e, true);
+    /* Written or not, the conversation's next write waits an interval:
+     * what comes meanwhile is coalesced. Stopping: what is left stays
+     * behind. */
+    if (!w->stopping)
+      make_cooling(w, e);
     pthread_cond_broadcast(&w->done);
     if (ok) {
       retry_ms = 0;
@@ -191,7 +255,7 @@ static void *writer_main(void *arg) {
                           : RETRY_START_MS;
       struct timespec at;
       deadline_in(&at, retry_ms);
-      while (!w->stopping && pthread_cond_timedwait(&w->work, &w->lock, &at) == 0) {
+      while (!w->stopping && pthread_cond_timedwait(&w->stop, &w->lock, &at) == 0) {
       }
     }
   }
@@ -235,11 +299,13 @@ static void free_writer(writer_t *w) {
   pthread_cond_destroy(&w->work);
   pthread_cond_destroy(&w->done);
   pthread_cond_destroy(&w->room);
+  pthread_cond_destroy(&w->stop);
   pthread_mutex_destroy(&w->lock);
   free(w);
 }
 
-chat_err_t summary_writer_start(chat_mongo_t *mongo, size_t writers, size_t capacity) {
+chat_err_t summary_writer_start(chat_mongo_t *mongo, size_t writers, size_t capacity,
+                                int interval_ms) {
   if (writer || !writers || !capacity)
     return CHAT_ERR_INTERNAL;
   writer_t *w = calloc(1, sizeof *w);
@@ -252,12 +318,14 @@ chat_err_t summary_writer_start(chat_mongo_t *mongo, size_t writers, size_t capa
   pthread_cond_init(&w->work, &attr);
   pthread_cond_init(&w->done, &attr);
   pthread_cond_init(&w->room, &attr);
+  pthread_cond_init(&w->stop, &attr);
   pthread_condattr_destroy(&attr);
   size_t buckets = 16;
   while (buckets < 2 * capacity)
     buckets *= 2;
   w->mongo = mongo;
   w->capacity = capacity;
+  w->interval_ms = interval_ms;
   w->bucket_mask = buckets - 1;
   w->buckets = calloc(buckets, sizeof *w->buckets);
   w->threads = calloc(writers, sizeof *w->threads);
@@ -297,37 +365,39 @@ void summary_writer_post(const conversation_summary_t *summary) {
       return;
     }
     memcpy(e->id, summary->id, CHAT_ID_SIZE);
-    e->waiting = *summary;
-    e->has_waiting = true;
     *slot = e;
     w->count++;
-    chat_gauge_set(w->waiting_gauge, (double)w->count);
-    enqueue(w, e);
-  } else if (e->has_waiting) {
-    merge(&e->waiting, summary);
-    chat_counter_add(w->coalesced, 1);
-  } else {
-    e->waiting = *summary;
+    e->waiting = e->latest = *summary;
     e->has_waiting = true;
-    if (!e->writing)
-      enqueue(w, e);
+    set_busy(w, e, false);
+    make_ready(w, e); /* not written lately: at once */
+  } else {
+    merge(&e->latest, summary);
+    if (e->has_waiting) {
+      merge(&e->waiting, summary);
+      chat_counter_add(w->coalesced, 1);
+    } else {
+      bool busy_before = e->writing;
+      e->waiting = *summary;
+      e->has_waiting = true;
+      set_busy(w, e, busy_before);
+      /* Being written: it goes cooling after. Cooling: written lately,
+       * it waits there. */
+    }
   }
   pthread_mutex_unlock(&w->lock);
 }
 
-bool summary_writer_wait(const char *id, int timeout_ms) {
+bool summary_writer_latest(const char *id, conversation_summary_t *out) {
   writer_t *w = writer;
   if (!w)
-    return true;
-  struct timespec at;
-  deadline_in(&at, timeout_ms);
+    return false;
   pthread_mutex_lock(&w->lock);
-  bool written;
-  while (!(written = *slot_of(w, id) == NULL) &&
-         pthread_cond_timedwait(&w->done, &w->lock, &at) == 0) {
-  }
+  entry_t *e = *slot_of(w, id);
+  if (e)
+    *out = e->latest;
   pthread_mutex_unlock(&w->lock);
-  return written;
+  return e != NULL;
 }
 
 bool summary_writer_drain(int timeout_ms) {
@@ -337,9 +407,12 @@ bool summary_writer_drain(int timeout_ms) {
   struct timespec at;
   deadline_in(&at, timeout_ms);
   pthread_mutex_lock(&w->lock);
-  while (w->count && pthread_cond_timedwait(&w->done, &w->lock, &at) == 0) {
+  w->draining = true; /* what cools is due now */
+  pthread_cond_broadcast(&w->work);
+  while (w->busy && pthread_cond_timedwait(&w->done, &w->lock, &at) == 0) {
   }
-  size_t left = w->count;
+  size_t left = w->busy;
+  w->draining = false;
   pthread_mutex_unlock(&w->lock);
   if (left)
     CHAT_LOG(CHAT_LOG_WARN, "%zu conversation summaries not written after %d ms", left,
@@ -353,9 +426,9 @@ void summary_writer_stop(int timeout_ms) {
     return;
   summary_writer_drain(timeout_ms);
   pthread_mutex_lock(&w->lock);
-  w->stopping = true;
-  w->queue_head = w->queue_tail = NULL; /* what is left stays behind */
+  w->stopping = true; /* what is left stays behind */
   pthread_cond_broadcast(&w->work);
+  pthread_cond_broadcast(&w->stop);
   pthread_mutex_unlock(&w->lock);
   for (size_t t = 0; t < w->thread_count; t++)
     pthread_join(w->threads[t], NULL);

@@ -9,19 +9,22 @@
  * update command of 50 or more statements), concurrently (on PostgreSQL
  * each is a commit of its own, and concurrent commits share WAL flushes).
  *
- * Coalesced: a conversation has at most one summary waiting and one being
- * written; a newer post replaces the waiting one, so a hot conversation
- * costs one write per writer round, not one per run. Never backwards: the
- * update only moves a stored lastSeq forward. A failed write is tried
- * again (a newer post supersedes it). Bounded: past capacity waiting
- * conversations, a post waits for room.
+ * Coalesced and spaced: a conversation has at most one summary waiting
+ * and one being written, and a newer post replaces the waiting one. A
+ * conversation not written in the last interval_ms is written at once; one
+ * written less than that ago waits until interval_ms after it, so a hot
+ * conversation costs at most one write per interval, not one per run,
+ * while a quiet one's list entry follows each message. Never backwards:
+ * the update only moves a stored lastSeq forward. A failed write is tried
+ * again (a newer post supersedes it). Bounded: past capacity conversations
+ * (waiting, or written less than an interval ago), a post waits for room.
  *
- * Who waits: the partition owner's load of a conversation waits for that
- * conversation's summary (summary_writer_wait), so a copy dropped from the
- * cache and read again sees its own writes; a revocation and a shutdown
- * wait for all of them (summary_writer_drain), so the next owner reads
- * what this one wrote. Only a crash leaves summaries behind; the next
- * owner's load walks lastSeq forward over the stored messages. */
+ * Who reads it before the store has it: the partition owner's load of a
+ * conversation it dropped from its cache takes the newest posted summary
+ * (summary_writer_latest) over the stored one. A revocation and a
+ * shutdown wait for all of them (summary_writer_drain), so the next owner
+ * reads what this one wrote. Only a crash leaves summaries behind; the
+ * next owner's load walks lastSeq forward over the stored messages. */
 #ifndef PERSISTENCE_SUMMARY_WRITER_H
 #define PERSISTENCE_SUMMARY_WRITER_H
 
@@ -52,9 +55,11 @@ void conversation_summary_set_preview(conversation_summary_t *summary, const cha
                                       uint32_t len);
 
 /* Starts writers threads writing to mongo's "conversations" collection,
- * holding at most capacity waiting conversations. Returns CHAT_OK or
- * CHAT_ERR_NOMEM / CHAT_ERR_INTERNAL (no thread). One writer per process. */
-chat_err_t summary_writer_start(chat_mongo_t *mongo, size_t writers, size_t capacity);
+ * holding at most capacity conversations, writing each at most once per
+ * interval_ms. Returns CHAT_OK or CHAT_ERR_NOMEM / CHAT_ERR_INTERNAL (no
+ * thread). One writer per process. */
+chat_err_t summary_writer_start(chat_mongo_t *mongo, size_t writers, size_t capacity,
+                                int interval_ms);
 
 /* Whether summary_writer_start() succeeded and summary_writer_stop() has
  * not been called. */
@@ -64,9 +69,9 @@ bool summary_writer_running(void);
  * conversation. Waits while the writer is full. */
 void summary_writer_post(const conversation_summary_t *summary);
 
-/* Waits until nothing waits or is being written for conversation id, or
- * timeout_ms passed. Returns whether it was written. */
-bool summary_writer_wait(const char *id, int timeout_ms);
+/* The newest summary posted for conversation id, written or not, into
+ * *out; false when none was posted lately (the store has the newest). */
+bool summary_writer_latest(const char *id, conversation_summary_t *out);
 
 /* Waits until nothing waits or is being written at all, or timeout_ms
  * passed. Returns whether all was written. */

@@ -93,6 +93,8 @@ typedef enum chat_service {
     CHAT_SERVICE_PRESENCE, "A gateway silent this long is dead: its sessions end")                 \
   X(CHAT_CACHED_CONVERSATIONS, cached_conversations, INT, "100000", 16, 10000000,                  \
     CHAT_SERVICE_PERSISTENCE, "Conversations whose state the partition owner keeps in memory")      \
+  X(CHAT_SUMMARY_INTERVAL_MS, summary_interval_ms, INT, "200", 0, 60000,                           \
+    CHAT_SERVICE_PERSISTENCE, "Least time between two writes of one conversation's summary")       \
   X(CHAT_CACHED_USERS, cached_users, INT, "100000", 16, 10000000, CHAT_SERVICE_PERSISTENCE,         \
     "User names the partition owner keeps in memory")                                             \
   X(CHAT_GUEST_ROOMS, guest_rooms, STR, "off", 0, 0, CHAT_SERVICE_GATEWAY,                         \
@@ -133,6 +135,7 @@ typedef struct chat_config {
   int presence_heartbeat_ms;
   int presence_expiry_ms;
   int cached_conversations;
+  int summary_interval_ms;
   int cached_users;
   char guest_rooms[CHAT_CONFIG_STR_MAX];
   char guest_namespace[CHAT_CONFIG_STR_MAX];
