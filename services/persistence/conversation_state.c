@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "chat/log.h"
+#include "chat/stored_seq.h"
 #include "summary_writer.h"
 
 static state_cache_t *conversations, *users;
@@ -77,48 +78,16 @@ static chat_err_t find_one(chat_runtime_t *rt, mongoc_client_t *client, const ch
   return err;
 }
 
-static chat_err_t seq_stored(chat_runtime_t *rt, mongoc_client_t *client, const char *id,
-                             int64_t seq, bool *stored) {
-  bson_t *filter = BCON_NEW("conversationId", BCON_UTF8(id), "seq", BCON_INT64(seq));
-  bson_t *projection = BCON_NEW("_id", BCON_INT32(1));
-  chat_err_t err = find_one(rt, client, "messages", filter, projection, NULL, stored);
-  bson_destroy(projection);
-  bson_destroy(filter);
-  return err;
-}
-
-/* The highest stored seq, from a lastSeq that may be behind it (header):
- * gallop forward, then bisect between the last seq found and the first
- * missing one. */
+/* The highest stored seq, from a lastSeq that may be behind it (header). */
 static chat_err_t highest_stored_seq(chat_runtime_t *rt, mongoc_client_t *client, const char *id,
                                      int64_t last_seq, int64_t *out) {
-  bool stored = false;
-  chat_err_t err = seq_stored(rt, client, id, last_seq + 1, &stored);
-  *out = last_seq;
-  if (err != CHAT_OK || !stored)
-    return err;
-  int64_t present = last_seq + 1, missing = 0;
-  for (int64_t step = 2; err == CHAT_OK && !missing; step *= 2) {
-    err = seq_stored(rt, client, id, last_seq + step, &stored);
-    if (stored)
-      present = last_seq + step;
-    else
-      missing = last_seq + step;
-  }
-  while (err == CHAT_OK && missing - present > 1) {
-    int64_t middle = present + (missing - present) / 2;
-    err = seq_stored(rt, client, id, middle, &stored);
-    if (stored)
-      present = middle;
-    else
-      missing = middle;
-  }
-  if (err == CHAT_OK) {
+  mongoc_collection_t *messages = chat_mongo_collection(chat_runtime_mongo(rt), client, "messages");
+  chat_err_t err = chat_highest_stored_seq(messages, id, last_seq, out);
+  mongoc_collection_destroy(messages);
+  if (err == CHAT_OK && *out > last_seq)
     CHAT_LOG(CHAT_LOG_INFO,
              "conversation %s: lastSeq %lld was behind its messages; continuing after seq %lld",
-             id, (long long)last_seq, (long long)present);
-    *out = present;
-  }
+             id, (long long)last_seq, (long long)*out);
   return err;
 }
 

@@ -934,10 +934,9 @@ chat_err_t persistence_handle_message_sends(void *ctx, const chat_envelope_t *ev
   }
   /* The summaries are written behind the run (summary_writer.h): no
    * delivery waits for their commits. A reader of a conversation list or
-   * unread count sees the previous summary until the writer gets to it
-   * (chat_persistence_summaries_waiting); a crash before that leaves
-   * lastSeq behind the messages, which the next owner's load walks
-   * forward (conversation_state.h). */
+   * unread count sees the previous summary until the writer gets to it;
+   * a crash before that leaves lastSeq behind the messages, which the
+   * next owner's load walks forward (conversation_state.h). */
   if (err == CHAT_OK)
     post_summaries(&run);
   t_update = monotonic_us();

@@ -19,7 +19,6 @@ typedef struct entry {
   conversation_summary_t latest;  /* the newest posted, written or not */
   bool has_waiting;
   bool writing;   /* a writer holds the summary it took */
-  bool cooling;   /* in the cooling queue, not the ready one */
   int64_t due_ms; /* cooling: when it may be written (or dropped, with nothing waiting) */
   struct entry *bucket_next;
   struct entry *queue_next; /* in one queue, or in none while writing */
@@ -107,13 +106,11 @@ static entry_t *pop(queue_t *q) {
 }
 
 static void make_ready(writer_t *w, entry_t *e) {
-  e->cooling = false;
   push(&w->ready, e);
   pthread_cond_signal(&w->work);
 }
 
 static void make_cooling(writer_t *w, entry_t *e) {
-  e->cooling = true;
   e->due_ms = now_ms() + w->interval_ms;
   push(&w->cooling, e);
   pthread_cond_signal(&w->work);
@@ -267,18 +264,18 @@ static void register_metrics(writer_t *w) {
   static const char *const outcome[] = {"outcome", NULL};
   chat_metrics_t *reg = chat_metrics_default();
   w->waiting_gauge = CHAT_SERIES(
-      chat_metrics_gauge(reg, "chat_persistence_summaries_waiting",
+      chat_metrics_gauge(reg, "chat_persistence_conversation_updates_waiting",
                          "Conversations whose summary (lastSeq, last message) is not written yet",
                          NULL, 1),
       NULL);
   chat_metric_t *writes = chat_metrics_counter(
-      reg, "chat_persistence_summary_writes_total",
+      reg, "chat_persistence_conversation_updates_total",
       "Conversation summary updates sent to MongoDB, by outcome (a failed one is tried again)",
       outcome, 2);
   w->written = CHAT_SERIES(writes, "written");
   w->failed = CHAT_SERIES(writes, "failed");
   w->coalesced = CHAT_SERIES(
-      chat_metrics_counter(reg, "chat_persistence_summaries_coalesced_total",
+      chat_metrics_counter(reg, "chat_persistence_conversation_updates_coalesced_total",
                            "Summaries replaced by a newer one of the same conversation before "
                            "they were written",
                            NULL, 1),

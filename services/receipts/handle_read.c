@@ -10,6 +10,7 @@
 #include "chat/ids.h"
 #include "chat/json.h"
 #include "chat/log.h"
+#include "chat/stored_seq.h"
 #include "chat/topics.h"
 #include "chat/read_rules.h"
 
@@ -163,6 +164,13 @@ chat_err_t receipts_handle_mark_conversation(void *ctx, const chat_envelope_t *e
     mongoc_cursor_destroy(cursor);
     bson_destroy(filter);
     mongoc_collection_destroy(conversations);
+    /* lastSeq is written behind the messages (chat/stored_seq.h): "read
+     * up to the latest" means the latest stored message. */
+    if (err == CHAT_OK && last_seq >= 0) {
+      mongoc_collection_t *messages = chat_mongo_collection(mongo, client, "messages");
+      err = chat_highest_stored_seq(messages, conversation_id, last_seq, &last_seq);
+      mongoc_collection_destroy(messages);
+    }
   }
   if (err == CHAT_OK && member && last_seq >= 0)
     err = advance(rt, client, conversation_id, user_id, last_seq, read_at_ms, &moved, &now_seq);

@@ -40,6 +40,18 @@ async function open(base, user, auth) {
   return socket;
 }
 
+
+// Polls fn until it holds: for what persistence writes behind the messages
+// (a conversation's summary), which trails them by up to
+// CHAT_SUMMARY_INTERVAL_MS and one write.
+async function settles(fn, what, timeoutMs = 5000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await fn())) {
+    if (Date.now() > deadline) assert.fail(`waited ${timeoutMs} ms for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 test("seed 004 flow across two gateways: first message opens the conversation, then join, send, typing, notification", async () => {
   const alice = await register(gwA, `alice_${pid}`);
   const bob = await register(gwB, `bob_${pid}`);
@@ -114,7 +126,11 @@ test("seed 004 flow across two gateways: first message opens the conversation, t
   // Stored once each, with the conversation's last message moved.
   const stored = await db.collection("messages").find({ conversationId }).sort({ seq: 1 }).toArray();
   assert.deepEqual(stored.map((m) => [m.seq, m.content]), [[1, "hi bob"], [2, "how are you? 😀"], [3, "fine"]]);
-  const conversation = await db.collection("conversations").findOne({ _id: conversationId });
+  let conversation;
+  await settles(async () => {
+    conversation = await db.collection("conversations").findOne({ _id: conversationId });
+    return conversation.lastSeq === 3;
+  }, "the conversation's summary to reach seq 3");
   assert.equal(conversation.lastMessage, "fine");
   assert.equal(conversation.lastSeq, 3);
 });
@@ -363,7 +379,14 @@ test("REST (seed 004): send answers once stored; conversations newest first; his
   // A newer conversation of lena's, with nora: listed first.
   assert.equal((await http(gwA, "POST", "/api/chat/send", { token: nora.token, body: { receiverId: lena.id, content: "newest" } })).status, 201);
 
-  const list = await http(gwA, "GET", "/api/chat/conversations?page=1&limit=20", { token: lena.token });
+  // The list reads each conversation's summary, which persistence writes
+  // behind the messages, at most once per CHAT_SUMMARY_INTERVAL_MS (200 ms)
+  // a conversation: it catches up within that and one write.
+  let list;
+  await settles(async () => {
+    list = await http(gwA, "GET", "/api/chat/conversations?page=1&limit=20", { token: lena.token });
+    return list.body.data?.conversations?.[1]?.last_message === "n12";
+  }, "the conversation list to show n12");
   assert.equal(list.status, 200, JSON.stringify(list.body));
   assert.equal(list.body.data.total, 2);
   assert.equal(list.body.data.page, 1);
