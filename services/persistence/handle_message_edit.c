@@ -26,6 +26,7 @@
 #include "chat/log.h"
 #include "message_changes.h"
 #include "persistence_publish.h"
+#include "summary_writer.h"
 
 #define EDIT_REVERT "message_edit_reverted"
 
@@ -100,6 +101,27 @@ static chat_err_t store_edit(mongoc_collection_t *messages, mongoc_collection_t 
   BSON_APPEND_UTF8(&set, "editId", edit_id);
   bson_append_document_end(&update, &set);
   chat_err_t err = mongoc_collection_update_one(messages, filter, &update, NULL, NULL, &error)
+                       ? CHAT_OK
+                       : chat_mongo_error(&error);
+  bson_destroy(&update);
+  bson_destroy(filter);
+  return err;
+}
+
+/* When the edited message is its conversation's last, the conversation
+ * list's preview follows (by lastSeq: a newer message's summary, written
+ * behind by the conversation's owner, wins). */
+static chat_err_t edit_last_message(mongoc_collection_t *conversations, const stored_message_t *m,
+                                    const char *content, uint32_t content_len) {
+  conversation_summary_t preview = {0};
+  conversation_summary_set_preview(&preview, content, content_len);
+  bson_t *filter = BCON_NEW("_id", BCON_UTF8(m->conversation_id), "lastSeq", BCON_INT64(m->seq));
+  bson_t update = BSON_INITIALIZER, set;
+  BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
+  bson_append_utf8(&set, "lastMessage", 11, preview.preview, (int)preview.preview_len);
+  bson_append_document_end(&update, &set);
+  bson_error_t error;
+  chat_err_t err = mongoc_collection_update_one(conversations, filter, &update, NULL, NULL, &error)
                        ? CHAT_OK
                        : chat_mongo_error(&error);
   bson_destroy(&update);
@@ -194,6 +216,11 @@ chat_err_t persistence_handle_message_edit(void *ctx, const chat_envelope_t *eve
   if (err == CHAT_OK && !reason && !applied && !stale)
     err = store_edit(messages, versions, &m, &was, version_stored, message_id, edit_id, content,
                      content_len, event->ts);
+  if (err == CHAT_OK && !reason && !stale) {
+    mongoc_collection_t *conversations = chat_mongo_collection(mongo, client, "conversations");
+    err = edit_last_message(conversations, &m, content, content_len);
+    mongoc_collection_destroy(conversations);
+  }
   mongoc_collection_destroy(versions);
   mongoc_collection_destroy(messages);
   chat_mongo_release(mongo, client);

@@ -131,6 +131,17 @@ test("edit: the sender edits over the socket and REST; both gateways hear messag
   assert.deepEqual(versions.map((v) => v._id), [edited.editId, rest.body.data.editId]);
   assert.equal(versions[1].previousEditId, edited.editId);
   assert.equal(await db.collection("messages").countDocuments({ conversationId }), 1);
+
+  // It is the conversation's last message: the conversation list shows the edit.
+  const deadline = Date.now() + 5000;
+  let listed;
+  do {
+    const list = await http(gwA, "GET", "/api/chat/conversations", { token: bob.token });
+    listed = list.body.data.conversations.find((c) => c.id === conversationId);
+    if (listed?.last_message === "see you at 9 \u{1F37B}") break;
+    await new Promise((r) => setTimeout(r, 100));
+  } while (Date.now() < deadline);
+  assert.equal(listed?.last_message, "see you at 9 \u{1F37B}", JSON.stringify(listed));
 });
 
 test("edit refusals: not the sender, deleted, no longer a member, unknown, malformed ids, no content, too long", async () => {
