@@ -218,6 +218,8 @@ void rest_append_message(bson_string_t *out, const bson_t *doc, const rest_names
   int64_t seq = bson_iter_init_find(&it, doc, "seq") ? bson_iter_as_int64(&it) : 0;
   bool mine = sender && strcmp(sender, viewer) == 0;
   bool read = receipts_is_read(seq, mine, view->viewer_seq, view->others_min_seq);
+  chat_reply_quote_t quote;
+  bool is_reply = chat_reply_quote_read(doc, "replyTo", &quote);
   const chat_rest_message_view_t message = {
       .message =
           {
@@ -230,6 +232,7 @@ void rest_append_message(bson_string_t *out, const bson_t *doc, const rest_names
               .attachment_url = rest_doc_string(doc, "attachmentUrl"),
               .created_at_ms = created_at,
               .seq = seq,
+              .reply_to = is_reply ? &quote : NULL,
           },
       .is_read = read,
       .read_at_ms = !read ? 0 : mine ? view->other_at : view->viewer_at,
