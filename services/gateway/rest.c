@@ -11,6 +11,7 @@
 #include "rest_groups.h"
 #include "rest_messages.h"
 #include "rest_presence.h"
+#include "rest_readers.h"
 #include "rest_request.h"
 #include "rest_route.h"
 #include "rest_unread.h"
@@ -61,6 +62,9 @@ static const struct rest_route {
      GATEWAY_MEMBER_OF(CONVERSATION, "path", "id")},
     {"DELETE", "/api/chat/messages/:id", rest_delete_message,
      GATEWAY_OWNER_OF(MESSAGE, "path", "id")},
+    /* Who read it (issue 21): a member of the message's group. */
+    {"GET", "/api/chat/messages/:id/readers", rest_message_readers,
+     GATEWAY_MEMBER_OF(MESSAGE, "path", "id")},
     /* The 1-1 routes name the caller's own pair (otherUserId and
      * the caller): nobody else's conversation can be named there. */
     {"POST", "/api/v1/chat/convo/one-to-one", rest_direct_details, GATEWAY_USER},
