@@ -399,7 +399,13 @@ int chat_service_run(const chat_service_spec_t *spec) {
                                         .handler_count = spec->handler_count,
                                         .ctx = rt,
                                         .max_record_bytes = spec->max_record_bytes}};
-  err = chat_runtime_consume(rt, group, &spec->topic, 1, NULL, spec->batch_max,
+  const chat_topic_t topics[2] = {spec->topic, CHAT_TOPIC_EVENTS};
+  char events_topic[CHAT_TOPIC_NAME_MAX];
+  if (spec->also_events &&
+      chat_topic_name(rt->config.topic_prefix, CHAT_TOPIC_EVENTS, events_topic,
+                      sizeof events_topic) == CHAT_OK)
+    batch.dispatch.quiet_topic = events_topic;
+  err = chat_runtime_consume(rt, group, topics, spec->also_events ? 2 : 1, NULL, spec->batch_max,
                              handle_service_batch, &batch);
   chat_runtime_request_stop(rt);
   if (ticking)
