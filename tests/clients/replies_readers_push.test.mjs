@@ -78,7 +78,7 @@ function records(topic) {
 }
 
 const eventsOf = (type, pred = () => true) =>
-  records("chat.events").filter((r) => r.value.type === type && pred(r.value.payload));
+  records("chat.events").map((r) => r.value).filter((e) => e.type === type && pred(e.payload));
 
 function produce(topic, key, raw) {
   execFileSync("kcat", ["-P", "-b", brokers, "-t", `${stack.prefix}${topic}`, "-k", key, "-D", "\u0001"], { input: raw });
