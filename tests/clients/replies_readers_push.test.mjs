@@ -8,11 +8,12 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { Stack, brokers, connect, http, register, request, sleep, waitFor } from "./lib/stack.mjs";
+import { MongoClient } from "mongodb";
+import { Stack, brokers, connect, http, mongoUri, register, request, sleep, waitFor } from "./lib/stack.mjs";
 
 const stack = new Stack("replies");
 const pid = process.pid;
-let gwA, gwB, presence;
+let gwA, gwB, presence, mongo, db;
 const sockets = [];
 
 before(async () => {
@@ -21,10 +22,13 @@ before(async () => {
   presence = await stack.startPresence();
   gwA = await stack.startGateway("gw-a");
   gwB = await stack.startGateway("gw-b");
+  mongo = new MongoClient(mongoUri);
+  db = mongo.db(stack.database);
 });
 
 after(async () => {
   for (const s of sockets) s.close();
+  await mongo?.close();
   await stack.stopAll();
 });
 
@@ -191,9 +195,24 @@ test("replyTo refusals: malformed, of no message, of another conversation; a del
   assert.deepEqual(shown.replyTo, { messageId: doomed.messageId, senderId: ada.id, senderUsername: ada.username,
     excerpt: null, truncated: false, deleted: true });
   assert.equal(JSON.stringify(shown).includes("soon gone"), false);
+
+  // An original deleted after it was quoted: the stored quotes lose its
+  // text, in history, search and a resume.
+  const words = await send(adaSocket, { conversationId, content: "words to take back" });
+  const answer = await send(benSocket, { conversationId, content: "an answer to take back", replyTo: words.messageId });
+  assert.equal((await waitFor(adaSocket, "new_message", (m) => m.id === answer.messageId)).replyTo.excerpt, "words to take back");
+  assert.equal((await api(gwA, ada, "DELETE", `/api/chat/messages/${words.messageId}`)).status, 200);
+  const gone = { messageId: words.messageId, senderId: ada.id, senderUsername: ada.username, excerpt: null, truncated: false, deleted: true };
+  const page = (await api(gwB, ben, "GET", `/api/chat/conversations/${conversationId}/messages`)).body.data.messages;
+  assert.deepEqual(page.find((m) => m.id === answer.messageId).replyTo, gone);
+  assert.equal(JSON.stringify(page).includes("words to take back"), false);
+  const searched = (await api(gwB, ben, "GET", `/api/chat/conversations/${conversationId}/search?q=take%20back`)).body.data.messages;
+  assert.deepEqual(searched.map((m) => [m.id, m.replyTo]), [[answer.messageId, gone]]);
+  const resumed = await open(gwB, ben, { lastSeqs: { [conversationId]: 0 } });
+  assert.deepEqual((await waitFor(resumed, "new_message", (m) => m.id === answer.messageId)).replyTo, gone);
 });
 
-test("a redelivered reply keeps the quote it was stored with", async () => {
+test("a redelivered reply publishes the quote it was stored with, not a new one", async () => {
   const dee = await register(gwA, `dee_${pid}`);
   const eli = await register(gwB, `eli_${pid}`);
   const conversationId = await group(dee, [eli]);
@@ -204,21 +223,23 @@ test("a redelivered reply keeps the quote it was stored with", async () => {
   const stored = await api(gwB, eli, "POST", "/api/chat/send", body);
   assert.equal(stored.status, 201);
   assert.equal(stored.body.data.replyTo.excerpt, "the original words");
-  // The original is deleted, then the same send comes again (a client's
-  // resend, and the command itself replayed into chat.commands).
-  assert.equal((await api(gwA, dee, "DELETE", `/api/chat/messages/${first.body.data.id}`)).status, 200);
+  // What is stored with the reply is what a redelivery publishes: marked
+  // here in the store itself, so that a quote taken afresh would differ.
+  const marked = { ...stored.body.data.replyTo, excerpt: "as stored" };
+  await db.collection("messages").updateOne({ _id: stored.body.data.id }, { $set: { "replyTo.excerpt": "as stored" } });
+  // The same send again: a client's resend, and the command itself replayed into chat.commands.
   const again = await api(gwB, eli, "POST", "/api/chat/send", body);
   assert.equal(again.status, 201);
   assert.equal(again.body.data.id, stored.body.data.id);
   assert.equal(again.body.data.seq, stored.body.data.seq);
-  assert.deepEqual(again.body.data.replyTo, stored.body.data.replyTo);
+  assert.deepEqual(again.body.data.replyTo, marked);
   const command = records("chat.commands").find((r) => r.value.type === "message.send" && r.value.payload.clientMsgId === clientMsgId);
   produce("chat.commands", command.key, command.raw);
   await until(() => eventsOf("message.created", (p) => p.messageId === stored.body.data.id).length >= 3, "the replayed command handled");
-  for (const e of eventsOf("message.created", (p) => p.messageId === stored.body.data.id))
-    assert.deepEqual(e.payload.replyTo, stored.body.data.replyTo);
+  const created = eventsOf("message.created", (p) => p.messageId === stored.body.data.id);
+  assert.deepEqual(created.map((e) => e.payload.replyTo), [stored.body.data.replyTo, marked, marked]);
   const history = (await api(gwA, eli, "GET", `/api/chat/conversations/${conversationId}/messages`)).body.data.messages;
-  assert.deepEqual(history.map((m) => m.content), ["a reply"]); // the original is deleted; the reply stored once
+  assert.deepEqual(history.map((m) => m.content), ["the original words", "a reply"]); // stored once
 });
 
 // ---- Who read it ----
