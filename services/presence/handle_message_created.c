@@ -20,6 +20,18 @@ static int64_t now_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* How many entries memberIds has (at most PUSH_MEMBERS_MAX). */
+static size_t member_count(const chat_envelope_t *event) {
+  bson_iter_t it, members;
+  size_t count = 0;
+  if (bson_iter_init_find(&it, &event->payload, "memberIds") && BSON_ITER_HOLDS_ARRAY(&it) &&
+      bson_iter_recurse(&it, &members)) {
+    while (count < PUSH_MEMBERS_MAX && bson_iter_next(&members))
+      count++;
+  }
+  return count;
+}
+
 /* The members of the message other than its sender, from memberIds. */
 static size_t recipients_of(const chat_envelope_t *event, const char *sender_id,
                             char (*out)[CHAT_ID_SIZE], size_t cap) {
@@ -150,17 +162,25 @@ chat_err_t presence_handle_message_created(void *ctx, const chat_envelope_t *eve
     return CHAT_OK;
   }
   /* A backlog (presence's group new to chat.events, or back after an
-   * outage) is not pushed: a phone buzzing for a message of an hour ago
-   * helps nobody, and the user sees it when they open the app. */
-  if (now_ms() - event->ts > PUSH_MAX_AGE_MS)
+   * outage), or a send handled again long after, is not pushed: a phone
+   * buzzing for a message of an hour ago helps nobody, and the user sees
+   * it when they open the app. The age is the message's own. */
+  int64_t created_at = event->ts;
+  const char *created = chat_envelope_string(event, "createdAt", NULL);
+  if (created)
+    chat_json_parse_time(created, &created_at);
+  if (now_ms() - created_at > PUSH_MAX_AGE_MS)
     return CHAT_OK;
-  char(*recipients)[CHAT_ID_SIZE] = calloc(PUSH_MEMBERS_MAX, sizeof *recipients);
+  size_t cap = member_count(event);
+  if (cap == 0)
+    return CHAT_OK; /* an older producer without memberIds */
+  char(*recipients)[CHAT_ID_SIZE] = calloc(cap, sizeof *recipients);
   if (!recipients)
     return CHAT_ERR_NOMEM;
-  size_t count = recipients_of(event, sender_id, recipients, PUSH_MEMBERS_MAX);
+  size_t count = recipients_of(event, sender_id, recipients, cap);
   chat_err_t err = CHAT_OK;
   if (count == 0)
-    goto out; /* an older producer without memberIds, or nobody else */
+    goto out; /* nobody but the sender */
   chat_mongo_t *mongo = chat_runtime_mongo(rt);
   mongoc_client_t *client = chat_mongo_acquire(mongo);
   mongoc_collection_t *sessions = chat_mongo_collection(mongo, client, "sessions");

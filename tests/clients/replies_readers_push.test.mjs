@@ -361,3 +361,19 @@ test("a 1-1: no request while the receiver is connected, one once they are gone"
   assert.deepEqual(asked.payload.userIds, [uma.id]);
   assert.deepEqual(eventsOf("notification.requested", (p) => p.messageId === a1.messageId), []);
 });
+
+test("a message.created of a message older than 10 minutes gets no push; one of now does", async () => {
+  const vic = await register(gwA, `vic_${pid}`);
+  const wes = await register(gwB, `wes_${pid}`); // never connected: offline
+  const conversationId = "65f1a0d9e4b0a1b2c3d4e6aa";
+  const created = (messageId, at) => JSON.stringify({ v: 1, type: "message.created", id: randomBytes(12).toString("hex"), ts: Date.now(),
+    source: "persistence/kcat", payload: { messageId, conversationId, senderId: vic.id, receiverId: wes.id, content: "late news",
+      attachmentUrl: null, seq: 1, createdAt: new Date(at).toISOString(), memberIds: [vic.id, wes.id] } });
+  const old = randomBytes(12).toString("hex"), fresh = randomBytes(12).toString("hex");
+  produce("chat.events", conversationId, created(old, Date.now() - 11 * 60 * 1000));
+  produce("chat.events", conversationId, created(fresh, Date.now()));
+  const asked = await until(() => eventsOf("notification.requested", (p) => p.messageId === fresh)[0], "the request for the fresh one");
+  assert.deepEqual(asked.payload.userIds, [wes.id]);
+  assert.equal(asked.payload.preview, "late news");
+  assert.deepEqual(eventsOf("notification.requested", (p) => p.messageId === old), []); // same key: read before the fresh one
+});
