@@ -266,7 +266,8 @@ void rest_message_readers(gateway_t *gw, const chat_http_request_t *request,
   if (!rest_authenticate(gw, request, &claims))
     return;
   if (!chat_is_id(params->values[0])) {
-    rest_reply_error(gw, request->id, 400, CHAT_ERR_INVALID, "the message id must be 24 hex digits");
+    rest_reply_error(gw, request->id, 400, CHAT_ERR_INVALID,
+                     "the message id must be 24 hex digits");
     return;
   }
   readers_job_t *job = rest_job_new(gw, request->id, sizeof *job);
