@@ -86,6 +86,41 @@ def rungs(work, system, kind="pair"):
     return {rate: summary(runs) for rate, runs in sorted(by_rate.items())}
 
 
+CPU_PARTS = ["kafka", "ferretdb", "postgres", "gateway", "persistence", "presence", "receipts", "peer"]
+
+
+def cpu_rungs(work, system, kind):
+    """{rate: {part: CPU us per message (deliveries for big rooms), ...}}
+    from cpu_snapshot.py's files beside each run, medians of the runs."""
+    by_rate = {}
+    for path in glob.glob(os.path.join(work, f"{system}-{kind}-*-*.json")):
+        run, before, after = load(path), load(path + ".cpu0"), load(path + ".cpu1")
+        count = run.get("delivered" if kind == "big" else "sent") if run else None
+        if not (count and before and after):
+            continue
+        row = {part: (after.get(part, 0) - before.get(part, 0)) * 1e6 / count for part in CPU_PARTS}
+        row["all parts"] = sum(row.values())
+        row["machine"] = (after["machine_busy"] - before["machine_busy"]) * 1e6 / count
+        total = after["machine_total"] - before["machine_total"]
+        row["machine busy"] = (after["machine_busy"] - before["machine_busy"]) / total if total else None
+        by_rate.setdefault(int(os.path.basename(path).split("-")[-2]), []).append(row)
+    return {rate: {k: median([r[k] for r in rows]) for k in rows[0]}
+            for rate, rows in sorted(by_rate.items())}
+
+
+def cpu_table(work):
+    ladders = [("ours 1-1", "ours", "pair"), ("ours hot", "ours", "hot"),
+               ("ours big rooms (per delivery)", "ours", "big"), ("peer 1-1", "peer", "pair")]
+    print("| CPU us per message | offered/s | " + " | ".join(CPU_PARTS) + " | all parts | machine | machine busy |")
+    print("|---|---|" + "---|" * (len(CPU_PARTS) + 3))
+    for name, system, kind in ladders:
+        for rate, row in cpu_rungs(work, system, kind).items():
+            busy = row["machine busy"]
+            print(f"| {name} | {fmt(rate)} | " + " | ".join(fmt(row[p]) for p in CPU_PARTS) +
+                  f" | {fmt(row['all parts'])} | {fmt(row['machine'])} | "
+                  f"{'-' if busy is None else f'{busy:.0%}'} |")
+
+
 def fmt(value, digits=0):
     if value is None or value != value:
         return "-"
@@ -161,6 +196,12 @@ def main():
     if fanout:
         rows.append(("ours, small rooms (5 of 20), deliveries", None, fanout))
     traffic_table(rows)
+    print()
+    print("Where the CPU goes: CPU time each part used during a run over the messages sent in it "
+          "(big rooms: over deliveries); machine: the whole machine's busy time, the load "
+          "generator and other tenants included, over the same count")
+    print()
+    cpu_table(work)
     idle = idle_rows(work)
     print()
     print("| idle authenticated connections | asked | held | server memory per connection (RSS growth) |")

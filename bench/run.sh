@@ -81,7 +81,9 @@ cleanup() {
 trap cleanup EXIT
 
 kafka_port=$(stack_free_port)
-stack_kafka_start "$work/kafka" "$kafka_port" "$(stack_free_port)" >/dev/null
+# The broker with C2 as well as C1 (deploy/lib/stack.sh): slower to warm,
+# then less CPU per record, which both sides of the comparison share.
+STACK_KAFKA_JIT=${STACK_KAFKA_JIT:-full} stack_kafka_start "$work/kafka" "$kafka_port" "$(stack_free_port)" >/dev/null
 ferretdb_port=$(stack_free_port)
 stack_ferretdb_start "$work/ferretdb" "$ferretdb_port" >/dev/null
 brokers=127.0.0.1:$kafka_port
@@ -186,6 +188,7 @@ ladder() {
     esac
     for run in $(seq 1 "$repeat"); do
       file=$work/$system-$kind-$rate-$run.json
+      "$python_env/bin/python" "$root/bench/cpu_snapshot.py" >"$file.cpu0"
       if [ "$kind" = big ]; then
         "$build/bench/chatbench" fanout --gateways "$gateways" --rooms "$work/big.txt" \
           --senders "$big_senders" --rate "$per_sender" --duration "$seconds" --json 1 \
@@ -196,6 +199,7 @@ ladder() {
           --rate "$per_sender" --duration "$seconds" --json 1 \
           >"$file" 2>"$work/$system-$kind-$rate-$run.err" || true
       fi
+      "$python_env/bin/python" "$root/bench/cpu_snapshot.py" >"$file.cpu1"
       say "$system $kind $rate/s, run $run: $(cat "$file")"
       sleep 2
     done

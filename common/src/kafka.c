@@ -70,6 +70,8 @@ struct chat_consumer {
   int64_t start_offsets[START_PARTITIONS_MAX]; /* ... where each partition of it began */
   size_t start_count;
   _Atomic uint64_t *assignment_changes; /* the options', or NULL */
+  void (*before_revoke)(void *ctx); /* the options', or NULL */
+  void *revoke_ctx;
   pending_offset_t pending[CONSUMER_PENDING_MAX];
   size_t pending_count;
   chat_series_t *last_series;           /* the committed gauge of the last record stored */
@@ -588,6 +590,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
   }
   CHAT_LOG(CHAT_LOG_INFO, "kafka %s revoked %d partitions (%s)", rd_kafka_name(rk), partitions->cnt,
            rd_kafka_err2name(err));
+  if (consumer && consumer->before_revoke)
+    consumer->before_revoke(consumer->revoke_ctx);
   rd_kafka_resp_err_t cerr = rd_kafka_commit(rk, NULL, 0);
   if (cerr && cerr != RD_KAFKA_RESP_ERR__NO_OFFSET)
     CHAT_LOG(CHAT_LOG_WARN, "kafka commit on revoke failed: %s", rd_kafka_err2str(cerr));
@@ -639,6 +643,8 @@ chat_err_t chat_consumer_create(const chat_config_t *cfg, const char *group_id,
   rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
   rd_kafka_conf_set_opaque(conf, consumer);
   consumer->assignment_changes = opts ? opts->assignment_changes : NULL;
+  consumer->before_revoke = opts ? opts->before_revoke : NULL;
+  consumer->revoke_ctx = opts ? opts->revoke_ctx : NULL;
   rd_kafka_conf_set_log_cb(conf, on_rdkafka_log);
   rd_kafka_conf_set_error_cb(conf, on_rdkafka_error);
   consumer->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "chat/json.h"
+#include "chat/reactions.h"
 
 static void append_nullable(bson_string_t *out, const char *str) {
   if (str)
@@ -88,6 +89,15 @@ void chat_rest_message_json(bson_string_t *out, const chat_rest_message_view_t *
   bson_string_append(out, ",\"receiver\":");
   chat_user_ref_json(out, &m->receiver);
   bson_string_append_printf(out, ",\"seq\":%lld", (long long)message->seq);
+  if (m->with_changes) {
+    bson_string_append(out, ",\"editedAt\":");
+    if (m->edited_at_ms)
+      chat_json_append_time(out, m->edited_at_ms);
+    else
+      bson_string_append(out, "null");
+    bson_string_append(out, ",\"reactions\":");
+    chat_reactions_summary_json(out, m->reactions, m->viewer_id);
+  }
   if (m->client_msg_id) {
     bson_string_append(out, ",\"clientMsgId\":");
     chat_json_append_string(out, m->client_msg_id, strlen(m->client_msg_id));

@@ -381,11 +381,21 @@ static chat_err_t handle_service_batch(void *ctx, const chat_record_t *records, 
   return err;
 }
 
+static void service_before_revoke(void *ctx) {
+  service_batch_t *batch = ctx;
+  batch->spec->before_revoke(batch->rt);
+}
+
 int chat_service_run(const chat_service_spec_t *spec) {
   chat_runtime_t *rt = NULL;
   chat_err_t err = chat_runtime_start(&spec->runtime, &rt);
   if (err != CHAT_OK)
     return err == CHAT_ERR_STOPPED ? 0 : err == CHAT_ERR_CONFIG ? 2 : 1;
+  if (spec->start && (err = spec->start(rt)) != CHAT_OK) {
+    CHAT_LOG(CHAT_LOG_ERROR, "start-up failed: %s", chat_err_code(err));
+    chat_runtime_destroy(&rt);
+    return 1;
+  }
   ticker_t ticker = {spec, rt};
   pthread_t tick_thread;
   bool ticking = spec->tick && spec->tick_ms > 0 &&
@@ -399,15 +409,19 @@ int chat_service_run(const chat_service_spec_t *spec) {
                                         .handler_count = spec->handler_count,
                                         .ctx = rt,
                                         .max_record_bytes = spec->max_record_bytes}};
+  const chat_consumer_options_t options = {
+      .before_revoke = spec->before_revoke ? service_before_revoke : NULL, .revoke_ctx = &batch};
   const chat_topic_t topics[2] = {spec->topic, CHAT_TOPIC_EVENTS};
   char events_topic[CHAT_TOPIC_NAME_MAX];
   if (spec->also_events &&
       chat_topic_name(rt->config.topic_prefix, CHAT_TOPIC_EVENTS, events_topic,
                       sizeof events_topic) == CHAT_OK)
     batch.dispatch.quiet_topic = events_topic;
-  err = chat_runtime_consume(rt, group, topics, spec->also_events ? 2 : 1, NULL, spec->batch_max,
-                             handle_service_batch, &batch);
+  err = chat_runtime_consume(rt, group, topics, spec->also_events ? 2 : 1, &options,
+                             spec->batch_max, handle_service_batch, &batch);
   chat_runtime_request_stop(rt);
+  if (spec->stop)
+    spec->stop(rt);
   if (ticking)
     pthread_join(tick_thread, NULL);
   chat_runtime_destroy(&rt);

@@ -20,6 +20,7 @@
 #include "chat/log.h"
 #include "chat/topics.h"
 #include "api_access.h"
+#include "client_message_changes.h"
 #include "gateway_metrics.h"
 #include "mark_read.h"
 #include "produce.h"
@@ -262,6 +263,13 @@ static const struct client_event {
     {"typing", start_typing, GATEWAY_MEMBER_OF(CONVERSATION, "payload", "conversationId"), NULL},
     {"stop_typing", stop_typing, GATEWAY_MEMBER_OF(CONVERSATION, "payload", "conversationId"),
      NULL},
+    /* Edits and reactions (client_message_changes.h). */
+    {"edit_message", gateway_edit_message, GATEWAY_OWNER_OF(MESSAGE, "payload", "messageId"),
+     GATEWAY_EDIT_REVERT},
+    {"react", gateway_react, GATEWAY_MEMBER_OF(MESSAGE, "payload", "messageId"),
+     GATEWAY_REACTION_REVERT},
+    {"unreact", gateway_unreact, GATEWAY_MEMBER_OF(MESSAGE, "payload", "messageId"),
+     GATEWAY_REACTION_REVERT},
 };
 
 void gateway_describe_client_events(bson_string_t *out) {

@@ -9,6 +9,7 @@
 #include "rest_accounts.h"
 #include "rest_conversations.h"
 #include "rest_groups.h"
+#include "rest_message_changes.h"
 #include "rest_messages.h"
 #include "rest_presence.h"
 #include "rest_readers.h"
@@ -62,6 +63,12 @@ static const struct rest_route {
      GATEWAY_MEMBER_OF(CONVERSATION, "path", "id")},
     {"DELETE", "/api/chat/messages/:id", rest_delete_message,
      GATEWAY_OWNER_OF(MESSAGE, "path", "id")},
+    /* Edits and reactions (rest_message_changes.h). */
+    {"PATCH", "/api/chat/messages/:id", rest_edit_message, GATEWAY_OWNER_OF(MESSAGE, "path", "id")},
+    {"PUT", "/api/chat/messages/:id/reactions/:emoji", rest_add_reaction,
+     GATEWAY_MEMBER_OF(MESSAGE, "path", "id")},
+    {"DELETE", "/api/chat/messages/:id/reactions/:emoji", rest_remove_reaction,
+     GATEWAY_MEMBER_OF(MESSAGE, "path", "id")},
     /* Who read it (issue 21): a member of the message's group. */
     {"GET", "/api/chat/messages/:id/readers", rest_message_readers,
      GATEWAY_MEMBER_OF(MESSAGE, "path", "id")},

@@ -217,6 +217,16 @@ void rest_append_message(bson_string_t *out, const bson_t *doc, const rest_names
                            : 0;
   int64_t seq = bson_iter_init_find(&it, doc, "seq") ? bson_iter_as_int64(&it) : 0;
   bool mine = sender && strcmp(sender, viewer) == 0;
+  int64_t edited_at = bson_iter_init_find(&it, doc, "editedAt") && BSON_ITER_HOLDS_DATE_TIME(&it)
+                          ? bson_iter_date_time(&it)
+                          : 0;
+  bson_t reactions;
+  const uint8_t *reactions_data = NULL;
+  uint32_t reactions_len = 0;
+  bool reacted_to = bson_iter_init_find(&it, doc, "reactions") && BSON_ITER_HOLDS_ARRAY(&it);
+  if (reacted_to)
+    bson_iter_array(&it, &reactions_len, &reactions_data);
+  reacted_to = reacted_to && bson_init_static(&reactions, reactions_data, reactions_len);
   bool read = receipts_is_read(seq, mine, view->viewer_seq, view->others_min_seq);
   chat_reply_quote_t quote;
   bool is_reply = chat_reply_quote_read(doc, "replyTo", &quote);
@@ -238,6 +248,10 @@ void rest_append_message(bson_string_t *out, const bson_t *doc, const rest_names
       .read_at_ms = !read ? 0 : mine ? view->other_at : view->viewer_at,
       .sender = user_ref(names, sender),
       .receiver = user_ref(names, receiver),
+      .with_changes = true,
+      .edited_at_ms = edited_at,
+      .reactions = reacted_to ? &reactions : NULL,
+      .viewer_id = viewer,
   };
   chat_rest_message_json(out, &message);
 }

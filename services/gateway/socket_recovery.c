@@ -30,6 +30,7 @@
 static const char *const recoverable_events[] = {
     "new_message",     "message_notification", "message_deleted",   "messages_read",
     "conversation_created", "member_added",    "member_removed",    "conversation_deleted",
+    "message_edited",       "reaction_added",  "reaction_removed",
 };
 
 bool recovery_is_recoverable(const char *event) {

@@ -4,6 +4,11 @@
 #include <string.h>
 
 #include "chat/log.h"
+#include "summary_writer.h"
+
+/* How long a load waits for the conversation's summary to be written
+ * before reading what the store has (the store is then likely down). */
+#define SUMMARY_WAIT_MS 5000
 
 static state_cache_t *conversations, *users;
 static uint64_t assignment_seen; /* chat_runtime_assignment_changes() when last looked */
@@ -143,6 +148,47 @@ static void read_awaiting(const bson_t *doc, conversation_state_t *state) {
   }
 }
 
+/* A summary behind its messages (its owner died before writing it) has
+ * the reply window of lastSeq: the messages after it, read one by one by
+ * {conversationId, seq}, move it on as their run did. Past
+ * REPLAY_REPLY_WINDOW_MAX of them the window is left as stored (logged):
+ * at worst one replied.in.24hr.first is given again or missed. */
+#define REPLAY_REPLY_WINDOW_MAX 10000
+
+static chat_err_t replay_reply_window(chat_runtime_t *rt, mongoc_client_t *client, const char *id,
+                                      int64_t last_seq, conversation_state_t *state) {
+  if (state->last_seq - last_seq > REPLAY_REPLY_WINDOW_MAX) {
+    CHAT_LOG(CHAT_LOG_WARN,
+             "conversation %s: %lld messages after its summary; reply window left as stored", id,
+             (long long)(state->last_seq - last_seq));
+    return CHAT_OK;
+  }
+  bson_t *projection = BCON_NEW("senderId", BCON_INT32(1), "createdAt", BCON_INT32(1));
+  chat_err_t err = CHAT_OK;
+  for (int64_t seq = last_seq + 1; seq <= state->last_seq && err == CHAT_OK; seq++) {
+    bson_t *filter = BCON_NEW("conversationId", BCON_UTF8(id), "seq", BCON_INT64(seq));
+    bson_t doc = BSON_INITIALIZER;
+    bool found = false;
+    err = find_one(rt, client, "messages", filter, projection, &doc, &found);
+    bson_iter_t it;
+    const char *message_id = NULL, *sender = NULL;
+    int64_t at = 0;
+    if (bson_iter_init_find(&it, &doc, "_id") && BSON_ITER_HOLDS_UTF8(&it))
+      message_id = bson_iter_utf8(&it, NULL);
+    if (bson_iter_init_find(&it, &doc, "senderId") && BSON_ITER_HOLDS_UTF8(&it))
+      sender = bson_iter_utf8(&it, NULL);
+    if (bson_iter_init_find(&it, &doc, "createdAt") && BSON_ITER_HOLDS_DATE_TIME(&it))
+      at = bson_iter_date_time(&it);
+    replied_first_t replied;
+    if (found && message_id && sender && chat_is_id(message_id) && chat_is_id(sender))
+      reply_window_track(state->awaiting, sender, message_id, at, &replied);
+    bson_destroy(&doc);
+    bson_destroy(filter);
+  }
+  bson_destroy(projection);
+  return err;
+}
+
 static bool read_members(const bson_t *doc, conversation_state_t *state) {
   bson_iter_t it, list;
   if (!bson_iter_init_find(&it, doc, "participants") || !BSON_ITER_HOLDS_ARRAY(&it) ||
@@ -195,6 +241,8 @@ static chat_err_t load(chat_runtime_t *rt, mongoc_client_t *client, const char *
   read_awaiting(&doc, state);
   bson_destroy(&doc);
   err = highest_stored_seq(rt, client, id, last_seq, &state->last_seq);
+  if (err == CHAT_OK && state->direct && state->last_seq > last_seq)
+    err = replay_reply_window(rt, client, id, last_seq, state);
   if (err != CHAT_OK) {
     free_state(state);
     return err;
@@ -213,6 +261,9 @@ chat_err_t conversation_state_get(chat_runtime_t *rt, mongoc_client_t *client, c
     *out = kept;
     return CHAT_OK;
   }
+  /* Its summary may still be on its way (summary_writer.h): the reply
+   * window is read from it. */
+  summary_writer_wait(id, SUMMARY_WAIT_MS);
   conversation_state_t *loaded = NULL;
   chat_err_t err = load(rt, client, id, &loaded);
   if (err != CHAT_OK || !loaded)

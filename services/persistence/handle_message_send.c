@@ -25,7 +25,6 @@
  * writer stored. */
 #include "handle_message_send.h"
 
-#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,8 +44,8 @@
 #include "persistence_publish.h"
 #include "reply_quotes.h"
 #include "reply_window.h"
+#include "summary_writer.h"
 
-#define PREVIEW_MAX 200 /* bytes of content kept as the conversation's last message */
 #define INSERT_TRIES 16 /* tries of a run's insert before the batch is retried later */
 /* Documents per insert command. FerretDB 1.24 inserts in batches of 100
  * (its --batch-size) and, after a duplicate key error in one batch, goes
@@ -56,7 +55,6 @@
  * the run then gave again, and a gap of 100 in the SIGKILL fault test.
  * No command of ours is larger than one of its batches. */
 #define INSERT_CHUNK 100
-#define SUMMARY_WRITERS 8 /* pooled connections a run's summary updates go out over at once */
 
 typedef struct conversation {
   char id[CHAT_ID_SIZE];
@@ -736,119 +734,21 @@ static chat_err_t store_messages(run_t *run) {
   return err;
 }
 
-/* Writes one conversation's summary (last message, lastSeq, reply window);
- * never backwards. */
-static chat_err_t update_conversation(mongoc_collection_t *conversations, conversation_t *c) {
-  /* A preview cut at a UTF-8 character boundary. */
-  uint32_t len = c->last_content_len;
-  if (len > PREVIEW_MAX) {
-    len = PREVIEW_MAX;
-    while (len > 0 && ((unsigned char)c->last_content[len] & 0xC0) == 0x80)
-      len--;
-  }
-  bson_t *filter =
-      BCON_NEW("_id", BCON_UTF8(c->id), "lastSeq", "{", "$lt", BCON_INT64(c->last_seq), "}");
-  bson_t update = BSON_INITIALIZER, set;
-  BSON_APPEND_DOCUMENT_BEGIN(&update, "$set", &set);
-  BSON_APPEND_INT64(&set, "lastSeq", c->last_seq);
-  bson_append_utf8(&set, "lastMessage", 11, c->last_content, (int)len);
-  BSON_APPEND_DATE_TIME(&set, "lastMessageAt", c->last_at);
-  if (c->awaiting_changed) {
-    bson_t waiting, entry;
-    BSON_APPEND_DOCUMENT_BEGIN(&set, "awaiting", &waiting);
-    for (size_t k = 0; k < 2; k++) {
-      if (!c->awaiting[k].user[0])
-        continue;
-      BSON_APPEND_DOCUMENT_BEGIN(&waiting, c->awaiting[k].user, &entry);
-      BSON_APPEND_UTF8(&entry, "messageId", c->awaiting[k].message_id);
-      BSON_APPEND_DATE_TIME(&entry, "at", c->awaiting[k].at);
-      bson_append_document_end(&waiting, &entry);
-    }
-    bson_append_document_end(&set, &waiting);
-  }
-  bson_append_document_end(&update, &set);
-  bson_error_t error;
-  chat_err_t err = CHAT_OK;
-  if (!mongoc_collection_update_one(conversations, filter, &update, NULL, NULL, &error)) {
-    CHAT_LOG(CHAT_LOG_WARN, "updating conversation %s: %s", c->id, error.message);
-    err = chat_mongo_error(&error);
-  }
-  bson_destroy(&update);
-  bson_destroy(filter);
-  return err;
-}
-
-/* One writer of summaries: every writers-th touched conversation from
- * first on, with a pooled client of its own. */
-typedef struct summary_writer {
-  run_t *run;
-  conversation_t **touched;
-  size_t count, first, step;
-  chat_err_t err;
-  pthread_t thread;
-} summary_writer_t;
-
-static void *write_summaries(void *arg) {
-  summary_writer_t *w = arg;
-  chat_mongo_t *mongo = chat_runtime_mongo(w->run->rt);
-  mongoc_client_t *client = chat_mongo_acquire(mongo);
-  mongoc_collection_t *conversations = chat_mongo_collection(mongo, client, "conversations");
-  for (size_t i = w->first; i < w->count && w->err == CHAT_OK; i += w->step)
-    w->err = update_conversation(conversations, w->touched[i]);
-  mongoc_collection_destroy(conversations);
-  chat_mongo_release(mongo, client);
-  return NULL;
-}
-
-/* Each touched conversation's summary, one update_one each, never a bulk
- * write: FerretDB 1.24 wedges on an update command of 50 or more
- * statements. The updates of a run go out over up to SUMMARY_WRITERS
- * pooled connections at once: on PostgreSQL each is a commit of its own,
- * and one at a time they were 90% of persistence's time at 250 msg/s (3
- * to 4 ms each, a run touching nearly as many conversations as it has
- * messages); concurrent commits share their WAL flushes. */
-static chat_err_t update_conversations(run_t *run) {
-  conversation_t **touched = calloc(run->conversation_count + 1, sizeof *touched);
-  if (!touched)
-    return CHAT_ERR_NOMEM;
-  size_t count = 0;
+/* Each touched conversation's newest summary, handed to the summary
+ * writers (summary_writer.h), which write it behind the run. */
+static void post_summaries(const run_t *run) {
   for (size_t i = 0; i < run->conversation_count; i++) {
-    if (run->conversations[i].touched)
-      touched[count++] = &run->conversations[i];
+    const conversation_t *c = &run->conversations[i];
+    if (!c->touched)
+      continue;
+    conversation_summary_t summary = {.last_seq = c->last_seq,
+                                      .last_at = c->last_at,
+                                      .awaiting_changed = c->awaiting_changed};
+    memcpy(summary.id, c->id, CHAT_ID_SIZE);
+    memcpy(summary.awaiting, c->awaiting, sizeof summary.awaiting);
+    conversation_summary_set_preview(&summary, c->last_content, c->last_content_len);
+    summary_writer_post(&summary);
   }
-  size_t writers = count < SUMMARY_WRITERS ? count : SUMMARY_WRITERS;
-  summary_writer_t w[SUMMARY_WRITERS];
-  chat_err_t err = CHAT_OK;
-  if (writers <= 1) {
-    summary_writer_t one = {.run = run, .touched = touched, .count = count, .step = 1};
-    if (count)
-      write_summaries(&one);
-    err = one.err;
-  } else {
-    size_t started = 0;
-    for (; started < writers; started++) {
-      w[started] = (summary_writer_t){
-          .run = run, .touched = touched, .count = count, .first = started, .step = writers};
-      if (pthread_create(&w[started].thread, NULL, write_summaries, &w[started]) != 0)
-        break;
-    }
-    if (started < writers) { /* no thread: what it had is written here */
-      summary_writer_t rest = {
-          .run = run, .touched = touched, .count = count, .first = started, .step = writers};
-      for (size_t f = started; f < writers && rest.err == CHAT_OK; f++) {
-        rest.first = f;
-        write_summaries(&rest);
-      }
-      err = rest.err;
-    }
-    for (size_t t = 0; t < started; t++) {
-      pthread_join(w[t].thread, NULL);
-      if (err == CHAT_OK)
-        err = w[t].err;
-    }
-  }
-  free(touched);
-  return err;
 }
 
 /* ---- what is published ---- */
@@ -1103,32 +1003,30 @@ chat_err_t persistence_handle_message_sends(void *ctx, const chat_envelope_t *ev
     if (run.conversations[i].exists)
       keep_conversation(&run.conversations[i]);
   }
+  /* The summaries are written behind the run (summary_writer.h): no
+   * delivery waits for their commits. A reader of a conversation list or
+   * unread count sees the previous summary until the writer gets to it
+   * (chat_persistence_summaries_waiting); a crash before that leaves
+   * lastSeq behind the messages, which the next owner's load walks
+   * forward (conversation_state.h). */
+  if (err == CHAT_OK)
+    post_summaries(&run);
+  t_update = monotonic_us();
   for (size_t i = 0; i < count && err == CHAT_OK; i++) {
     const send_t *send = &run.sends[i];
     err = send->reject == CHAT_OK ? publish_message(&run, send) : publish_rejection(&run, send);
   }
   int64_t t_publish = monotonic_us();
-  /* The summaries go after the messages are published: their updates
-   * overlap what Kafka does with the records (linger, then acks=all, which
-   * the runtime waits for before committing the batch's offsets), instead
-   * of holding every delivery back by their commit. A reader of a
-   * conversation list or unread count may see the previous summary for
-   * those few milliseconds. A crash in between leaves lastSeq behind the
-   * messages, which the next owner's load walks forward
-   * (conversation_state.h). */
-  if (err == CHAT_OK)
-    err = update_conversations(&run);
-  t_update = monotonic_us();
   chat_mongo_release(mongo, run.client);
   if (err == CHAT_OK) {
     state_cache_stats_t cached = conversation_state_stats();
     CHAT_LOG(CHAT_LOG_DEBUG,
              "stored a run of %zu messages in %zu conversations: read %lld us, insert %lld us, "
-             "update %lld us, publish %lld us; conversation states: %llu hits, %llu misses, "
-             "%zu kept",
+             "summaries posted %lld us, publish %lld us; conversation states: %llu hits, "
+             "%llu misses, %zu kept",
              count, run.conversation_count, (long long)(t_load - t0),
-             (long long)(t_insert - t_load), (long long)(t_update - t_publish),
-             (long long)(t_publish - t_insert), (unsigned long long)cached.hits,
+             (long long)(t_insert - t_load), (long long)(t_update - t_insert),
+             (long long)(t_publish - t_update), (unsigned long long)cached.hits,
              (unsigned long long)cached.misses, cached.size);
   }
   free_run(&run);

@@ -4,8 +4,30 @@
 #include "cache_metrics.h"
 #include "chat/runtime.h"
 #include "handle_conversation.h"
+#include "handle_message_edit.h"
 #include "handle_message_send.h"
 #include "handle_user_register.h"
+#include "summary_writer.h"
+
+/* Conversation summaries are written behind the messages over this many
+ * pooled connections (summary_writer.h). */
+#define SUMMARY_WRITERS 8
+/* How long a revocation waits for the summaries of what it gives up. */
+#define REVOKE_DRAIN_MS 5000
+
+static chat_err_t start_summary_writer(chat_runtime_t *rt) {
+  return summary_writer_start(chat_runtime_mongo(rt), SUMMARY_WRITERS,
+                              (size_t)chat_runtime_config(rt)->cached_conversations);
+}
+
+static void drain_summaries(chat_runtime_t *rt) {
+  (void)rt;
+  summary_writer_drain(REVOKE_DRAIN_MS);
+}
+
+static void stop_summary_writer(chat_runtime_t *rt) {
+  summary_writer_stop(chat_runtime_config(rt)->shutdown_timeout_ms);
+}
 
 /* The indexes this service owns (docs/architecture.md, "Storage"). */
 static const chat_mongo_index_t persistence_indexes[] = {
@@ -18,6 +40,8 @@ static const chat_mongo_index_t persistence_indexes[] = {
     {"members", "user_conversations", "{\"userId\":1,\"conversationId\":1}", false},
     {"messages", "sender_client_msg_unique", "{\"senderId\":1,\"clientMsgId\":1}", true},
     {"messages", "conversation_seq_unique", "{\"conversationId\":1,\"seq\":1}", true},
+    /* The texts edits replaced, by message (docs/queries.md); never read by a route yet. */
+    {"message_versions", "message_replaced_at", "{\"messageId\":1,\"replacedAt\":1}", false},
 };
 
 /* One handler per command type; the dispatcher logs and skips the types
@@ -26,6 +50,9 @@ static const chat_event_handler_t persistence_handlers[] = {
     {"user.register", persistence_handle_user_register, NULL},
     {"message.send", NULL, persistence_handle_message_sends},
     {"message.delete", persistence_handle_message_delete, NULL},
+    {"message.edit", persistence_handle_message_edit, NULL},
+    {"reaction.add", persistence_handle_reaction_add, NULL},
+    {"reaction.remove", persistence_handle_reaction_remove, NULL},
     {"conversation.create", persistence_handle_conversation_create, NULL},
     {"member.add", persistence_handle_member_add, NULL},
     {"member.remove", persistence_handle_member_remove, NULL},
@@ -45,6 +72,9 @@ int main(void) {
       .batch_max = 500,
       .max_record_bytes = 1 << 20,
       .after_batch = persistence_cache_metrics,
+      .start = start_summary_writer,
+      .before_revoke = drain_summaries,
+      .stop = stop_summary_writer,
   };
   return chat_service_run(&spec);
 }

@@ -177,3 +177,41 @@ chat_err_t persistence_publish_replied_first(chat_runtime_t *rt, const char *con
   append_time(&env.payload, "repliedAt", replied_at_ms);
   return publish(rt, &env, conversation_id);
 }
+
+/* ---- edits and reactions ---- */
+
+chat_err_t persistence_publish_message_edited(chat_runtime_t *rt, const char *message_id,
+                                              const char *conversation_id, const char *sender_id,
+                                              const char *edit_id, const char *content,
+                                              size_t content_len, int64_t seq,
+                                              int64_t edited_at_ms) {
+  chat_envelope_t env;
+  if (!start(rt, &env, "message.edited"))
+    return CHAT_ERR_INVALID;
+  bson_t *p = &env.payload;
+  BSON_APPEND_UTF8(p, "messageId", message_id);
+  BSON_APPEND_UTF8(p, "conversationId", conversation_id);
+  BSON_APPEND_UTF8(p, "senderId", sender_id);
+  BSON_APPEND_UTF8(p, "editId", edit_id);
+  bson_append_utf8(p, "content", -1, content, (int)content_len);
+  BSON_APPEND_INT64(p, "seq", seq);
+  append_time(p, "editedAt", edited_at_ms);
+  return publish(rt, &env, conversation_id);
+}
+
+chat_err_t persistence_publish_reaction(chat_runtime_t *rt, bool added, const char *message_id,
+                                        const char *conversation_id, const char *user_id,
+                                        const char *emoji, size_t emoji_len, int64_t count,
+                                        int64_t at_ms) {
+  chat_envelope_t env;
+  if (!start(rt, &env, added ? "reaction.added" : "reaction.removed"))
+    return CHAT_ERR_INVALID;
+  bson_t *p = &env.payload;
+  BSON_APPEND_UTF8(p, "messageId", message_id);
+  BSON_APPEND_UTF8(p, "conversationId", conversation_id);
+  BSON_APPEND_UTF8(p, "userId", user_id);
+  bson_append_utf8(p, "emoji", -1, emoji, (int)emoji_len);
+  BSON_APPEND_INT64(p, "count", count);
+  append_time(p, "at", at_ms);
+  return publish(rt, &env, conversation_id);
+}

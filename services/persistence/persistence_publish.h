@@ -4,6 +4,7 @@
 #ifndef PERSISTENCE_PUBLISH_H
 #define PERSISTENCE_PUBLISH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -63,5 +64,23 @@ chat_err_t persistence_publish_replied_first(chat_runtime_t *rt, const char *con
                                              const char *original_message_id,
                                              const char *reply_message_id, int64_t original_at_ms,
                                              int64_t replied_at_ms);
+
+/* ---- edits and reactions (handle_message_edit.c, handle_message_reaction.c) ---- */
+
+/* message.edited on chat.events, keyed by conversation: the message's new
+ * content (content_len bytes), the edit's id and when it was made. */
+chat_err_t persistence_publish_message_edited(chat_runtime_t *rt, const char *message_id,
+                                              const char *conversation_id, const char *sender_id,
+                                              const char *edit_id, const char *content,
+                                              size_t content_len, int64_t seq,
+                                              int64_t edited_at_ms);
+
+/* reaction.added (added) or reaction.removed on chat.events, keyed by
+ * conversation: who, which emoji (emoji_len bytes), how many react with
+ * it now, and when. */
+chat_err_t persistence_publish_reaction(chat_runtime_t *rt, bool added, const char *message_id,
+                                        const char *conversation_id, const char *user_id,
+                                        const char *emoji, size_t emoji_len, int64_t count,
+                                        int64_t at_ms);
 
 #endif

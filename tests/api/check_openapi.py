@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import yaml
@@ -194,6 +195,18 @@ def run(api):
     api.call("sendMessage", token=alice["token"], body={"content": "to nobody"}, expect=400)
     api.call("sendMessage", token=alice["token"], body={"receiverId": bob["id"], "content": "x" * 10001}, expect=413)
     api.call("sendMessage", token=carol["token"], body={"conversationId": conversation, "content": "let me in"}, expect=403)
+    # Edits and reactions, before history so that its answer shows them.
+    thumbs = urllib.parse.quote("\U0001F44D")
+    api.call("editMessage", params={"id": first["id"]}, token=alice["token"], body={"content": "hello, edited"}, expect=200)
+    api.call("editMessage", params={"id": first["id"]}, token=bob["token"], body={"content": "not mine"}, expect=403)
+    api.call("editMessage", params={"id": first["id"]}, token=alice["token"], body={"content": ""}, expect=400)
+    api.call("editMessage", params={"id": first["id"]}, token=alice["token"], body={"content": "x" * 10001}, expect=413)
+    api.call("editMessage", params={"id": "65f1a1aae4b0a1b2c3d4e7aa"}, token=alice["token"], body={"content": "gone"}, expect=404)
+    api.call("addReaction", params={"id": first["id"], "emoji": thumbs}, token=bob["token"], expect=200)
+    api.call("addReaction", params={"id": first["id"], "emoji": "nope"}, token=bob["token"], expect=400)
+    api.call("addReaction", params={"id": first["id"], "emoji": thumbs}, token=carol["token"], expect=403)
+    api.call("addReaction", params={"id": first["id"], "emoji": thumbs}, expect=401)
+    api.call("removeReaction", params={"id": first["id"], "emoji": urllib.parse.quote("\u2764\ufe0f")}, token=alice["token"], expect=200)
     api.call("listConversations", token=alice["token"], query="page=1&limit=20", expect=200)
     api.call("listConversations", token=alice["token"], query="limit=1000", expect=400)
     api.call("listMessages", params={"id": conversation}, token=bob["token"], query="page=1&limit=2", expect=200)
@@ -247,6 +260,8 @@ def run(api):
     api.call("deleteMessage", params={"id": first["id"]}, token=bob["token"], expect=403)
     api.call("deleteMessage", params={"id": first["id"]}, token=alice["token"], expect=200)
     api.call("deleteMessage", params={"id": first["id"]}, token=alice["token"], expect=404)
+    api.call("editMessage", params={"id": first["id"]}, token=alice["token"], body={"content": "too late"}, expect=404)
+    api.call("addReaction", params={"id": first["id"], "emoji": thumbs}, token=bob["token"], expect=404)
     api.call("deleteGroup", params={"id": group}, token=bob["token"], expect=403)
     api.call("deleteGroup", params={"id": group}, token=alice["token"], expect=200)
     api.call("deleteGroup", params={"id": group}, token=alice["token"], expect=404)

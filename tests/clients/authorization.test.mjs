@@ -88,8 +88,14 @@ function body(schema, caller) {
 function buildRequest(route, caller, target) {
   const op = operation(route);
   const param = route.param;
+  // A path parameter that is not an id (a reaction's emoji) takes its
+  // schema's example: a refusal for its form would prove nothing.
+  const example = (name) => (op.parameters ?? []).map(resolveRef)
+    .find((p) => p.in === "path" && p.name === name)?.schema?.example;
   let path = route.path.replace(/:([A-Za-z]+)/g, (_, name) =>
-    param?.in === "path" && param.name === name ? target : name === "userId" ? users.vera.id : users.alice.id);
+    param?.in === "path" && param.name === name ? target
+      : example(name) !== undefined ? encodeURIComponent(example(name))
+        : name === "userId" ? users.vera.id : users.alice.id);
   const query = new URLSearchParams();
   for (let p of op.parameters ?? []) {
     p = resolveRef(p);
@@ -331,8 +337,9 @@ test("Socket.IO: a non-member's (and a non-owner's) every conversation event is 
     }
   }
   // One payload for every event: the row's field, and what a send needs to
-  // be well formed (a refusal for its form would prove nothing).
-  const payloadOf = (c, target) => c.payload ?? { content: `hostile ${randomBytes(4).toString("hex")}`, clientMsgId: randomBytes(8).toString("hex"), [c.event.field]: target };
+  // be well formed (a refusal for its form would prove nothing): a send's
+// content and clientMsgId, a reaction's emoji.
+  const payloadOf = (c, target) => c.payload ?? { content: `hostile ${randomBytes(4).toString("hex")}`, clientMsgId: randomBytes(8).toString("hex"), emoji: "\u{1F44D}", [c.event.field]: target };
   const answers = [];
   for (const c of cases) {
     answers.push([await request(c.socket, c.event.name, payloadOf(c, c.target)), c.absent ? await request(c.socket, c.event.name, payloadOf(c, c.absent)) : null]);

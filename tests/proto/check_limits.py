@@ -20,6 +20,7 @@ GROUP_BODY = ["paths", "/api/chat/conversations", "post", "requestBody", "conten
 MEMBERS_BODY = ["paths", "/api/chat/conversations/{id}/members", "post", "requestBody", "content",
                 "application/json", "schema", "properties"]
 CREDENTIALS = ["components", "schemas", "Credentials", "properties"]
+SCHEMAS = ["components", "schemas"]
 
 # Each limit: the (file under proto/, key path) places whose number it is.
 PLACES = {
@@ -33,6 +34,20 @@ PLACES = {
         ("events/message.created.schema.json", ["properties", "content", "maxLength"]),
         ("events/new_message.schema.json", ["properties", "content", "maxLength"]),
         ("events/message_notification.schema.json", ["properties", "content", "maxLength"]),
+        ("events/message.edit.schema.json", ["properties", "content", "maxLength"]),
+        ("events/message.edited.schema.json", ["properties", "content", "maxLength"]),
+        ("events/message_edited.schema.json", ["properties", "content", "maxLength"]),
+    ],
+    "CHAT_EMOJI_MAX": [
+        *((f"events/{name}.schema.json", ["properties", "emoji", "maxLength"]) for name in (
+            "reaction.add", "reaction.remove", "reaction.added", "reaction.removed",
+            "reaction_added", "reaction_removed")),
+        ("openapi.yaml", ["components", "parameters", "Emoji", "schema", "maxLength"]),
+        ("openapi.yaml", SCHEMAS + ["Reaction", "properties", "emoji", "maxLength"]),
+        ("openapi.yaml", SCHEMAS + ["ReactionChanged", "properties", "emoji", "maxLength"]),
+    ],
+    "CHAT_REACTIONS_DISTINCT_MAX": [
+        ("openapi.yaml", SCHEMAS + ["Message", "properties", "reactions", "maxItems"]),
     ],
     "CHAT_ATTACHMENT_URL_MAX": [
         ("events/message.send.schema.json", ["properties", "attachmentUrl", "maxLength"]),

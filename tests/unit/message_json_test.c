@@ -94,6 +94,42 @@ Test(message_json, rest_message_in_a_group) {
                     "\",\"username\":null},\"receiver\":null,\"seq\":9007199254740993}");
 }
 
+Test(message_json, rest_message_edited_with_reactions) {
+  bson_t reactions = BSON_INITIALIZER, entry;
+  BSON_APPEND_DOCUMENT_BEGIN(&reactions, "0", &entry);
+  BSON_APPEND_UTF8(&entry, "emoji", "\xF0\x9F\x91\x8D");
+  BSON_APPEND_UTF8(&entry, "userId", BOB);
+  BSON_APPEND_DATE_TIME(&entry, "at", AT);
+  bson_append_document_end(&reactions, &entry);
+  chat_rest_message_view_t view = {
+      .message = a_direct_message,
+      .sender = {ALICE, NULL, -1},
+      .receiver = {NULL, NULL, -1},
+      .with_changes = true,
+      .edited_at_ms = AT + 1000,
+      .reactions = &reactions,
+      .viewer_id = BOB,
+  };
+  view.message.receiver_id = NULL;
+  view.message.attachment_url = NULL;
+  written_as(&view, "{\"id\":\"" MESSAGE "\",\"sender_id\":\"" ALICE "\",\"receiver_id\":null,"
+                    "\"conversation_id\":\"" CONVERSATION "\",\"content\":\"hi \\\"bob\\\"\\n\","
+                    "\"attachment_url\":null,\"is_read\":false,\"read_at\":null,"
+                    "\"createdAt\":\"2026-01-21T12:53:20.123Z\",\"sender\":{\"id\":\"" ALICE
+                    "\",\"username\":null},\"receiver\":null,\"seq\":7,"
+                    "\"editedAt\":\"2026-01-21T12:53:21.123Z\",\"reactions\":[{\"emoji\":"
+                    "\"\xF0\x9F\x91\x8D\",\"count\":1,\"reacted\":true}]}");
+  view.reactions = NULL;
+  view.edited_at_ms = 0;
+  written_as(&view, "{\"id\":\"" MESSAGE "\",\"sender_id\":\"" ALICE "\",\"receiver_id\":null,"
+                    "\"conversation_id\":\"" CONVERSATION "\",\"content\":\"hi \\\"bob\\\"\\n\","
+                    "\"attachment_url\":null,\"is_read\":false,\"read_at\":null,"
+                    "\"createdAt\":\"2026-01-21T12:53:20.123Z\",\"sender\":{\"id\":\"" ALICE
+                    "\",\"username\":null},\"receiver\":null,\"seq\":7,"
+                    "\"editedAt\":null,\"reactions\":[]}");
+  bson_destroy(&reactions);
+}
+
 Test(message_json, user_ref) {
   bson_string_t *out = bson_string_new(NULL);
   const chat_user_ref_t nobody = {NULL, "ignored", 1}, bob = {BOB, "b\"o", -1};

@@ -130,6 +130,11 @@ function connectSocket() {
   socket.on("message_read_reverted", (r) => showError(`Could not mark as read: ${r.reason ?? r.error?.message ?? "refused"}`));
   socket.on("message_deleted", onMessageDeleted);
   socket.on("message_deletion_reverted", (r) => showError(`The message was not deleted: ${r.reason}`));
+  socket.on("message_edited", onMessageEdited);
+  socket.on("message_edit_reverted", (r) => showError(`The message was not edited: ${r.reason}`));
+  socket.on("reaction_added", (r) => onReaction(r, true));
+  socket.on("reaction_removed", (r) => onReaction(r, false));
+  socket.on("reaction_reverted", (r) => showError(`The reaction did not go through: ${r.reason}`));
   socket.on("user_typing", (t) => onTyping(t, true));
   socket.on("user_stopped_typing", (t) => onTyping(t, false));
   for (const event of ["conversation_created", "member_added", "member_removed"]) socket.on(event, onMembership);
@@ -386,6 +391,7 @@ function fromRest(m) {
   return {
     id: m.id, seq: m.seq, senderId: m.sender_id, sender: m.sender?.username, content: m.content,
     createdAt: m.createdAt, status: m.sender_id === state.me.id ? (m.is_read ? "read" : "persisted") : null,
+    editedAt: m.editedAt ?? null, reactions: m.reactions ?? [],
     replyTo: m.replyTo,
   };
 }
@@ -483,6 +489,11 @@ function drawMessages() {
       h("span", { class: "meta" }, m.createdAt ? time(m.createdAt) : "",
         mine && !m.deleted ? h("span", { class: `status ${m.status}` }, " · ", statusWords(m)) : null,
         m.error ? h("span", { class: "status rejected" }, ` · ${m.error}`) : null),
+      m.editedAt && !m.deleted ? h("span", { class: "edited", title: `edited ${time(m.editedAt)}` }, "(edited)") : null,
+      m.id && !m.deleted ? drawReactions(m) : null,
+      mine && m.id && !m.deleted && m.status !== "rejected"
+        ? h("button", { type: "button", class: "link", "aria-label": `Edit message: ${m.content.slice(0, 40)}`,
+          onclick: () => editMessage(m) }, "Edit") : null,
       mine && m.id && !m.deleted && m.status !== "rejected"
         ? h("button", { type: "button", class: "link", "aria-label": `Delete message: ${m.content.slice(0, 40)}`,
           onclick: () => deleteMessage(m) }, "Delete") : null,
@@ -605,6 +616,65 @@ function onMessagesRead(r) {
     if (m.senderId === state.me.id && m.seq && m.seq <= r.lastReadSeq && m.status !== "rejected") m.status = "read";
   }
   drawMessages();
+}
+
+// ---- edits and reactions ---------------------------------------------------------
+
+const QUICK_REACTIONS = ["\u{1F44D}", "\u2764\uFE0F", "\u{1F602}"];
+
+// The message's reactions as chips (a count; pressed when the reader is
+// among them: a click takes it back) and the quick ones not there yet.
+function drawReactions(m) {
+  const chips = (m.reactions ?? []).map((r) => h("button", {
+    type: "button", class: `reaction ${r.reacted ? "mine" : ""}`, "aria-pressed": r.reacted ? "true" : "false",
+    "aria-label": `${r.emoji} ${r.count}${r.reacted ? ", yours" : ""}`,
+    onclick: () => react(m, r.emoji, !r.reacted) }, `${r.emoji} ${r.count}`));
+  const present = new Set((m.reactions ?? []).map((r) => r.emoji));
+  const quick = QUICK_REACTIONS.filter((e) => !present.has(e)).map((emoji) => h("button", {
+    type: "button", class: "reaction add", "aria-label": `React with ${emoji}`, onclick: () => react(m, emoji, true) }, emoji));
+  return h("span", { class: "reactions" }, ...chips, ...quick);
+}
+
+async function react(m, emoji, add) {
+  try {
+    await emit(add ? "react" : "unreact", { messageId: m.id, emoji });
+  } catch (err) {
+    showError(`The reaction did not go through: ${err.message}`);
+  }
+}
+
+// The room's count is the truth; whether it is the reader's comes from
+// who reacted.
+function onReaction({ messageId, userId, emoji, count }, added = undefined) {
+  const m = state.open?.byId.get(messageId);
+  if (!m) return;
+  const reactions = m.reactions ?? (m.reactions = []);
+  let r = reactions.find((x) => x.emoji === emoji);
+  if (!r) reactions.push(r = { emoji, count: 0, reacted: false });
+  r.count = count;
+  if (userId === state.me.id && added !== undefined) r.reacted = added;
+  m.reactions = reactions.filter((x) => x.count > 0);
+  drawMessages();
+}
+
+async function editMessage(m) {
+  const text = window.prompt("Edit your message", m.content);
+  if (text === null || !text.trim() || text === m.content) return;
+  try {
+    await emit("edit_message", { messageId: m.id, content: text.trim() });
+  } catch (err) {
+    showError(`The message was not edited: ${err.message}`);
+  }
+}
+
+function onMessageEdited({ messageId, conversationId, content, editedAt }) {
+  const m = state.open?.byId.get(messageId);
+  if (m) {
+    m.content = content;
+    m.editedAt = editedAt;
+    drawMessages();
+  }
+  if (conversationId && state.conversations.has(conversationId)) loadLists();
 }
 
 async function deleteMessage(m) {

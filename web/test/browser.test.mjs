@@ -137,8 +137,18 @@ test("two people chat in Chromium across two gateways", async () => {
   await inList(pageA, "Conversations", bob);
   await log(pageA, (t) => t.includes("hello bob") && t.includes("hi alice"), "history after a reload");
 
+  // bob reacts to "hello bob" (the oldest message: the first quick 👍);
+  // alice sees the count, then edits it: bob sees the new text, marked.
+  await pageB.locator(aria("React with \u{1F44D}", "button")).click();
+  await log(pageA, (t) => t.includes("\u{1F44D} 1"), "alice sees bob's reaction");
+  await log(pageB, (t) => t.includes("\u{1F44D} 1"), "bob sees his reaction");
+  pageA.once("dialog", (dialog) => dialog.accept("hello bob, edited"));
+  await (await pageA.waitForSelector(aria("Edit message: hello bob", "button"))).click();
+  await log(pageB, (t) => t.includes("hello bob, edited") && t.includes("(edited)"), "bob sees the edit");
+  await log(pageA, (t) => t.includes("hello bob, edited") && t.includes("(edited)"), "alice sees her edit");
+
   // alice deletes her message: gone on bob's side too.
-  await (await pageA.waitForSelector(aria("Delete message: hello bob", "button"))).click();
+  await (await pageA.waitForSelector(aria("Delete message: hello bob, edited", "button"))).click();
   await log(pageB, (t) => !t.includes("hello bob") && t.includes("deleted"), "deleted on bob's side");
   await log(pageB, (t) => t.includes("answering that") && t.includes("a deleted message"), "bob's quote of it says deleted");
   await log(pageA, (t) => !t.includes("hello bob"), "deleted on alice's side");

@@ -104,6 +104,10 @@ typedef struct chat_consumer_options {
    * first topic start at, in partition order. */
   void (*on_started)(void *ctx, const int64_t *start_offsets, size_t count);
   void *started_ctx;
+  /* When set: called on the polling thread when partitions are revoked,
+   * before their offsets are committed. */
+  void (*before_revoke)(void *ctx);
+  void *revoke_ctx;
 } chat_consumer_options_t;
 
 /* Creates a consumer in group_id subscribed to the prefixed topics. opts may

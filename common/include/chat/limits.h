@@ -16,5 +16,7 @@
 #define CHAT_PASSWORD_MIN 8           /* an account's password, shortest */
 #define CHAT_PASSWORD_MAX 128         /* an account's password, longest */
 #define CHAT_GUEST_FIELD_MAX 32       /* a guest's name, a guest room's name */
+#define CHAT_EMOJI_MAX 32             /* a reaction's emoji, in UTF-8 bytes (chat/emoji.h) */
+#define CHAT_REACTIONS_DISTINCT_MAX 20 /* distinct emoji on one message; a 21st is refused */
 
 #endif

@@ -51,11 +51,19 @@ typedef struct chat_rest_message_view {
   int64_t read_at_ms;           /* 0: null */
   chat_user_ref_t sender, receiver;
   const char *client_msg_id; /* NULL: no clientMsgId key (only a send's answer has it) */
+  /* Edits and reactions, as history shows them: with_changes writes
+   * "editedAt" (edited_at_ms, 0: null) and "reactions" (the stored array,
+   * NULL: none, summarized for viewer_id; chat/reactions.h). */
+  bool with_changes;
+  int64_t edited_at_ms;
+  const bson_t *reactions;
+  const char *viewer_id;
 } chat_rest_message_view_t;
 
 /* Appends {"id","sender_id","receiver_id","conversation_id","content",
  * "attachment_url","is_read","read_at","createdAt","sender":{"id","username"
- * [,"isOnline"]},"receiver":{...}|null,"seq"[,"clientMsgId"][,"replyTo":{...}]}. */
+ * [,"isOnline"]},"receiver":{...}|null,"seq"[,"editedAt","reactions"]
+ * [,"clientMsgId"][,"replyTo":{...}]}. */
 void chat_rest_message_json(bson_string_t *out, const chat_rest_message_view_t *m);
 
 #endif

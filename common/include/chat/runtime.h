@@ -90,6 +90,17 @@ typedef struct chat_service_spec {
    * failed (e.g. persistence copies its cache's counters into metrics,
    * which only that thread may read). */
   void (*after_batch)(chat_runtime_t *rt);
+  /* Optional: called once the runtime is up, before consuming (e.g.
+   * persistence starts its summary writers); an error ends the service
+   * with status 1. */
+  chat_err_t (*start)(chat_runtime_t *rt);
+  /* Optional: called on the consuming thread when partitions are revoked,
+   * before their offsets are committed and another member takes them
+   * (e.g. persistence writes what it kept behind). */
+  void (*before_revoke)(chat_runtime_t *rt);
+  /* Optional: called after the last batch, before the producer's final
+   * flush (e.g. persistence drains its summary writers). */
+  void (*stop)(chat_runtime_t *rt);
 } chat_service_spec_t;
 
 /* Starts the runtime, consumes spec->topic through a dispatcher over

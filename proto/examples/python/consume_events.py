@@ -11,7 +11,10 @@ proto/README.md asks of readers; so are unknown top-level keys.
 
 Each event prints as one JSON line: {"type", "key", "id", "ts", "payload"}.
 Offsets are committed after an event is handled, so a restart resumes where
-it stopped and an event may be seen twice: dedupe by its id.
+it stopped and an event may be seen twice: dedupe by its id. The events of
+edits and reactions are made for that too: message.edited carries the
+edit's editId (the same on a redelivery), reaction.added / reaction.removed
+the emoji's resulting count, which a consumer sets rather than adds.
 """
 import argparse
 import json

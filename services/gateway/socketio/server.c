@@ -640,7 +640,8 @@ static int on_api_request(chat_sio_server_t *server, struct lws *wsi, const char
   } methods[] = {{WSI_TOKEN_GET_URI, "GET"},
                  {WSI_TOKEN_POST_URI, "POST"},
                  {WSI_TOKEN_PUT_URI, "PUT"},
-                 {WSI_TOKEN_DELETE_URI, "DELETE"}};
+                 {WSI_TOKEN_DELETE_URI, "DELETE"},
+                 {WSI_TOKEN_PATCH_URI, "PATCH"}};
   for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
     if (lws_hdr_total_length(wsi, methods[i].token) > 0)
       snprintf(state->method, sizeof state->method, "%s", methods[i].name);
@@ -670,12 +671,13 @@ static int on_api_request(chat_sio_server_t *server, struct lws *wsi, const char
   if (server->pending_requests)
     server->pending_requests->prev_pending = state;
   server->pending_requests = state;
-  /* A body follows only for POST and PUT with a length or chunks; lws
-   * sends no completion for an empty one. */
+  /* A body follows only for POST, PUT and PATCH with a length or chunks;
+   * lws sends no completion for an empty one. */
   char length[32] = "";
   lws_hdr_copy(wsi, length, sizeof length, WSI_TOKEN_HTTP_CONTENT_LENGTH);
   bool chunked = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
-  bool has_body = (strcmp(state->method, "POST") == 0 || strcmp(state->method, "PUT") == 0) &&
+  bool has_body = (strcmp(state->method, "POST") == 0 || strcmp(state->method, "PUT") == 0 ||
+                   strcmp(state->method, "PATCH") == 0) &&
                   (chunked || (length[0] && strtoll(length, NULL, 10) > 0));
   if (!has_body)
     api_dispatch(server, wsi);
