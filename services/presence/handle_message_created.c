@@ -89,9 +89,10 @@ static void append_ids(bson_t *doc, const char *key, char (*ids)[CHAT_ID_SIZE], 
  * error. */
 static chat_err_t claim(mongoc_collection_t *requests, const char *message_id,
                         const char *conversation_id, char (*offline)[CHAT_ID_SIZE], size_t count,
-                        int64_t at_ms) {
+                        int64_t created_at_ms) {
   bson_t *doc = BCON_NEW("_id", BCON_UTF8(message_id), "conversationId",
-                         BCON_UTF8(conversation_id), "requestedAt", BCON_DATE_TIME(at_ms));
+                         BCON_UTF8(conversation_id), "createdAt", BCON_DATE_TIME(created_at_ms),
+                         "requestedAt", BCON_DATE_TIME(now_ms()));
   append_ids(doc, "userIds", offline, count);
   bson_error_t error;
   chat_err_t err = CHAT_OK;
@@ -187,7 +188,7 @@ chat_err_t presence_handle_message_created(void *ctx, const chat_envelope_t *eve
   mongoc_collection_t *requests = chat_mongo_collection(mongo, client, "notification_requests");
   size_t offline = keep_offline(sessions, recipients, count, &err);
   if (err == CHAT_OK && offline > 0) {
-    err = claim(requests, message_id, conversation_id, recipients, offline, event->ts);
+    err = claim(requests, message_id, conversation_id, recipients, offline, created_at);
     if (err == CHAT_OK) {
       err = publish(rt, event, message_id, conversation_id, sender_id, recipients, offline);
       if (err != CHAT_OK)
@@ -201,4 +202,23 @@ chat_err_t presence_handle_message_created(void *ctx, const chat_envelope_t *eve
 out:
   free(recipients);
   return err;
+}
+
+void presence_prune_notification_requests(chat_runtime_t *rt) {
+  static int64_t last_pruned_ms; /* the tick thread's alone */
+  int64_t now = now_ms();
+  if (now - last_pruned_ms < PUSH_PRUNE_EVERY_MS)
+    return;
+  last_pruned_ms = now;
+  chat_mongo_t *mongo = chat_runtime_mongo(rt);
+  mongoc_client_t *client = chat_mongo_acquire(mongo);
+  mongoc_collection_t *requests = chat_mongo_collection(mongo, client, "notification_requests");
+  bson_t *filter = BCON_NEW("createdAt", "{", "$lt",
+                            BCON_DATE_TIME(now - PUSH_MAX_AGE_MS - PUSH_CLAIM_MARGIN_MS), "}");
+  bson_error_t error;
+  if (!mongoc_collection_delete_many(requests, filter, NULL, NULL, &error))
+    CHAT_LOG(CHAT_LOG_WARN, "pruning notification_requests: %s", error.message);
+  bson_destroy(filter);
+  mongoc_collection_destroy(requests);
+  chat_mongo_release(mongo, client);
 }

@@ -28,6 +28,13 @@ static const chat_event_handler_t presence_handlers[] = {
     {"message.created", presence_handle_message_created, NULL},
 };
 
+/* Every second: the expiry of silent gateways, and now and then the
+ * claims of notification.requested that dedupe nothing any more. */
+static void tick(chat_runtime_t *rt) {
+  presence_expire_gateways(rt);
+  presence_prune_notification_requests(rt);
+}
+
 int main(void) {
   const chat_service_spec_t spec = {
       .runtime = {.service = CHAT_SERVICE_PRESENCE,
@@ -40,7 +47,7 @@ int main(void) {
       .handler_count = sizeof presence_handlers / sizeof presence_handlers[0],
       .batch_max = 500,
       .max_record_bytes = 64 * 1024,
-      .tick = presence_expire_gateways,
+      .tick = tick,
       .tick_ms = 1000,
   };
   return chat_service_run(&spec);

@@ -341,6 +341,10 @@ test("notification.requested names exactly the members with no live session, onc
   const m2 = await send(piaSocket, { conversationId, content: "hello?" });
   await until(() => eventsOf("notification.requested", (p) => p.messageId === m2.messageId)[0], "the later request");
   assert.equal(eventsOf("notification.requested", (p) => p.messageId === m1.messageId).length, 1, "one request per message");
+  // The claim that dedupes it, in presence's collection.
+  const claim = await db.collection("notification_requests").findOne({ _id: m1.messageId });
+  assert.deepEqual([...claim.userIds].sort(), [rex.id, sol.id].sort());
+  assert.equal(claim.conversationId, conversationId);
 });
 
 test("a 1-1: no request while the receiver is connected, one once they are gone", async () => {
@@ -376,4 +380,16 @@ test("a message.created of a message older than 10 minutes gets no push; one of 
   assert.deepEqual(asked.payload.userIds, [wes.id]);
   assert.equal(asked.payload.preview, "late news");
   assert.deepEqual(eventsOf("notification.requested", (p) => p.messageId === old), []); // same key: read before the fresh one
+});
+
+test("claims older than the push window are pruned; recent ones are kept", async () => {
+  const old = randomBytes(12).toString("hex"), recent = randomBytes(12).toString("hex");
+  const at = (ms) => new Date(Date.now() - ms);
+  await db.collection("notification_requests").insertMany([
+    { _id: old, conversationId: "65f1a0d9e4b0a1b2c3d4e6ab", createdAt: at(20 * 60 * 1000), requestedAt: at(20 * 60 * 1000), userIds: [] },
+    { _id: recent, conversationId: "65f1a0d9e4b0a1b2c3d4e6ab", createdAt: at(60 * 1000), requestedAt: at(60 * 1000), userIds: [] },
+  ]);
+  // Pruned every 30 s by presence's tick.
+  await until(async () => !(await db.collection("notification_requests").findOne({ _id: old })), "the old claim pruned", 45000);
+  assert.ok(await db.collection("notification_requests").findOne({ _id: recent }), "the recent claim kept");
 });
