@@ -52,8 +52,11 @@ static const chat_event_handler_t *decode(const chat_dispatch_t *dispatch,
   }
   const chat_event_handler_t *handler = find_handler(dispatch, event->type);
   if (!handler) {
-    CHAT_LOG(CHAT_LOG_WARN, "skipping record %s[%d]@%lld: no handler for event type '%s'",
-             record->topic, record->partition, (long long)record->offset, event->type);
+    bool expected = dispatch->quiet_topic && record->topic &&
+                    strcmp(record->topic, dispatch->quiet_topic) == 0;
+    CHAT_LOG(expected ? CHAT_LOG_DEBUG : CHAT_LOG_WARN,
+             "skipping record %s[%d]@%lld: no handler for event type '%s'", record->topic,
+             record->partition, (long long)record->offset, event->type);
     count_consumed("unknown", "unhandled", 1);
     chat_envelope_cleanup(event);
   }

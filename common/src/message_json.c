@@ -12,6 +12,15 @@ static void append_nullable(bson_string_t *out, const char *str) {
     bson_string_append(out, "null");
 }
 
+/* A reply's quote of its original, as the last key; nothing for a
+ * message that answers none. */
+static void append_reply_to(bson_string_t *out, const chat_reply_quote_t *quote) {
+  if (!quote)
+    return;
+  bson_string_append(out, ",\"replyTo\":");
+  chat_reply_quote_json(out, quote);
+}
+
 void chat_new_message_json(bson_string_t *out, const chat_message_view_t *m) {
   bson_string_append(out, "{\"id\":");
   chat_json_append_string(out, m->id, strlen(m->id));
@@ -31,7 +40,9 @@ void chat_new_message_json(bson_string_t *out, const chat_message_view_t *m) {
   chat_json_append_string(out, m->sender_id, strlen(m->sender_id));
   bson_string_append(out, ",\"username\":");
   append_nullable(out, m->sender_username);
-  bson_string_append_printf(out, "},\"seq\":%lld}", (long long)m->seq);
+  bson_string_append_printf(out, "},\"seq\":%lld", (long long)m->seq);
+  append_reply_to(out, m->reply_to);
+  bson_string_append_c(out, '}');
 }
 
 void chat_user_ref_json(bson_string_t *out, const chat_user_ref_t *person) {
@@ -91,5 +102,6 @@ void chat_rest_message_json(bson_string_t *out, const chat_rest_message_view_t *
     bson_string_append(out, ",\"clientMsgId\":");
     chat_json_append_string(out, m->client_msg_id, strlen(m->client_msg_id));
   }
+  append_reply_to(out, message->reply_to);
   bson_string_append_c(out, '}');
 }

@@ -411,8 +411,14 @@ int chat_service_run(const chat_service_spec_t *spec) {
                                         .max_record_bytes = spec->max_record_bytes}};
   const chat_consumer_options_t options = {
       .before_revoke = spec->before_revoke ? service_before_revoke : NULL, .revoke_ctx = &batch};
-  err = chat_runtime_consume(rt, group, &spec->topic, 1, &options, spec->batch_max,
-                             handle_service_batch, &batch);
+  const chat_topic_t topics[2] = {spec->topic, CHAT_TOPIC_EVENTS};
+  char events_topic[CHAT_TOPIC_NAME_MAX];
+  if (spec->also_events &&
+      chat_topic_name(rt->config.topic_prefix, CHAT_TOPIC_EVENTS, events_topic,
+                      sizeof events_topic) == CHAT_OK)
+    batch.dispatch.quiet_topic = events_topic;
+  err = chat_runtime_consume(rt, group, topics, spec->also_events ? 2 : 1, &options,
+                             spec->batch_max, handle_service_batch, &batch);
   chat_runtime_request_stop(rt);
   if (spec->stop)
     spec->stop(rt);

@@ -12,6 +12,7 @@
 #include "rest_message_changes.h"
 #include "rest_messages.h"
 #include "rest_presence.h"
+#include "rest_readers.h"
 #include "rest_request.h"
 #include "rest_route.h"
 #include "rest_unread.h"
@@ -67,6 +68,9 @@ static const struct rest_route {
     {"PUT", "/api/chat/messages/:id/reactions/:emoji", rest_add_reaction,
      GATEWAY_MEMBER_OF(MESSAGE, "path", "id")},
     {"DELETE", "/api/chat/messages/:id/reactions/:emoji", rest_remove_reaction,
+     GATEWAY_MEMBER_OF(MESSAGE, "path", "id")},
+    /* Who read it (issue 21): a member of the message's group. */
+    {"GET", "/api/chat/messages/:id/readers", rest_message_readers,
      GATEWAY_MEMBER_OF(MESSAGE, "path", "id")},
     /* The 1-1 routes name the caller's own pair (otherUserId and
      * the caller): nobody else's conversation can be named there. */

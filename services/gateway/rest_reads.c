@@ -228,6 +228,8 @@ void rest_append_message(bson_string_t *out, const bson_t *doc, const rest_names
     bson_iter_array(&it, &reactions_len, &reactions_data);
   reacted_to = reacted_to && bson_init_static(&reactions, reactions_data, reactions_len);
   bool read = receipts_is_read(seq, mine, view->viewer_seq, view->others_min_seq);
+  chat_reply_quote_t quote;
+  bool is_reply = chat_reply_quote_read(doc, "replyTo", &quote);
   const chat_rest_message_view_t message = {
       .message =
           {
@@ -240,6 +242,7 @@ void rest_append_message(bson_string_t *out, const bson_t *doc, const rest_names
               .attachment_url = rest_doc_string(doc, "attachmentUrl"),
               .created_at_ms = created_at,
               .seq = seq,
+              .reply_to = is_reply ? &quote : NULL,
           },
       .is_read = read,
       .read_at_ms = !read ? 0 : mine ? view->other_at : view->viewer_at,

@@ -55,6 +55,14 @@ const char *send_request_read(const bson_t *doc, const char *sender_id, int max_
       return "attachmentUrl must be an http(s) URL of at most 2048 bytes, or null";
     out->attachment_url = value;
   }
+  /* A reply names its original by id; whether that message is one of
+   * this conversation is for persistence, which reads it, to say. */
+  value = string_field(doc, "replyTo", &present, &len);
+  if (present) {
+    if (!value || !chat_is_id(value))
+      return "replyTo must be the id (24 hex digits) of a message of this conversation, or null";
+    memcpy(out->reply_to, value, CHAT_ID_SIZE);
+  }
   const char *conversation_id = string_field(doc, "conversationId", &present, &len);
   if (present && (!conversation_id || !chat_is_id(conversation_id)))
     return "conversationId must be 24 hex digits";
@@ -100,5 +108,7 @@ chat_err_t send_request_command(const send_request_t *req, const char *sender_id
     BSON_APPEND_NULL(p, "attachmentUrl");
   if (connection_id)
     BSON_APPEND_UTF8(p, "connectionId", connection_id);
+  if (req->reply_to[0])
+    BSON_APPEND_UTF8(p, "replyTo", req->reply_to);
   return CHAT_OK;
 }

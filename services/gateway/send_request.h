@@ -23,9 +23,11 @@ typedef struct send_request {
   const char *content;                /* borrowed from the parsed payload */
   uint32_t content_len;
   const char *attachment_url; /* borrowed; NULL when absent or null */
+  char reply_to[CHAT_ID_SIZE]; /* a reply: the id of the message it answers; "" when none */
 } send_request_t;
 
-/* Reads {receiverId | conversationId, content, attachmentUrl?, clientMsgId?}
+/* Reads {receiverId | conversationId, content, attachmentUrl?, clientMsgId?,
+ * replyTo?}
  * of sender_id from doc (which must outlive out). Returns NULL, or what is
  * wrong with *err set (INVALID_ARGUMENT, BAD_PAYLOAD or TOO_LARGE). */
 const char *send_request_read(const bson_t *doc, const char *sender_id, int max_content_bytes,

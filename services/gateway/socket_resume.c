@@ -258,6 +258,8 @@ static void read_missed_of(resume_job_t *job, resume_t *resume, mongoc_collectio
       if (!values[0] || !values[1] || !values[3])
         continue;
       char *username = sender_username(job, users, values[1]);
+      chat_reply_quote_t quote;
+      bool is_reply = chat_reply_quote_read(doc, "replyTo", &quote);
       const chat_message_view_t view = {.id = values[0],
                                         .sender_id = values[1],
                                         .receiver_id = values[2],
@@ -267,7 +269,8 @@ static void read_missed_of(resume_job_t *job, resume_t *resume, mongoc_collectio
                                         .attachment_url = values[4],
                                         .created_at_ms = created,
                                         .sender_username = username,
-                                        .seq = seq};
+                                        .seq = seq,
+                                        .reply_to = is_reply ? &quote : NULL};
       bson_string_t *frame = bson_string_new("[\"new_message\",");
       chat_new_message_json(frame, &view);
       bson_string_append_c(frame, ']');

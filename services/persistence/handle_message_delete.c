@@ -44,6 +44,30 @@ static chat_err_t refuse(chat_runtime_t *rt, const chat_envelope_t *event, const
   return err;
 }
 
+/* The replies that quote a deleted message lose its text: their stored
+ * quotes say deleted from now on, in history, search and resume (issue
+ * 21, "Replies"). One update of the conversation's replies to it; the
+ * conversationId equality is what both stores serve by index (the nested
+ * key is filtered within that conversation's messages), and the command
+ * is one statement, as FerretDB wants. Idempotent: a replayed deletion
+ * finds nothing left to change. */
+static chat_err_t forget_quoted_text(mongoc_collection_t *messages, const char *conversation_id,
+                                     const char *message_id) {
+  bson_t *filter = BCON_NEW("conversationId", BCON_UTF8(conversation_id), "replyTo.messageId",
+                            BCON_UTF8(message_id), "replyTo.deleted", BCON_BOOL(false));
+  bson_t *update = BCON_NEW("$set", "{", "replyTo.excerpt", BCON_NULL, "replyTo.truncated",
+                            BCON_BOOL(false), "replyTo.deleted", BCON_BOOL(true), "}");
+  bson_error_t error;
+  chat_err_t err = CHAT_OK;
+  if (!mongoc_collection_update_many(messages, filter, update, NULL, NULL, &error)) {
+    CHAT_LOG(CHAT_LOG_WARN, "forgetting the quotes of message %s: %s", message_id, error.message);
+    err = chat_mongo_error(&error);
+  }
+  bson_destroy(update);
+  bson_destroy(filter);
+  return err;
+}
+
 chat_err_t persistence_handle_message_delete(void *ctx, const chat_envelope_t *event,
                                              const chat_record_t *record) {
   chat_runtime_t *rt = ctx;
@@ -97,6 +121,8 @@ chat_err_t persistence_handle_message_delete(void *ctx, const chat_envelope_t *e
     bson_destroy(update);
     bson_destroy(filter);
   }
+  if (err == CHAT_OK && !reason && conversation_id[0])
+    err = forget_quoted_text(messages, conversation_id, message_id);
   mongoc_collection_destroy(messages);
   chat_mongo_release(mongo, client);
   if (err != CHAT_OK)

@@ -42,6 +42,7 @@
 #include "chat/topics.h"
 #include "conversation_state.h"
 #include "persistence_publish.h"
+#include "reply_quotes.h"
 #include "reply_window.h"
 #include "summary_writer.h"
 
@@ -96,6 +97,9 @@ typedef struct send {
   int64_t created_at; /* ms; the gateway's accept time, so a replay has the same */
   char stored_receiver[CHAT_ID_SIZE];
   replied_first_t replied; /* stored with the message, so a redelivery publishes it again */
+  const char *reply_to;     /* a reply: the id of the message it answers; NULL when none */
+  chat_reply_quote_t quote; /* a reply's quote of it, taken once and stored with the reply */
+  bool quoted;              /* quote is set */
 } send_t;
 
 typedef struct run {
@@ -153,6 +157,11 @@ static void read_send(send_t *send) {
     if (!BSON_ITER_HOLDS_UTF8(&it) || (bson_iter_utf8(&it, &len), len > CHAT_ATTACHMENT_URL_MAX))
       return reject(send, CHAT_ERR_SCHEMA, "attachmentUrl must be a string or null");
     send->attachment_url = bson_iter_utf8(&it, NULL);
+  }
+  if (bson_iter_init_find(&it, &event->payload, "replyTo") && !BSON_ITER_HOLDS_NULL(&it)) {
+    if (!BSON_ITER_HOLDS_UTF8(&it) || !chat_is_id(bson_iter_utf8(&it, NULL)))
+      return reject(send, CHAT_ERR_SCHEMA, "replyTo must be a message id or null");
+    send->reply_to = bson_iter_utf8(&it, NULL);
   }
   send->connection_id = chat_envelope_string(event, "connectionId", NULL);
   send->receiver_id = chat_envelope_string(event, "receiverId", NULL);
@@ -286,6 +295,9 @@ static void take_stored_message(run_t *run, const bson_t *doc) {
           send->replied.original_at = bson_iter_date_time(&replied);
       }
     }
+    /* A redelivered reply keeps the quote it was stored with, even if the
+     * original was deleted since. */
+    send->quoted = chat_reply_quote_read(doc, "replyTo", &send->quote);
   }
 }
 
@@ -361,6 +373,45 @@ static void check_rights(run_t *run) {
   }
 }
 
+/* Takes the quote of each reply's original: from an earlier send of this
+ * run when it names one, else with a point read of the stored message by
+ * _id. A reply to a message that does not exist, or that is in another
+ * conversation, is refused. */
+static chat_err_t quote_originals(run_t *run) {
+  chat_err_t err = CHAT_OK;
+  for (size_t i = 0; i < run->count && err == CHAT_OK; i++) {
+    send_t *send = &run->sends[i];
+    if (send->reject != CHAT_OK || !send->reply_to)
+      continue;
+    const send_t *earlier = NULL;
+    for (size_t j = 0; j < i && !earlier; j++) {
+      if (run->sends[j].reject == CHAT_OK && strcmp(run->sends[j].message_id, send->reply_to) == 0)
+        earlier = &run->sends[j];
+    }
+    if (earlier) {
+      if (earlier->conversation != send->conversation) {
+        reject(send, CHAT_ERR_INVALID, "replyTo names a message of another conversation");
+        continue;
+      }
+      const user_t *author = find_user(run, earlier->sender_id);
+      chat_reply_quote_take(&send->quote, earlier->message_id, earlier->sender_id,
+                            author ? author->username : NULL, earlier->content,
+                            earlier->content_len, false);
+      send->quoted = true;
+      continue;
+    }
+    chat_err_t refusal = CHAT_OK;
+    const char *why = NULL;
+    err = reply_quotes_lookup(run->rt, run->client, send->reply_to, send->conversation->id,
+                              &send->quote, &refusal, &why);
+    if (err == CHAT_OK && refusal != CHAT_OK)
+      reject(send, refusal, why);
+    else if (err == CHAT_OK)
+      send->quoted = true;
+  }
+  return err;
+}
+
 /* Creates the direct conversations that first messages open: the members
  * first, then the conversation, so that a conversation that exists always
  * has its members (a retry after a crash in between finishes the job). */
@@ -426,7 +477,8 @@ static chat_err_t read_back(run_t *run, size_t from) {
   chat_mongo_t *mongo = chat_runtime_mongo(run->rt);
   mongoc_collection_t *messages = chat_mongo_collection(mongo, run->client, "messages");
   bson_t *projection = BCON_NEW("seq", BCON_INT32(1), "createdAt", BCON_INT32(1), "receiverId",
-                                BCON_INT32(1), "repliedFirst", BCON_INT32(1));
+                                BCON_INT32(1), "repliedFirst", BCON_INT32(1), "replyTo",
+                                BCON_INT32(1));
   bson_t *opts = BCON_NEW("limit", BCON_INT64(1));
   BSON_APPEND_DOCUMENT(opts, "projection", projection);
   chat_err_t err = CHAT_OK;
@@ -557,6 +609,8 @@ static bson_t *message_doc(const send_t *send) {
     BSON_APPEND_DATE_TIME(&replied, "originalAt", send->replied.original_at);
     bson_append_document_end(doc, &replied);
   }
+  if (send->quoted)
+    chat_reply_quote_append(doc, "replyTo", &send->quote);
   return doc;
 }
 
@@ -719,6 +773,7 @@ static bson_string_t *new_message_json(const run_t *run, const send_t *send) {
       .created_at_ms = send->created_at,
       .sender_username = sender ? sender->username : NULL,
       .seq = send->seq,
+      .reply_to = send->quoted ? &send->quote : NULL,
   };
   bson_string_t *out = bson_string_new(NULL);
   chat_new_message_json(out, &view);
@@ -754,6 +809,7 @@ static bson_string_t *rest_message_json(const run_t *run, const send_t *send) {
               .attachment_url = send->attachment_url,
               .created_at_ms = send->created_at,
               .seq = send->seq,
+              .reply_to = send->quoted ? &send->quote : NULL,
           },
       .is_read = false, /* just sent: nobody else has read it */
       .sender = {send->sender_id, sender ? sender->username : NULL, -1},
@@ -866,9 +922,21 @@ static chat_err_t publish_message(run_t *run, const send_t *send) {
     bson_string_free(result, true);
   }
   if (err == CHAT_OK)
-    err = persistence_publish_message_created(run->rt, send->message_id, c->id, send->sender_id,
-                                              receiver_of(send), send->content, send->content_len,
-                                              send->attachment_url, send->seq, send->created_at);
+    err = persistence_publish_message_created(
+        run->rt, &(const persistence_message_created_t){
+                     .message_id = send->message_id,
+                     .conversation_id = c->id,
+                     .sender_id = send->sender_id,
+                     .receiver_id = receiver_of(send),
+                     .content = send->content,
+                     .content_len = send->content_len,
+                     .attachment_url = send->attachment_url,
+                     .seq = send->seq,
+                     .created_at_ms = send->created_at,
+                     .reply_to = send->quoted ? &send->quote : NULL,
+                     .member_ids = (const char *const *)c->participants,
+                     .member_count = c->participant_count,
+                 });
   if (err == CHAT_OK && send->replied.original_sender[0])
     err = persistence_publish_replied_first(run->rt, c->id, send->sender_id,
                                             send->replied.original_sender,
@@ -920,6 +988,9 @@ chat_err_t persistence_handle_message_sends(void *ctx, const chat_envelope_t *ev
   t_load = monotonic_us();
   if (err == CHAT_OK) {
     check_rights(&run);
+    err = quote_originals(&run);
+  }
+  if (err == CHAT_OK) {
     err = create_direct_conversations(&run);
   }
   if (err == CHAT_OK)

@@ -40,25 +40,35 @@ static void append_nullable(bson_t *doc, const char *key, const char *value) {
     bson_append_null(doc, key, -1);
 }
 
-chat_err_t persistence_publish_message_created(chat_runtime_t *rt, const char *message_id,
-                                               const char *conversation_id, const char *sender_id,
-                                               const char *receiver_id, const char *content,
-                                               size_t content_len, const char *attachment_url,
-                                               int64_t seq, int64_t created_at_ms) {
+chat_err_t persistence_publish_message_created(chat_runtime_t *rt,
+                                               const persistence_message_created_t *m) {
   chat_envelope_t env;
   chat_err_t err = chat_envelope_init(&env, "message.created", chat_runtime_source(rt), NULL);
   if (err != CHAT_OK)
     return err;
   bson_t *p = &env.payload;
-  BSON_APPEND_UTF8(p, "messageId", message_id);
-  BSON_APPEND_UTF8(p, "conversationId", conversation_id);
-  BSON_APPEND_UTF8(p, "senderId", sender_id);
-  append_nullable(p, "receiverId", receiver_id);
-  bson_append_utf8(p, "content", -1, content, (int)content_len);
-  append_nullable(p, "attachmentUrl", attachment_url);
-  BSON_APPEND_INT64(p, "seq", seq);
-  append_time(p, "createdAt", created_at_ms);
-  return publish(rt, &env, conversation_id);
+  BSON_APPEND_UTF8(p, "messageId", m->message_id);
+  BSON_APPEND_UTF8(p, "conversationId", m->conversation_id);
+  BSON_APPEND_UTF8(p, "senderId", m->sender_id);
+  append_nullable(p, "receiverId", m->receiver_id);
+  bson_append_utf8(p, "content", -1, m->content, (int)m->content_len);
+  append_nullable(p, "attachmentUrl", m->attachment_url);
+  BSON_APPEND_INT64(p, "seq", m->seq);
+  append_time(p, "createdAt", m->created_at_ms);
+  if (m->reply_to)
+    chat_reply_quote_append(p, "replyTo", m->reply_to);
+  if (m->member_count) {
+    bson_t members;
+    BSON_APPEND_ARRAY_BEGIN(p, "memberIds", &members);
+    for (size_t i = 0; i < m->member_count; i++) {
+      char key[16];
+      const char *key_str;
+      bson_uint32_to_string((uint32_t)i, &key_str, key, sizeof key);
+      bson_append_utf8(&members, key_str, -1, m->member_ids[i], -1);
+    }
+    bson_append_array_end(p, &members);
+  }
+  return publish(rt, &env, m->conversation_id);
 }
 
 chat_err_t persistence_publish_conversation_created(chat_runtime_t *rt, const char *conversation_id,

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "chat/envelope.h"
+#include "chat/reply_quote.h"
 #include "chat/runtime.h"
 
 /* Sends value (a command.result JSON) to the gateway in event's source
@@ -16,13 +17,25 @@
  * came from elsewhere or has no correlation id. */
 chat_err_t persistence_reply(chat_runtime_t *rt, const chat_envelope_t *event, const char *value);
 
-/* message.created on chat.events, keyed by conversation. receiver_id and
- * attachment_url may be NULL. */
-chat_err_t persistence_publish_message_created(chat_runtime_t *rt, const char *message_id,
-                                               const char *conversation_id, const char *sender_id,
-                                               const char *receiver_id, const char *content,
-                                               size_t content_len, const char *attachment_url,
-                                               int64_t seq, int64_t created_at_ms);
+/* A stored message as message.created tells it. receiver_id,
+ * attachment_url and reply_to may be NULL. */
+typedef struct persistence_message_created {
+  const char *message_id, *conversation_id, *sender_id, *receiver_id;
+  const char *content;
+  size_t content_len;
+  const char *attachment_url;
+  int64_t seq, created_at_ms;
+  const chat_reply_quote_t *reply_to; /* a reply: the quote of its original */
+  /* The conversation's members when it was stored, the sender among them:
+   * whom the message is for, e.g. for presence's notification.requested
+   * (docs/architecture.md, "Push for offline members"). */
+  const char *const *member_ids;
+  size_t member_count;
+} persistence_message_created_t;
+
+/* message.created on chat.events, keyed by conversation. */
+chat_err_t persistence_publish_message_created(chat_runtime_t *rt,
+                                               const persistence_message_created_t *m);
 
 /* conversation.created on chat.events. name and owner_id may be NULL. */
 chat_err_t persistence_publish_conversation_created(chat_runtime_t *rt, const char *conversation_id,

@@ -229,6 +229,26 @@ def run(api):
     _, answer = api.call("createGroup", token=alice["token"], body={"name": "Weekend plans", "memberIds": [bob["id"]]}, expect=201)
     group = answer["data"]["conversationId"]
     api.call("createGroup", token=alice["token"], body={"name": "", "memberIds": []}, expect=400)
+    # Replies and who read it (issue 21).
+    _, answer = api.call("sendMessage", token=alice["token"],
+                         body={"conversationId": group, "content": "plans?"}, expect=201)
+    original = answer["data"]["id"]
+    _, answer = api.call("sendMessage", token=bob["token"],
+                         body={"conversationId": group, "content": "yes", "replyTo": original}, expect=201)
+    check("a reply's answer quotes its original", answer["data"].get("replyTo", {}).get("messageId") == original,
+          answer["data"])
+    api.call("sendMessage", token=bob["token"], body={"conversationId": group, "content": "x", "replyTo": "nope"},
+             expect=400)
+    api.call("sendMessage", token=bob["token"],
+             body={"conversationId": group, "content": "x", "replyTo": first["id"]}, expect=400)
+    api.call("sendMessage", token=bob["token"],
+             body={"conversationId": group, "content": "x", "replyTo": "65f1a1aae4b0a1b2c3d4e7ff"}, expect=404)
+    api.call("markRead", params={"id": group}, token=bob["token"], expect=200)
+    api.call("messageReaders", params={"id": original}, token=alice["token"], expect=200)
+    api.call("messageReaders", params={"id": original}, token=carol["token"], expect=404)
+    api.call("messageReaders", params={"id": first["id"]}, token=alice["token"], expect=400)
+    api.call("messageReaders", params={"id": "nope"}, token=alice["token"], expect=400)
+    api.call("messageReaders", params={"id": original}, expect=401)
     api.call("listMembers", params={"id": group}, token=bob["token"], expect=200)
     api.call("listMembers", params={"id": group}, token=carol["token"], expect=403)
     api.call("addMembers", params={"id": group}, token=bob["token"], body={"userIds": [carol["id"]]}, expect=200)

@@ -122,7 +122,8 @@ async function seed(alice, bob) {
   for (let i = 0; i < messages.length; i += 100) await db.collection("messages").insertMany(messages.slice(i, i + 100));
   await db.collection("read_states").insertMany(members.map((m) => ({ _id: `${m.conversationId}:${m.userId}`, conversationId: m.conversationId, userId: m.userId, lastReadSeq: 1, lastReadAt: base })));
   await db.collection("presence").insertMany([...ids, alice.id, bob.id].map((id, i) => ({ _id: id, online: i % 3 === 0, changedAt: base })));
-  return { direct: conversations[0]._id, group: group._id };
+  const groupMessage = messages.find((m) => m.conversationId === group._id && m.seq === 100)._id;
+  return { direct: conversations[0]._id, group: group._id, groupMessage };
 }
 
 before(async () => {
@@ -173,7 +174,7 @@ const logSize = () => fs.statSync(path.join(pgDir, "postgresql.log")).size;
 test("no REST read and no connect-time lookup scans a whole collection on PostgreSQL", async () => {
   const alice = await register(gw, `alice_${pid}`);
   const bob = await register(gw, `bob_${pid}`);
-  const { direct, group } = await seed(alice, bob);
+  const { direct, group, groupMessage } = await seed(alice, bob);
   const tables = psql(`SELECT string_agg(format('%I.%I', schemaname, tablename), ', ') FROM pg_tables WHERE schemaname = '${database}'`).trim();
   assert.ok(tables, `no tables of schema ${database}: FerretDB named it otherwise`);
   psql(`ANALYZE ${tables}`);
@@ -197,6 +198,7 @@ test("no REST read and no connect-time lookup scans a whole collection on Postgr
     get("GET /api/chat/conversations/:id/messages")(alice.token, `/api/chat/conversations/${group}/messages?after=150`),
     get("GET /api/chat/conversations/:id/search")(alice.token, `/api/chat/conversations/${group}/search?q=NUMBER%201`),
     get("GET /api/chat/conversations/:id/members")(alice.token, `/api/chat/conversations/${group}/members`),
+    get("GET /api/chat/messages/:id/readers")(bob.token, `/api/chat/messages/${groupMessage}/readers`),
     get("GET /api/chat/unread-count")(alice.token, "/api/chat/unread-count"),
     get("GET /api/chat/unread")(alice.token, "/api/chat/unread"),
     { route: "POST /api/v1/chat/convo/one-to-one", run: () => http(gw, "POST", `/api/v1/chat/convo/one-to-one?otherUserId=${bob.id}`, { token: alice.token }) },

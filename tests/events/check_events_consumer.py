@@ -16,6 +16,7 @@ here = os.path.dirname(os.path.abspath(__file__))
 proto = os.path.join(here, "..", "..", "proto")
 sys.path.insert(0, os.path.join(proto, "examples", "python"))
 import consume_events  # noqa: E402
+import push_notifications  # noqa: E402
 
 passed = failed = 0
 
@@ -73,6 +74,17 @@ def main():
     types = {g["type"] for g in got}
     for vector in vectors:
         check(f"{vector['file']} decoded", vector["type"] in types)
+
+    # The push example: one push per offline member named, none twice.
+    sent = []
+    pushes = push_notifications.Pushes(send=sent.append)
+    for g in got + got:  # every event twice, as Kafka may redeliver
+        pushes.handle(g)
+    asked = [e["payload"] for _, e in expected if e["type"] == "notification.requested"]
+    check("there is a notification.requested vector", len(asked) >= 1, len(asked))
+    want_pushes = sorted((p["messageId"], u, p["preview"]) for p in asked for u in p["userIds"])
+    check("the push example sends one push per offline member, once",
+          sorted((s["messageId"], s["userId"], s["body"]) for s in sent) == want_pushes, sent)
 
     # A payload that breaks its schema is refused by decode().
     envelope_validator, payload_validators = consume_events.load_contract()

@@ -52,7 +52,7 @@ Test(dispatch, consecutive_records_of_a_run_type_come_as_one_run) {
       record_of(ENV("user.register"), 14), record_of(ENV("nobody.handles"), 15),
       record_of(ENV("message.send"), 16),
   };
-  chat_dispatch_t dispatch = {handlers, 2, &seen, 4096};
+  chat_dispatch_t dispatch = {handlers, 2, &seen, 4096, NULL};
   cr_assert_eq(chat_dispatch_batch(&dispatch, records, 7), CHAT_OK);
   /* The malformed record between two sends is skipped, so they join the run. */
   cr_assert_str_eq(seen.log, "run:3@10 one:user.register run:1@16 ");
@@ -61,14 +61,14 @@ Test(dispatch, consecutive_records_of_a_run_type_come_as_one_run) {
 Test(dispatch, a_failed_run_stops_the_batch_with_its_error) {
   seen_t seen = {.fail_on_run = CHAT_ERR_UNAVAILABLE};
   chat_record_t records[] = {record_of(ENV("message.send"), 1), record_of(ENV("user.register"), 2)};
-  chat_dispatch_t dispatch = {handlers, 2, &seen, 4096};
+  chat_dispatch_t dispatch = {handlers, 2, &seen, 4096, NULL};
   cr_assert_eq(chat_dispatch_batch(&dispatch, records, 2), CHAT_ERR_UNAVAILABLE);
   cr_assert_str_eq(seen.log, "run:1@1 ");
 }
 
 Test(dispatch, an_empty_batch_is_done) {
   seen_t seen = {0};
-  chat_dispatch_t dispatch = {handlers, 2, &seen, 4096};
+  chat_dispatch_t dispatch = {handlers, 2, &seen, 4096, NULL};
   cr_assert_eq(chat_dispatch_batch(&dispatch, NULL, 0), CHAT_OK);
   cr_assert_str_eq(seen.log, "");
 }

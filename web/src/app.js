@@ -392,6 +392,7 @@ function fromRest(m) {
     id: m.id, seq: m.seq, senderId: m.sender_id, sender: m.sender?.username, content: m.content,
     createdAt: m.createdAt, status: m.sender_id === state.me.id ? (m.is_read ? "read" : "persisted") : null,
     editedAt: m.editedAt ?? null, reactions: m.reactions ?? [],
+    replyTo: m.replyTo,
   };
 }
 
@@ -444,6 +445,7 @@ function drawPane() {
     h("div", { id: "results" }),
     log,
     h("p", { id: "typing", class: "typing", role: "status", "aria-live": "polite" }),
+    h("div", { id: "replying" }),
     h("form", { class: "compose row", onsubmit: (e) => { e.preventDefault(); send(); } },
       h("label", { for: "message", class: "sr-only" }, "Message"), message,
       h("button", { type: "submit" }, "Send")));
@@ -482,6 +484,7 @@ function drawMessages() {
     const mine = m.senderId === state.me.id;
     return h("li", { class: `message ${mine ? "mine" : "theirs"} ${m.deleted ? "deleted" : ""}` },
       h("span", { class: "sender" }, mine ? "You" : m.sender ?? state.users.get(m.senderId)?.username ?? "someone"),
+      m.replyTo && !m.deleted ? quoteOf(m.replyTo) : null,
       h("p", { class: "content" }, m.deleted ? "This message was deleted." : m.content),
       h("span", { class: "meta" }, m.createdAt ? time(m.createdAt) : "",
         mine && !m.deleted ? h("span", { class: `status ${m.status}` }, " · ", statusWords(m)) : null,
@@ -493,7 +496,8 @@ function drawMessages() {
           onclick: () => editMessage(m) }, "Edit") : null,
       mine && m.id && !m.deleted && m.status !== "rejected"
         ? h("button", { type: "button", class: "link", "aria-label": `Delete message: ${m.content.slice(0, 40)}`,
-          onclick: () => deleteMessage(m) }, "Delete") : null);
+          onclick: () => deleteMessage(m) }, "Delete") : null,
+      replyButton(m));
   });
   if (!open.exists && !items.length) items.push(h("li", { class: "hint" }, "No messages yet: say hello."));
   if (open.hasMore) items.unshift(h("li", { class: "hint" }, "Scroll up for older messages"));
@@ -510,12 +514,17 @@ async function send() {
   const c = open.conversation;
   const clientMsgId = crypto.randomUUID();
   const m = { clientMsgId, senderId: state.me.id, content, createdAt: new Date().toISOString(), status: "sending" };
+  const answered = open.replyingTo;
+  if (answered) m.replyTo = localQuote(answered);
   open.messages.push(m);
   input.value = "";
+  open.replyingTo = null;
+  drawReplying();
   stopTyping();
   drawMessages();
   const payload = open.exists || c.kind === "group" ? { conversationId: open.id, content, clientMsgId }
     : { receiverId: otherUserId(c), content, clientMsgId };
+  if (answered) payload.replyTo = answered.id;
   try {
     const ack = await emit("send_message", payload);
     if (m.status === "sending") m.status = ack.status ?? "accepted";
@@ -585,10 +594,11 @@ function onNewMessage(n) {
   if (m) {
     m.id = n.id;
     m.seq = n.seq;
+    if (n.replyTo) m.replyTo = n.replyTo; // the stored quote replaces the one drawn locally
     if (m.status === "sending" || m.status === "accepted") m.status = "persisted";
   } else {
     m = { id: n.id, seq: n.seq, senderId: n.senderId, sender: n.sender?.username, content: n.content, createdAt: n.createdAt,
-      status: n.senderId === state.me.id ? "persisted" : null };
+      status: n.senderId === state.me.id ? "persisted" : null, replyTo: n.replyTo };
     open.messages = mergeBySeq(open.messages, [m]);
   }
   open.byId.set(n.id, m);
@@ -681,7 +691,53 @@ function onMessageDeleted({ messageId, conversationId }) {
     m.deleted = true;
     drawMessages();
   }
+  forgetQuotedText(messageId);
   if (conversationId && state.conversations.has(conversationId)) loadLists();
+}
+
+// ---- replies ---------------------------------------------------------------------
+
+// A reply shows a quote of the message it answers: who wrote it and its
+// first characters, as the server stored them with the reply.
+function quoteOf(q) {
+  const who = q.senderId === state.me.id ? "You" : q.senderUsername ?? state.users.get(q.senderId)?.username ?? "someone";
+  return h("figure", { class: "quote", "aria-label": `In reply to ${who}` },
+    h("span", { class: "sender" }, who),
+    q.deleted ? h("em", {}, "a deleted message") : `${q.excerpt}${q.truncated ? "…" : ""}`);
+}
+
+function replyButton(m) {
+  if (!m.id || m.deleted || m.status === "rejected") return null;
+  return h("button", { type: "button", class: "link", "aria-label": `Reply to: ${m.content.slice(0, 40)}`,
+    onclick: () => { state.open.replyingTo = m; drawReplying(); document.getElementById("message")?.focus(); } }, "Reply");
+}
+
+// The quote drawn until the server's comes (with new_message).
+function localQuote(m) {
+  const excerpt = m.content.slice(0, 120);
+  return { messageId: m.id, senderId: m.senderId, senderUsername: m.sender ?? null, excerpt,
+    truncated: excerpt.length < m.content.length, deleted: false };
+}
+
+function drawReplying() {
+  const bar = document.getElementById("replying");
+  if (!bar) return;
+  const m = state.open?.replyingTo;
+  replace(bar, m ? h("div", { class: "replying row", role: "status" }, "Replying to ", quoteOf(localQuote(m)),
+    h("button", { type: "button", class: "link", onclick: () => { state.open.replyingTo = null; drawReplying(); } }, "Cancel reply"))
+    : null);
+}
+
+// The original is gone: the quotes of it on this screen lose its text too.
+function forgetQuotedText(messageId) {
+  let changed = false;
+  for (const m of state.open?.messages ?? []) {
+    if (m.replyTo?.messageId === messageId && !m.replyTo.deleted) {
+      m.replyTo = { ...m.replyTo, excerpt: null, truncated: false, deleted: true };
+      changed = true;
+    }
+  }
+  if (changed) drawMessages();
 }
 
 // ---- typing ---------------------------------------------------------------------

@@ -124,6 +124,14 @@ test("two people chat in Chromium across two gateways", async () => {
   await typeAndSend(pageB, "hi alice");
   await log(pageA, (t) => t.includes("hi alice"), "alice gets bob's reply live");
 
+  // bob replies to alice's message: both see the quote of it.
+  await pageB.locator(aria("Reply to: hello bob", "button")).click(); // a locator: the log is redrawn meanwhile
+  await typeAndSend(pageB, "answering that");
+  for (const [page, label] of [[pageA, "In reply to You"], [pageB, `In reply to ${alice}`]]) {
+    await page.waitForSelector(aria(label, "figure"));
+    await log(page, (t) => /hello bob\s+answering that/.test(t), `${label}: the quote, then the reply`);
+  }
+
   // A reload shows the history.
   await pageA.reload({ waitUntil: "load" });
   await inList(pageA, "Conversations", bob);
@@ -142,6 +150,7 @@ test("two people chat in Chromium across two gateways", async () => {
   // alice deletes her message: gone on bob's side too.
   await (await pageA.waitForSelector(aria("Delete message: hello bob, edited", "button"))).click();
   await log(pageB, (t) => !t.includes("hello bob") && t.includes("deleted"), "deleted on bob's side");
+  await log(pageB, (t) => t.includes("answering that") && t.includes("a deleted message"), "bob's quote of it says deleted");
   await log(pageA, (t) => !t.includes("hello bob"), "deleted on alice's side");
 
   // A group with a third user.

@@ -35,6 +35,10 @@ typedef struct chat_dispatch {
   size_t handler_count;
   void *ctx;               /* passed to every handler */
   size_t max_record_bytes; /* larger values are skipped as malformed */
+  /* Optional: the (prefixed) name of a topic whose records of a type
+   * with no handler are skipped without a warning: a service that reads
+   * a few types of the shared chat.events (presence: message.created). */
+  const char *quiet_topic;
 } chat_dispatch_t;
 
 /* A chat_batch_fn: ctx is a chat_dispatch_t. Handles records in order

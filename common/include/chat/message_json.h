@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "chat/reply_quote.h"
+
 /* A stored message, as plain views. receiver_id, attachment_url and
  * sender_username may be NULL. */
 typedef struct chat_message_view {
@@ -23,10 +25,12 @@ typedef struct chat_message_view {
   int64_t created_at_ms;
   const char *sender_username;
   int64_t seq;
+  const chat_reply_quote_t *reply_to; /* a reply: the quote of its original; NULL: no replyTo key */
 } chat_message_view_t;
 
 /* Appends {"id","senderId","receiverId","conversationId","content",
- * "attachmentUrl","isRead":false,"createdAt","sender":{"id","username"},"seq"}. */
+ * "attachmentUrl","isRead":false,"createdAt","sender":{"id","username"},"seq"
+ * [,"replyTo":{...}]} (chat/reply_quote.h). */
 void chat_new_message_json(bson_string_t *out, const chat_message_view_t *m);
 
 /* A person as REST answers name one (proto/openapi.yaml, UserRef). */
@@ -59,7 +63,7 @@ typedef struct chat_rest_message_view {
 /* Appends {"id","sender_id","receiver_id","conversation_id","content",
  * "attachment_url","is_read","read_at","createdAt","sender":{"id","username"
  * [,"isOnline"]},"receiver":{...}|null,"seq"[,"editedAt","reactions"]
- * [,"clientMsgId"]}. */
+ * [,"clientMsgId"][,"replyTo":{...}]}. */
 void chat_rest_message_json(bson_string_t *out, const chat_rest_message_view_t *m);
 
 #endif

@@ -73,7 +73,11 @@ chat_err_t chat_runtime_consume(chat_runtime_t *rt, const char *group_id,
 typedef struct chat_service_spec {
   chat_runtime_options_t runtime;
   const char *group_name; /* consumer group, after the topic prefix */
-  chat_topic_t topic;     /* the one topic it consumes */
+  chat_topic_t topic;     /* the topic it consumes */
+  /* Optional: it also consumes chat.events in the same group, handling
+   * the types of its handlers and skipping the others quietly (presence
+   * turns message.created into notification.requested). */
+  bool also_events;
   const chat_event_handler_t *handlers;
   size_t handler_count;
   size_t batch_max;        /* records per handled batch */
