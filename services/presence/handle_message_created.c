@@ -11,6 +11,7 @@
 #include "chat/log.h"
 #include "chat/reply_quote.h"
 #include "chat/topics.h"
+#include "online_cache.h"
 
 #define PUSH_MEMBERS_MAX 10000 /* members of one message.created looked at */
 
@@ -51,23 +52,33 @@ static size_t recipients_of(const chat_envelope_t *event, const char *sender_id,
   return count;
 }
 
-/* Keeps in recipients those with no live session (no document in
- * sessions: one count by the indexed userId each); returns how many. */
+/* Keeps in recipients those with no live session; returns how many. What
+ * this process settled lately answers (online_cache.h), the rest is one
+ * count of sessions by the indexed userId each: a group of 1,000 costs its
+ * lookups once, not at every message. */
 static size_t keep_offline(mongoc_collection_t *sessions, char (*recipients)[CHAT_ID_SIZE],
                            size_t count, chat_err_t *err) {
   size_t offline = 0;
   *err = CHAT_OK;
+  int64_t now = now_ms();
   for (size_t i = 0; i < count && *err == CHAT_OK; i++) {
-    bson_error_t error;
-    bson_t *filter = BCON_NEW("userId", BCON_UTF8(recipients[i]));
-    int64_t live = mongoc_collection_count_documents(sessions, filter, NULL, NULL, NULL, &error);
-    bson_destroy(filter);
-    if (live < 0) {
-      CHAT_LOG(CHAT_LOG_WARN, "sessions of user %s: %s", recipients[i], error.message);
-      *err = chat_mongo_error(&error);
-    } else if (live == 0) {
-      memmove(recipients[offline++], recipients[i], CHAT_ID_SIZE);
+    bool online = false;
+    if (!online_cache_get(recipients[i], now, &online)) {
+      bson_error_t error;
+      bson_t *filter = BCON_NEW("userId", BCON_UTF8(recipients[i]));
+      int64_t live =
+          mongoc_collection_count_documents(sessions, filter, NULL, NULL, NULL, &error);
+      bson_destroy(filter);
+      if (live < 0) {
+        CHAT_LOG(CHAT_LOG_WARN, "sessions of user %s: %s", recipients[i], error.message);
+        *err = chat_mongo_error(&error);
+        break;
+      }
+      online = live > 0;
+      online_cache_put(recipients[i], online, now);
     }
+    if (!online)
+      memmove(recipients[offline++], recipients[i], CHAT_ID_SIZE);
   }
   return offline;
 }

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "chat/broadcast.h"
 #include "chat/envelope.h"
@@ -11,6 +12,7 @@
 #include "chat/log.h"
 #include "chat/topics.h"
 #include "guests.h"
+#include "online_cache.h"
 #include "presence_logic.h"
 
 #define ROOMS_HEADER_MAX 10000 /* conversations named in one presence broadcast */
@@ -109,6 +111,12 @@ static bool changed(const bson_t *reply) {
          bson_iter_init_find(&it, reply, "upsertedId");
 }
 
+static int64_t wall_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 chat_err_t presence_settle(chat_runtime_t *rt, mongoc_client_t *client, const char *user_id,
                            int64_t when_ms) {
   chat_mongo_t *mongo = chat_runtime_mongo(rt);
@@ -135,6 +143,7 @@ chat_err_t presence_settle(chat_runtime_t *rt, mongoc_client_t *client, const ch
     err = chat_mongo_error(&error);
     goto out;
   }
+  online_cache_put(user_id, live > 0, wall_now_ms());
   presence_change_t change = presence_decide(was_online, live);
   if (change == PRESENCE_UNCHANGED)
     goto out;
