@@ -12,36 +12,12 @@
 #include "chat/json.h"
 #include "chat/log.h"
 #include "handle_conversation.h"
+#include "message_changes.h"
 #include "persistence_publish.h"
 
 static const char *payload_id(const chat_envelope_t *event, const char *key) {
   const char *value = chat_envelope_string(event, key, NULL);
   return value && chat_is_id(value) ? value : NULL;
-}
-
-/* Tells whoever asked that it was refused. */
-static chat_err_t refuse(chat_runtime_t *rt, const chat_envelope_t *event, const char *message_id,
-                         chat_err_t code, const char *reason) {
-  bson_iter_t it;
-  chat_err_t err = CHAT_OK;
-  if (bson_iter_init_find(&it, &event->payload, "connectionId") && BSON_ITER_HOLDS_UTF8(&it) &&
-      strchr(bson_iter_utf8(&it, NULL), '/')) {
-    char target[CHAT_ENVELOPE_SOURCE_MAX + 16];
-    chat_target(target, sizeof target, CHAT_TARGET_CONN, bson_iter_utf8(&it, NULL));
-    bson_string_t *value = bson_string_new("{\"messageId\":");
-    chat_json_append_string(value, message_id, strlen(message_id));
-    bson_string_append(value, ",\"reason\":");
-    chat_json_append_string(value, reason, strlen(reason));
-    bson_string_append_printf(value, ",\"code\":\"%s\"}", chat_err_code(code));
-    const chat_broadcast_route_t route = {.event = "message_deletion_reverted", .target = target};
-    err = chat_broadcast_send(chat_runtime_producer(rt), chat_runtime_config(rt), &route,
-                              value->str, value->len, 0);
-    bson_string_free(value, true);
-  }
-  if (err == CHAT_OK)
-    err = chat_broadcast_reply_error(chat_runtime_producer(rt), chat_runtime_config(rt), event,
-                                     code, reason);
-  return err;
 }
 
 /* The replies that quote a deleted message lose its text: their stored
@@ -128,7 +104,8 @@ chat_err_t persistence_handle_message_delete(void *ctx, const chat_envelope_t *e
   if (err != CHAT_OK)
     return err;
   if (reason)
-    return refuse(rt, event, message_id, code, reason);
+    return message_changes_refuse(rt, event, message_id, "message_deletion_reverted", code,
+                                  reason);
   char room[CHAT_ID_SIZE + 8];
   chat_target(room, sizeof room, CHAT_TARGET_ROOM, conversation_id);
   bson_string_t *value = bson_string_new(NULL);
