@@ -380,7 +380,7 @@ test("REST (seed 004): send answers once stored; conversations newest first; his
   assert.equal((await http(gwA, "POST", "/api/chat/send", { token: nora.token, body: { receiverId: lena.id, content: "newest" } })).status, 201);
 
   // The list reads each conversation's summary, which persistence writes
-  // behind the messages, at most once per CHAT_SUMMARY_INTERVAL_MS (200 ms)
+  // behind the messages, at most once per CHAT_SUMMARY_INTERVAL_MS (1 s)
   // a conversation: it catches up within that and one write.
   let list;
   await settles(async () => {

@@ -93,7 +93,7 @@ typedef enum chat_service {
     CHAT_SERVICE_PRESENCE, "A gateway silent this long is dead: its sessions end")                 \
   X(CHAT_CACHED_CONVERSATIONS, cached_conversations, INT, "100000", 16, 10000000,                  \
     CHAT_SERVICE_PERSISTENCE, "Conversations whose state the partition owner keeps in memory")      \
-  X(CHAT_SUMMARY_INTERVAL_MS, summary_interval_ms, INT, "200", 0, 60000,                           \
+  X(CHAT_SUMMARY_INTERVAL_MS, summary_interval_ms, INT, "1000", 0, 60000,                          \
     CHAT_SERVICE_PERSISTENCE, "Least time between two writes of one conversation's summary")       \
   X(CHAT_CACHED_USERS, cached_users, INT, "100000", 16, 10000000, CHAT_SERVICE_PERSISTENCE,         \
     "User names the partition owner keeps in memory")                                             \
