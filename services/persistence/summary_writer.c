@@ -343,8 +343,6 @@ chat_err_t summary_writer_start(chat_mongo_t *mongo, size_t writers, size_t capa
   return CHAT_OK;
 }
 
-bool summary_writer_running(void) { return writer != NULL; }
-
 void summary_writer_post(const conversation_summary_t *summary) {
   writer_t *w = writer;
   pthread_mutex_lock(&w->lock);

@@ -61,10 +61,6 @@ void conversation_summary_set_preview(conversation_summary_t *summary, const cha
 chat_err_t summary_writer_start(chat_mongo_t *mongo, size_t writers, size_t capacity,
                                 int interval_ms);
 
-/* Whether summary_writer_start() succeeded and summary_writer_stop() has
- * not been called. */
-bool summary_writer_running(void);
-
 /* Hands summary over (copied), coalescing it with what waits for its
  * conversation. Waits while the writer is full. */
 void summary_writer_post(const conversation_summary_t *summary);

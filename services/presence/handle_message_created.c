@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "chat/ids.h"
 #include "chat/json.h"
@@ -12,14 +11,9 @@
 #include "chat/reply_quote.h"
 #include "chat/topics.h"
 #include "online_cache.h"
+#include "presence_store.h"
 
 #define PUSH_MEMBERS_MAX 10000 /* members of one message.created looked at */
-
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* How many entries memberIds has (at most PUSH_MEMBERS_MAX). */
 static size_t member_count(const chat_envelope_t *event) {
@@ -60,7 +54,7 @@ static size_t keep_offline(mongoc_collection_t *sessions, char (*recipients)[CHA
                            size_t count, chat_err_t *err) {
   size_t offline = 0;
   *err = CHAT_OK;
-  int64_t now = now_ms();
+  int64_t now = presence_wall_ms();
   for (size_t i = 0; i < count && *err == CHAT_OK; i++) {
     bool online = false;
     if (!online_cache_get(recipients[i], now, &online)) {
@@ -103,7 +97,7 @@ static chat_err_t claim(mongoc_collection_t *requests, const char *message_id,
                         int64_t created_at_ms) {
   bson_t *doc = BCON_NEW("_id", BCON_UTF8(message_id), "conversationId",
                          BCON_UTF8(conversation_id), "createdAt", BCON_DATE_TIME(created_at_ms),
-                         "requestedAt", BCON_DATE_TIME(now_ms()));
+                         "requestedAt", BCON_DATE_TIME(presence_wall_ms()));
   append_ids(doc, "userIds", offline, count);
   bson_error_t error;
   chat_err_t err = CHAT_OK;
@@ -181,7 +175,7 @@ chat_err_t presence_handle_message_created(void *ctx, const chat_envelope_t *eve
   const char *created = chat_envelope_string(event, "createdAt", NULL);
   if (created)
     chat_json_parse_time(created, &created_at);
-  if (now_ms() - created_at > PUSH_MAX_AGE_MS)
+  if (presence_wall_ms() - created_at > PUSH_MAX_AGE_MS)
     return CHAT_OK;
   size_t cap = member_count(event);
   if (cap == 0)
@@ -217,7 +211,7 @@ out:
 
 void presence_prune_notification_requests(chat_runtime_t *rt) {
   static int64_t last_pruned_ms; /* the tick thread's alone */
-  int64_t now = now_ms();
+  int64_t now = presence_wall_ms();
   if (now - last_pruned_ms < PUSH_PRUNE_EVERY_MS)
     return;
   last_pruned_ms = now;

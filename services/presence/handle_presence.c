@@ -2,7 +2,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "chat/json.h"
 #include "chat/log.h"
@@ -10,12 +9,6 @@
 #include "presence_store.h"
 
 static int64_t process_started_ms;
-
-static int64_t wall_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int64_t doc_time(const bson_t *doc, const char *key) {
   bson_iter_t it;
@@ -164,7 +157,7 @@ chat_err_t presence_handle_heartbeat(void *ctx, const chat_envelope_t *event,
 }
 
 void presence_expire_gateways(chat_runtime_t *rt) {
-  int64_t now = wall_ms();
+  int64_t now = presence_wall_ms();
   int64_t expiry = chat_runtime_config(rt)->presence_expiry_ms;
   if (!process_started_ms)
     process_started_ms = now;

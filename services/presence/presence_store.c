@@ -111,7 +111,7 @@ static bool changed(const bson_t *reply) {
          bson_iter_init_find(&it, reply, "upsertedId");
 }
 
-static int64_t wall_now_ms(void) {
+int64_t presence_wall_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -143,7 +143,7 @@ chat_err_t presence_settle(chat_runtime_t *rt, mongoc_client_t *client, const ch
     err = chat_mongo_error(&error);
     goto out;
   }
-  online_cache_put(user_id, live > 0, wall_now_ms());
+  online_cache_put(user_id, live > 0, presence_wall_ms());
   presence_change_t change = presence_decide(was_online, live);
   if (change == PRESENCE_UNCHANGED)
     goto out;

@@ -4,7 +4,13 @@
 #ifndef PRESENCE_STORE_H
 #define PRESENCE_STORE_H
 
+#include <stdint.h>
+
 #include "chat/runtime.h"
+
+/* The wall clock in ms since the epoch: what presence stores and compares
+ * with the times in events. */
+int64_t presence_wall_ms(void);
 
 /* Recounts user_id's live sessions and, when that makes them come online
  * or go offline, records it (a conditional update: of two processes
