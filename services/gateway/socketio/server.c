@@ -1195,13 +1195,19 @@ chat_err_t chat_sio_server_post(chat_sio_server_t *server, void (*fn)(void *arg)
   call->fn = fn;
   call->arg = arg;
   pthread_mutex_lock(&server->posted_lock);
+  bool loop_woken = server->posted_head != NULL;
   if (server->posted_tail)
     server->posted_tail->next = call;
   else
     server->posted_head = call;
   server->posted_tail = call;
   pthread_mutex_unlock(&server->posted_lock);
-  lws_cancel_service(server->context); /* LWS_CALLBACK_EVENT_WAIT_CANCELLED runs it */
+  /* One wake-up for all the calls posted before the loop takes them
+   * (run_posted() takes the whole list): a burst of broadcast records or
+   * delivery reports costs the loop one poll() over its sockets, not one
+   * each. */
+  if (!loop_woken)
+    lws_cancel_service(server->context); /* LWS_CALLBACK_EVENT_WAIT_CANCELLED runs them */
   return CHAT_OK;
 }
 
