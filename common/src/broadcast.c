@@ -91,6 +91,13 @@ bool chat_broadcast_scope_admits(chat_broadcast_scope_t scope, bool conversation
 chat_err_t chat_broadcast_send(chat_producer_t *producer, const chat_config_t *cfg,
                                const chat_broadcast_route_t *route, const char *value,
                                size_t value_len, uint64_t request_id) {
+  return chat_broadcast_send_keyed(producer, cfg, route, route->target, value, value_len,
+                                   request_id);
+}
+
+chat_err_t chat_broadcast_send_keyed(chat_producer_t *producer, const chat_config_t *cfg,
+                                     const chat_broadcast_route_t *route, const char *key,
+                                     const char *value, size_t value_len, uint64_t request_id) {
   chat_kafka_header_t headers[ROUTE_HEADER_COUNT];
   size_t count = 0;
   char topic[CHAT_TOPIC_NAME_MAX];
@@ -102,8 +109,10 @@ chat_err_t chat_broadcast_send(chat_producer_t *producer, const chat_config_t *c
       headers[count++] = (chat_kafka_header_t){route_headers[i].name, field, strlen(field)};
   }
   chat_topic_name(cfg->topic_prefix, CHAT_TOPIC_BROADCAST, topic, sizeof topic);
-  return chat_producer_produce(producer, topic, route->target, strlen(route->target), value,
-                               value_len, headers, count, request_id);
+  if (!key)
+    key = route->target;
+  return chat_producer_produce(producer, topic, key, strlen(key), value, value_len, headers,
+                               count, request_id);
 }
 
 chat_err_t chat_broadcast_read(const chat_record_t *record, chat_broadcast_route_t *route,

@@ -112,8 +112,8 @@ chat_err_t persistence_handle_message_delete(void *ctx, const chat_envelope_t *e
   bson_string_append_printf(value, "{\"messageId\":\"%s\",\"conversationId\":\"%s\"}", message_id,
                             conversation_id);
   const chat_broadcast_route_t route = {.event = "message_deleted", .target = room};
-  err = chat_broadcast_send(chat_runtime_producer(rt), chat_runtime_config(rt), &route, value->str,
-                            value->len, 0);
+  err = chat_broadcast_send_keyed(chat_runtime_producer(rt), chat_runtime_config(rt), &route,
+                                  conversation_id, value->str, value->len, 0);
   bson_string_free(value, true);
   if (err == CHAT_OK)
     err = persistence_publish_message_deleted(rt, message_id, conversation_id, user_id, event->ts);

@@ -822,10 +822,12 @@ static bson_string_t *rest_message_json(const run_t *run, const send_t *send) {
   return out;
 }
 
-static chat_err_t broadcast(run_t *run, const chat_broadcast_route_t *route,
+/* Keyed by the conversation, whatever the target (chat/broadcast.h). */
+static chat_err_t broadcast(run_t *run, const send_t *send, const chat_broadcast_route_t *route,
                             const bson_string_t *value) {
-  return chat_broadcast_send(chat_runtime_producer(run->rt), chat_runtime_config(run->rt), route,
-                             value->str, value->len, 0);
+  return chat_broadcast_send_keyed(chat_runtime_producer(run->rt), chat_runtime_config(run->rt),
+                                   route, send->conversation ? send->conversation->id : NULL,
+                                   value->str, value->len, 0);
 }
 
 /* conversation_created, with the join header, to each member's sockets. */
@@ -850,7 +852,7 @@ static chat_err_t announce_conversation(run_t *run, const send_t *send) {
     chat_target(target, sizeof target, CHAT_TARGET_USER, c->participants[i]);
     const chat_broadcast_route_t route = {
         .event = "conversation_created", .target = target, .join = c->id};
-    err = broadcast(run, &route, value);
+    err = broadcast(run, send, &route, value);
   }
   bson_string_free(value, true);
   if (err == CHAT_OK)
@@ -885,7 +887,7 @@ static chat_err_t publish_message(run_t *run, const send_t *send) {
       chat_target(target, sizeof target, CHAT_TARGET_USER, c->participants[i]);
       const chat_broadcast_route_t route = {
           .event = "message_notification", .target = target, .exclude = has_conn ? conn : NULL};
-      err = broadcast(run, &route, notification);
+      err = broadcast(run, send, &route, notification);
     }
   } else {
     chat_target(room, sizeof room, CHAT_TARGET_ROOM, c->id);
@@ -897,9 +899,9 @@ static chat_err_t publish_message(run_t *run, const send_t *send) {
                                            .scope = "closed",
                                            .exclude = has_conn ? conn : NULL,
                                            .seq = seq};
-    err = broadcast(run, &open, message);
+    err = broadcast(run, send, &open, message);
     if (err == CHAT_OK)
-      err = broadcast(run, &closed, notification);
+      err = broadcast(run, send, &closed, notification);
     bson_string_free(message, true);
   }
   bson_string_free(notification, true);
@@ -913,7 +915,7 @@ static chat_err_t publish_message(run_t *run, const send_t *send) {
      * has the ack (conversation_created to user:<id> may come later). */
     const chat_broadcast_route_t route = {
         .event = "message_ack", .target = conn, .join = c->direct && send->seq == 1 ? c->id : NULL};
-    err = broadcast(run, &route, ack);
+    err = broadcast(run, send, &route, ack);
     bson_string_free(ack, true);
   }
   if (err == CHAT_OK && send->event->correlation_id[0]) {
@@ -958,7 +960,7 @@ static chat_err_t publish_rejection(run_t *run, const send_t *send) {
     chat_json_append_string(ack, send->client_msg_id, strlen(send->client_msg_id));
     bson_string_append_printf(ack, ",\"status\":\"rejected\",\"error\":%s}", error->str);
     const chat_broadcast_route_t route = {.event = "message_ack", .target = conn};
-    err = broadcast(run, &route, ack);
+    err = broadcast(run, send, &route, ack);
     bson_string_free(ack, true);
   }
   if (err == CHAT_OK)

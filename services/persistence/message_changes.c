@@ -92,6 +92,6 @@ chat_err_t message_changes_tell_room(chat_runtime_t *rt, const char *conversatio
   char room[CHAT_ID_SIZE + 8];
   chat_target(room, sizeof room, CHAT_TARGET_ROOM, conversation_id);
   const chat_broadcast_route_t route = {.event = event_name, .target = room};
-  return chat_broadcast_send(chat_runtime_producer(rt), chat_runtime_config(rt), &route, value,
-                             value_len, 0);
+  return chat_broadcast_send_keyed(chat_runtime_producer(rt), chat_runtime_config(rt), &route,
+                                   conversation_id, value, value_len, 0);
 }

@@ -91,6 +91,15 @@ chat_err_t chat_broadcast_send(chat_producer_t *producer, const chat_config_t *c
                                const chat_broadcast_route_t *route, const char *value,
                                size_t value_len, uint64_t request_id);
 
+/* chat_broadcast_send() keyed by key (NULL: the target). Persistence keys
+ * what it tells about a conversation by the conversation's id, whatever
+ * the target (room:, user:, conn:): one partition then orders all of it,
+ * and a run's records go out in one produce request per partition it
+ * touched instead of one per target's partition (proto/README.md). */
+chat_err_t chat_broadcast_send_keyed(chat_producer_t *producer, const chat_config_t *cfg,
+                                     const chat_broadcast_route_t *route, const char *key,
+                                     const char *value, size_t value_len, uint64_t request_id);
+
 /* Answers the command in event with value (a command.result JSON), sent to
  * the gateway in event's source ("gateway/<id>") with event's correlation
  * id, where a REST call waits for it. Nothing when the command came from
