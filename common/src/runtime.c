@@ -17,7 +17,8 @@
 #define READY_KAFKA_TIMEOUT_MS 1000 /* /readyz waits at most this for Kafka */
 #define ADMIN_TIMEOUT_MS 10000      /* CreateTopics request timeout */
 #define CONSUME_POLL_MS 100         /* wait for the first record of a batch */
-#define CONSUME_FILL_MS 2           /* wait for each further record of a batch */
+#define CONSUME_FILL_MS 2           /* a batch takes further records for up to this long */
+#define CONSUME_COMMIT_MS 200       /* offsets are committed at most this often */
 #define BATCH_SERIES_MAX 64         /* series cap of the batch metrics (topics times outcomes) */
 
 struct chat_runtime {
@@ -275,14 +276,39 @@ chat_err_t chat_runtime_consume(chat_runtime_t *rt, const char *group_id,
     return err;
   }
   CHAT_LOG(CHAT_LOG_INFO, "consuming as group '%s'", group_id);
+  /* Offsets are stored after every batch and committed at most every
+   * CONSUME_COMMIT_MS, and when the stream pauses: a commit per batch was
+   * one more request to the broker per batch and a round trip that every
+   * batch waited for. A crash redelivers what came after the last commit,
+   * which every handler recognizes (docs/architecture.md, "Delivery
+   * guarantees"); a revocation and a stop commit everything stored. */
+  struct timespec committed_at;
+  clock_gettime(CLOCK_MONOTONIC, &committed_at);
+  bool uncommitted = false;
   while (!chat_runtime_stopping(rt)) {
     size_t count = 0;
-    if (chat_consumer_poll(consumer, CONSUME_POLL_MS, &batch[0]) != CHAT_OK)
+    if (chat_consumer_poll(consumer, CONSUME_POLL_MS, &batch[0]) != CHAT_OK) {
+      if (uncommitted && chat_consumer_commit(consumer) == CHAT_OK) {
+        uncommitted = false;
+        clock_gettime(CLOCK_MONOTONIC, &committed_at);
+      }
       continue;
+    }
     count = 1;
-    while (count < batch_max &&
-           chat_consumer_poll(consumer, CONSUME_FILL_MS, &batch[count]) == CHAT_OK)
+    /* The window is counted from the first record, not per record: under
+     * a steady stream every record comes within any per-record wait, and
+     * the batch would grow to batch_max before its first record is
+     * handled (a gateway's 1,000 broadcast records, 300 ms at 3,000 a
+     * second, before the first delivery). */
+    struct timespec first;
+    clock_gettime(CLOCK_MONOTONIC, &first);
+    int fill_ms = options.batch_without_wait ? 0 : CONSUME_FILL_MS;
+    while (count < batch_max) {
+      int left_ms = fill_ms - (int)(seconds_since(&first) * 1000);
+      if (chat_consumer_poll(consumer, left_ms > 0 ? left_ms : 0, &batch[count]) != CHAT_OK)
+        break;
       count++;
+    }
 
     int backoff_ms = BACKOFF_START_MS;
     batch_metrics_for(&metrics, batch[0].topic);
@@ -319,7 +345,12 @@ chat_err_t chat_runtime_consume(chat_runtime_t *rt, const char *group_id,
     if (err == CHAT_OK) {
       for (size_t i = 0; i < count; i++)
         chat_consumer_store(consumer, &batch[i]);
-      chat_consumer_commit(consumer);
+      uncommitted = true;
+      if (seconds_since(&committed_at) * 1000 >= CONSUME_COMMIT_MS &&
+          chat_consumer_commit(consumer) == CHAT_OK) {
+        uncommitted = false;
+        clock_gettime(CLOCK_MONOTONIC, &committed_at);
+      }
     }
     for (size_t i = 0; i < count; i++)
       chat_record_release(&batch[i]);

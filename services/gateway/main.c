@@ -145,7 +145,8 @@ static void *broadcast_main(void *arg) {
   const chat_consumer_options_t opts = {.from_latest = true,
                                         .all_partitions_from_end = true,
                                         .on_started = recovery_started,
-                                        .started_ctx = gw};
+                                        .started_ctx = gw,
+                                        .batch_without_wait = true};
   if (chat_runtime_consume(gw->rt, group, topics, 1, &opts, GATEWAY_BATCH_MAX, deliver_broadcast,
                            gw) != CHAT_OK) {
     chat_runtime_request_stop(gw->rt);

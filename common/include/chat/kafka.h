@@ -108,6 +108,11 @@ typedef struct chat_consumer_options {
    * before their offsets are committed. */
   void (*before_revoke)(void *ctx);
   void *revoke_ctx;
+  /* chat_runtime_consume(): hand each batch over with what has already
+   * arrived, without the short wait for more (a consumer that handles
+   * records one by one gains nothing from bigger batches, and its first
+   * record would wait). */
+  bool batch_without_wait;
 } chat_consumer_options_t;
 
 /* Creates a consumer in group_id subscribed to the prefixed topics. opts may
