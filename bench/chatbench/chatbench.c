@@ -5,6 +5,7 @@
  *   chatbench idle   --gateways H:P[,H:P..] --secret S --connections N [--hold SEC]
  *   chatbench pair   --gateways A,B --users FILE --rate R --duration SEC
  *   chatbench fanout --gateways A[,B..] --rooms FILE --rate R --duration SEC [--senders K]
+ *                    [--ready-timeout SEC]
  *   chatbench echo   --gateways H:P --connections N --rate R --duration SEC
  *
  * idle opens N authenticated connections (tokens minted with the HS256
@@ -15,7 +16,21 @@
  * lines: the first --senders members of each room (default 1) send to it
  * at --rate each, everyone else receives; "expected" in the report counts
  * the deliveries the receivers are owed for the sends of the window, so
- * that a share delivered can be told for rooms too. echo is the floor
+ * that a share delivered can be told for rooms too. A gateway puts a
+ * socket into its rooms only when its membership lookup answers, seconds
+ * after the connect under a connect storm, and a room's messages before
+ * that do not reach it; so fanout waits, between the connect phase and the
+ * warm-up, until every connected receiver has heard its room: each room's
+ * first connected sender sends it a probe (an ordinary message) every
+ * 200 ms until a message of that room has reached each of its receivers,
+ * for at most --ready-timeout seconds (default 15; 0: no barrier).
+ * Probes are due before the warm-up, so they are not in sent or expected
+ * and their acks and deliveries are neither counted nor timed (nor in
+ * persisted_busy_per_s; a refused one is still an error). stderr says
+ * "rooms ready: R of N receivers in S s"; the report adds
+ * receivers_not_ready (connected receivers that had heard nothing when
+ * the warm-up began) and ready_s (the barrier's length), both null with
+ * --ready-timeout 0. echo is the floor
  * under all of them: plain WebSockets (no Engine.IO) to
  * bench/floors/lws_echo, each sending at --rate and
  * timing the echo; idle --raw 1 holds plain WebSockets the same way.
@@ -58,6 +73,7 @@
 #define OUTBOX_MAX 64 /* frames waiting per connection */
 #define SAMPLES_MAX 4000000
 #define CONNECT_RETRIES 3 /* a connection lost before its handshake is opened again */
+#define PROBE_INTERVAL_US 200000u /* fanout's barrier: a probe to each room this often */
 
 typedef enum role { ROLE_IDLE, ROLE_SENDER, ROLE_RECEIVER } role_t;
 
@@ -73,6 +89,8 @@ typedef struct conn {
   char token[CHAT_JWT_TOKEN_MAX + 1];
   char peer[25];     /* a sender's receiver id, or room conversation id */
   bool to_room;      /* fanout: send by conversationId */
+  bool awaited;      /* fanout's barrier waits for a message of its room to reach it */
+  uint32_t room;     /* fanout: its line in --rooms */
   uint32_t audience; /* receivers owed each of this sender's messages */
   bool open, connected, failed;
   bool was_open;    /* the WebSocket handshake was done once */
@@ -87,6 +105,15 @@ typedef struct conn {
   char rx[FRAME_MAX * 4];
   size_t rx_len;
 } conn_t;
+
+/* fanout: one line of --rooms, for the readiness barrier */
+typedef struct room {
+  char conversation[25];
+  size_t first, count; /* its members in conns[] */
+  size_t prober;       /* the connected sender that sends its probes, or SIZE_MAX */
+  size_t waiting;      /* connected receivers no message of the room has reached yet */
+  uint64_t next_probe_us;
+} room_t;
 
 typedef struct samples {
   uint32_t *us; /* latency in microseconds */
@@ -103,6 +130,7 @@ static struct {
   const char *secret, *users_file, *rooms_file;
   long connections, hold_s, duration_s, deadline_s, connect_rate, connect_window;
   long senders; /* fanout: members of each room that send */
+  long ready_timeout_s; /* fanout: the longest wait for receivers to be in their rooms */
   double rate;
   bool json;
   bool raw;         /* plain WebSockets, no Engine.IO (echo, idle --raw 1) */
@@ -114,6 +142,13 @@ static struct {
   lws_sorted_usec_list_t tick; /* every millisecond: open what is due, send what is due */
   bool sending;
   uint64_t start_us, measure_from_us, measure_until_us;
+  uint64_t send_from_us; /* the first due time of the warm-up: probes are due before it */
+  /* fanout's readiness barrier: probes go out while probing */
+  room_t *rooms;
+  size_t room_count;
+  bool probing, barrier; /* the barrier is waiting; it ran */
+  uint64_t receivers_connected, receivers_ready, receivers_waiting;
+  double ready_s; /* how long the barrier took */
   volatile sig_atomic_t stop;
   /* counters over the measured window */
   uint64_t sent, accepted, persisted, delivered, errors, connect_errors, connected;
@@ -204,6 +239,20 @@ static uint64_t due_in_content(const char *text) {
   return p ? strtoull(p + 13, NULL, 10) : 0;
 }
 
+/* fanout: a message reached receiver c while the barrier waits; it counts
+ * when it is one of c's room (a user in several rooms hears them all). */
+static void room_heard(conn_t *c, const char *text) {
+  room_t *r = &bench.rooms[c->room];
+  char key[48];
+  snprintf(key, sizeof key, "\"conversationId\":\"%s\"", r->conversation);
+  if (!strstr(text, key))
+    return;
+  c->awaited = false;
+  bench.receivers_ready++;
+  bench.receivers_waiting--;
+  r->waiting--;
+}
+
 static void on_text(conn_t *c, char *text, size_t len) {
   text[len] = '\0';
   uint64_t at = now_us();
@@ -254,10 +303,13 @@ static void on_text(conn_t *c, char *text, size_t len) {
   if (strncmp(text, "42[\"message_ack\"", 16) == 0) {
     const char *id = strstr(text, "\"clientMsgId\":\"b:");
     if (id && strstr(text, "\"status\":\"persisted\"")) {
-      bench.persisted += sample(&bench.persisted_lat, strtoull(id + 17, NULL, 10), at);
-      if (bench.persisted_all++ == 0)
-        bench.persisted_first_us = at;
-      bench.persisted_last_us = at;
+      uint64_t due = strtoull(id + 17, NULL, 10);
+      bench.persisted += sample(&bench.persisted_lat, due, at);
+      if (bench.sending && due >= bench.send_from_us) { /* fanout's probes left out */
+        if (bench.persisted_all++ == 0)
+          bench.persisted_first_us = at;
+        bench.persisted_last_us = at;
+      }
     } else if (strstr(text, "\"status\":\"rejected\"")) {
       bench.errors++;
       bench.errors_rejected++;
@@ -270,13 +322,53 @@ static void on_text(conn_t *c, char *text, size_t len) {
       strncmp(text, "42[\"message_notification\"", 25) == 0) {
     uint64_t due = due_in_content(text);
     if (due && c->role == ROLE_RECEIVER) {
+      /* A probe is due before the warm-up, so before measure_from_us:
+       * sample() leaves it out of delivered and of the latencies. */
       bench.delivered += sample(&bench.delivered_lat, due, at);
     }
+    if (c->awaited && bench.probing)
+      room_heard(c, text);
     /* The peer (Node) acks by persisting: its new_message to the sender
      * counts as its persisted ack. */
     return;
   }
   (void)number_after;
+}
+
+/* Queues one message of sender c, due at due_us. */
+static void send_one(conn_t *c, uint64_t due) {
+  char frame[512];
+  int n = bench.raw ? snprintf(frame, sizeof frame, "e:%llu", (unsigned long long)due)
+                    : snprintf(frame, sizeof frame,
+                               "42%u[\"send_message\",{\"%s\":\"%s\",\"content\":\"b:%llu:%llu\","
+                               "\"clientMsgId\":\"b:%llu:%llu\"}]",
+                               c->next_ack++, c->to_room ? "conversationId" : "receiverId",
+                               c->peer, (unsigned long long)due, (unsigned long long)c->sent,
+                               (unsigned long long)due, (unsigned long long)c->sent);
+  queue_frame(c, frame, (size_t)n);
+  c->sent++;
+}
+
+/* fanout's barrier: a probe every PROBE_INTERVAL_US to each room some
+ * connected receiver of which has not heard the room yet. Probes are
+ * messages like the others, due now, before the warm-up: outside the
+ * window, not in sent or expected. */
+static void probe(uint64_t now) {
+  for (size_t i = 0; i < bench.room_count; i++) {
+    room_t *r = &bench.rooms[i];
+    if (!r->waiting || now < r->next_probe_us)
+      continue;
+    r->next_probe_us = now + PROBE_INTERVAL_US;
+    /* The room's first sender, or the next one while it is not connected. */
+    if (r->prober == SIZE_MAX || !bench.conns[r->prober].connected) {
+      r->prober = SIZE_MAX;
+      for (size_t j = r->first; j < r->first + r->count && r->prober == SIZE_MAX; j++)
+        if (bench.conns[j].role == ROLE_SENDER && bench.conns[j].connected && bench.conns[j].wsi)
+          r->prober = j;
+    }
+    if (r->prober != SIZE_MAX)
+      send_one(&bench.conns[r->prober], now);
+  }
 }
 
 /* Queues the sends that are due. */
@@ -285,17 +377,8 @@ static void pace(conn_t *c, uint64_t now) {
     return;
   uint64_t interval = (uint64_t)(1e6 / bench.rate);
   while (c->next_due_us <= now && c->next_due_us < bench.measure_until_us + 1000000u) {
-    char frame[512];
     uint64_t due = c->next_due_us;
-    int n = bench.raw ? snprintf(frame, sizeof frame, "e:%llu", (unsigned long long)due)
-                      : snprintf(frame, sizeof frame,
-                                 "42%u[\"send_message\",{\"%s\":\"%s\",\"content\":\"b:%llu:%llu\","
-                                 "\"clientMsgId\":\"b:%llu:%llu\"}]",
-                                 c->next_ack++, c->to_room ? "conversationId" : "receiverId",
-                                 c->peer, (unsigned long long)due, (unsigned long long)c->sent,
-                                 (unsigned long long)due, (unsigned long long)c->sent);
-    queue_frame(c, frame, (size_t)n);
-    c->sent++;
+    send_one(c, due);
     if (due >= bench.measure_from_us && due < bench.measure_until_us) {
       bench.sent++;
       bench.expected += c->audience;
@@ -353,6 +436,11 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
       if (c->connected)
         bench.connected--;
       c->connected = false;
+      if (c->awaited) { /* lost while the barrier waited for it: no longer waited for */
+        c->awaited = false;
+        bench.receivers_waiting--;
+        bench.rooms[c->room].waiting--;
+      }
     }
     break;
   case LWS_CALLBACK_CLIENT_RECEIVE:
@@ -504,12 +592,26 @@ static int load_rooms(void) {
       continue;
     size_t first = bench.conn_count;
     long member = 0;
+    if (bench.room_count % 1024 == 0) {
+      room_t *grown = realloc(bench.rooms, (bench.room_count + 1024) * sizeof *grown);
+      if (!grown) {
+        fclose(f);
+        return -1;
+      }
+      bench.rooms = grown;
+    }
+    room_t *r = &bench.rooms[bench.room_count++];
+    memset(r, 0, sizeof *r);
+    snprintf(r->conversation, sizeof r->conversation, "%.24s", conversation);
+    r->first = first;
+    r->prober = SIZE_MAX;
     for (char *token = strtok_r(NULL, " \n", &save); token; token = strtok_r(NULL, " \n", &save)) {
       /* Members alternate over the gateways, so that a room spans them. */
       conn_t *c = add_conn(member < bench.senders ? ROLE_SENDER : ROLE_RECEIVER,
                            room + (int)member, token);
       if (!c)
         break;
+      c->room = (uint32_t)room;
       if (member < bench.senders) {
         snprintf(c->peer, sizeof c->peer, "%s", conversation);
         c->to_room = true;
@@ -520,6 +622,7 @@ static int load_rooms(void) {
     for (size_t i = first; i < bench.conn_count; i++)
       if (bench.conns[i].role == ROLE_SENDER)
         bench.conns[i].audience = receivers;
+    r->count = bench.conn_count - first;
     room++;
   }
   fclose(f);
@@ -547,7 +650,14 @@ static void tick(lws_sorted_usec_list_t *sul) {
   }
   for (size_t i = 0; bench.sending && i < bench.conn_count; i++)
     pace(&bench.conns[i], now);
-  if (!bench.sending && now >= bench.next_progress_us) {
+  if (bench.probing)
+    probe(now);
+  if (bench.probing && now >= bench.next_progress_us) {
+    bench.next_progress_us = now + 2000000u;
+    fprintf(stderr, "%.1f s: %llu of %llu receivers in their rooms\n",
+            seconds(now - bench.start_us), (unsigned long long)bench.receivers_ready,
+            (unsigned long long)bench.receivers_connected);
+  } else if (!bench.sending && now >= bench.next_progress_us) {
     bench.next_progress_us = now + 2000000u;
     fprintf(stderr,
             "%.1f s: %zu opened, %llu WebSockets, %llu connected, %llu retried, %llu failed\n",
@@ -604,6 +714,12 @@ static void report(double elapsed_s) {
            "\"rx_overflow\":%llu}",
            (unsigned long long)bench.errors_outbox, (unsigned long long)bench.errors_refused,
            (unsigned long long)bench.errors_rejected, (unsigned long long)bench.errors_rx);
+    if (bench.barrier) /* fanout's readiness barrier (null: --ready-timeout 0) */
+      printf(",\"receivers_not_ready\":%llu,\"ready_s\":%.1f",
+             (unsigned long long)(bench.receivers_connected - bench.receivers_ready),
+             bench.ready_s);
+    else if (!strcmp(bench.scenario, "fanout"))
+      printf(",\"receivers_not_ready\":null,\"ready_s\":null");
     printf(",\"elapsed_s\":%.1f}\n", elapsed_s);
     return;
   }
@@ -643,6 +759,7 @@ int main(int argc, char **argv) {
   bench.connect_rate = 2000;
   bench.connect_window = 256;
   bench.senders = 1;
+  bench.ready_timeout_s = 15;
   for (int i = 2; i + 1 < argc; i += 2) {
     const char *opt = argv[i], *val = argv[i + 1];
     if (!strcmp(opt, "--gateways"))
@@ -669,6 +786,8 @@ int main(int argc, char **argv) {
       bench.connect_window = arg_long(val, 1, 100000, opt);
     else if (!strcmp(opt, "--senders"))
       bench.senders = arg_long(val, 1, 1000, opt);
+    else if (!strcmp(opt, "--ready-timeout"))
+      bench.ready_timeout_s = arg_long(val, 0, DURATION_MAX, opt);
     else if (!strcmp(opt, "--rate"))
       bench.rate = strtod(val, NULL);
     else if (!strcmp(opt, "--raw"))
@@ -732,10 +851,48 @@ int main(int argc, char **argv) {
   bench.connect_s = seconds(now_us() - bench.start_us);
   fprintf(stderr, "%llu of %zu connected in %.1f s\n", (unsigned long long)bench.connected,
           bench.conn_count, bench.connect_s);
+  /* Phase 1b (fanout): the readiness barrier. A gateway puts a socket
+   * into its rooms when its membership lookup answers, which can be
+   * seconds after the connect under a connect storm; a message to a room
+   * before that does not reach it. Each room's first sender probes the
+   * room every PROBE_INTERVAL_US until every connected receiver of it has
+   * heard a message of it, or --ready-timeout passes. Probes are due
+   * before send_from_us and measure_from_us: not sent or expected in the
+   * report, and their acks and deliveries not counted or timed. */
+  if (!strcmp(bench.scenario, "fanout") && bench.ready_timeout_s > 0 && !bench.stop) {
+    uint64_t barrier_from = now_us();
+    uint64_t barrier_until = barrier_from + (uint64_t)bench.ready_timeout_s * 1000000u;
+    for (size_t i = 0; i < bench.conn_count; i++) {
+      conn_t *c = &bench.conns[i];
+      if (c->role == ROLE_RECEIVER && c->connected) {
+        c->awaited = true;
+        bench.rooms[c->room].waiting++;
+        bench.receivers_connected++;
+        bench.receivers_waiting++;
+      }
+    }
+    bench.barrier = true;
+    bench.next_progress_us = barrier_from + 2000000u;
+    bench.probing = bench.receivers_waiting > 0;
+    bool gave_up = false;
+    while (bench.probing && !bench.stop && bench.receivers_waiting > 0) {
+      uint64_t now = now_us();
+      if ((gave_up = now >= barrier_until || now >= deadline))
+        break;
+      lws_service(bench.context, 0);
+    }
+    bench.probing = false;
+    bench.ready_s = seconds(now_us() - barrier_from);
+    fprintf(stderr, "rooms ready: %llu of %llu receivers in %.1f s%s\n",
+            (unsigned long long)bench.receivers_ready,
+            (unsigned long long)bench.receivers_connected, bench.ready_s,
+            gave_up ? " (--ready-timeout passed)" : "");
+  }
   /* Phase 2: hold (idle) or send (pair, fanout): 1 s of warm-up, then the
    * measured window, then up to 5 s for the last answers. */
   uint64_t begin = now_us();
   bool sending = strcmp(bench.scenario, "idle") != 0;
+  bench.send_from_us = begin;
   bench.measure_from_us = begin + (sending ? 1000000u : 0);
   bench.measure_until_us =
       bench.measure_from_us + (uint64_t)(sending ? bench.duration_s : bench.hold_s) * 1000000u;
