@@ -12,7 +12,7 @@
 #include "chat/metrics.h"
 
 #define PRODUCER_POLL_MS 100       /* poll thread wake-up when idle, bounds stop latency */
-#define PRODUCER_LINGER_MS "5"     /* batch records for up to 5 ms: throughput over latency */
+#define PRODUCER_LINGER_MS 5       /* batch records for up to 5 ms: throughput over latency */
 #define PRODUCER_TOPIC_SLOTS 16    /* topics whose latency series a producer keeps at hand */
 #define TOPIC_SERIES_MAX 64        /* series cap of the metrics labelled by topic alone */
 #define PARTITION_SERIES_MAX 4096  /* ... by topic and partition (1000 partitions per topic) */
@@ -359,6 +359,15 @@ static void *producer_poll_main(void *arg) {
 chat_err_t chat_producer_create(const chat_config_t *cfg, const char *client_id,
                                 chat_delivery_fn on_delivery, void *ctx, chat_producer_t **out,
                                 char *errbuf, size_t errbuf_len) {
+  return chat_producer_create_lingering(cfg, client_id, PRODUCER_LINGER_MS, on_delivery, ctx, out,
+                                        errbuf, errbuf_len);
+}
+
+chat_err_t chat_producer_create_lingering(const chat_config_t *cfg, const char *client_id,
+                                          int linger_ms, chat_delivery_fn on_delivery, void *ctx,
+                                          chat_producer_t **out, char *errbuf, size_t errbuf_len) {
+  char linger[16];
+  snprintf(linger, sizeof linger, "%d", linger_ms >= 0 ? linger_ms : PRODUCER_LINGER_MS);
   const char *const settings[] = {"bootstrap.servers",
                                   cfg->kafka_brokers,
                                   "client.id",
@@ -368,7 +377,7 @@ chat_err_t chat_producer_create(const chat_config_t *cfg, const char *client_id,
                                   "acks",
                                   "all",
                                   "linger.ms",
-                                  PRODUCER_LINGER_MS,
+                                  linger,
                                   "message.timeout.ms",
                                   PRODUCER_DELIVERY_TIMEOUT_MS,
                                   NULL};

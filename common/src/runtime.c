@@ -181,8 +181,9 @@ chat_err_t chat_runtime_start(const chat_runtime_options_t *opts, chat_runtime_t
   rt->delivery_ctx = opts->delivery_ctx;
   install_signal_handlers();
 
-  err = chat_producer_create(&rt->config, rt->source, on_runtime_delivery, rt, &rt->producer, why,
-                             sizeof why);
+  err = chat_producer_create_lingering(&rt->config, rt->source,
+                                       opts->producer_linger_ms > 0 ? opts->producer_linger_ms : -1,
+                                       on_runtime_delivery, rt, &rt->producer, why, sizeof why);
   if (err == CHAT_OK)
     err = chat_mongo_create(&rt->config, rt->source, &rt->mongo, why, sizeof why);
   if (err != CHAT_OK) {

@@ -45,6 +45,14 @@ chat_err_t chat_producer_create(const chat_config_t *cfg, const char *client_id,
                                 chat_delivery_fn on_delivery, void *ctx, chat_producer_t **out,
                                 char *errbuf, size_t errbuf_len);
 
+/* chat_producer_create() that holds records for at most linger_ms
+ * (librdkafka's linger.ms) before sending, in place of the default 5 ms:
+ * a producer whose every record someone waits for (the gateway's
+ * commands) trades a few more produce requests for that wait. */
+chat_err_t chat_producer_create_lingering(const chat_config_t *cfg, const char *client_id,
+                                          int linger_ms, chat_delivery_fn on_delivery, void *ctx,
+                                          chat_producer_t **out, char *errbuf, size_t errbuf_len);
+
 /* Queues one record; key and value are copied. Returns CHAT_OK (the report
  * follows), CHAT_ERR_UNAVAILABLE when the local queue is full (back off and
  * retry, or answer the client), CHAT_ERR_TOO_LARGE past message.max.bytes,

@@ -24,6 +24,9 @@ typedef struct chat_runtime_options {
   size_t index_count;
   chat_delivery_fn on_delivery; /* the producer's delivery reports; may be NULL */
   void *delivery_ctx;
+  /* The producer's linger.ms (chat_producer_create_lingering()); 0 keeps
+   * the default, 5 ms. */
+  int producer_linger_ms;
 } chat_runtime_options_t;
 
 /* Starts the common parts: loads and validates the configuration, starts
