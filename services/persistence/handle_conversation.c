@@ -211,8 +211,7 @@ static chat_err_t save_participants(command_t *c, const char *owner) {
 static chat_err_t broadcast(command_t *c, const chat_broadcast_route_t *route,
                             const bson_string_t *value) {
   return chat_broadcast_send_keyed(chat_runtime_producer(c->rt), chat_runtime_config(c->rt), route,
-                                   c->conversation_id, value->str,
-                                   value->len, 0);
+                                   c->conversation_id, value->str, value->len, 0);
 }
 
 /* The group as clients see it: conversation_created's payload and the
