@@ -29,7 +29,10 @@
  * persisted_busy_per_s; a refused one is still an error). stderr says
  * "rooms ready: R of N receivers in S s"; the report adds
  * receivers_not_ready (connected receivers that had heard nothing when
- * the warm-up began) and ready_s (the barrier's length), both null with
+ * the warm-up began) and ready_s (the barrier's length). Then it waits,
+ * within the same timeout, until no connection has received anything for
+ * 1 s (the connect storm's presence frames: "quiet after S s more (N
+ * frames meanwhile)", quiet_s in the report). All three are null with
  * --ready-timeout 0. echo is the floor
  * under all of them: plain WebSockets (no Engine.IO) to
  * bench/floors/lws_echo, each sending at --rate and
@@ -74,6 +77,7 @@
 #define SAMPLES_MAX 4000000
 #define CONNECT_RETRIES 3 /* a connection lost before its handshake is opened again */
 #define PROBE_INTERVAL_US 200000u /* fanout's barrier: a probe to each room this often */
+#define QUIET_US 1000000u         /* fanout: then no frame for this long before the warm-up */
 
 typedef enum role { ROLE_IDLE, ROLE_SENDER, ROLE_RECEIVER } role_t;
 
@@ -149,6 +153,7 @@ static struct {
   bool probing, barrier; /* the barrier is waiting; it ran */
   uint64_t receivers_connected, receivers_ready, receivers_waiting;
   double ready_s; /* how long the barrier took */
+  double quiet_s; /* then how long until no frame came for QUIET_US */
   volatile sig_atomic_t stop;
   /* counters over the measured window */
   uint64_t sent, accepted, persisted, delivered, errors, connect_errors, connected;
@@ -166,6 +171,8 @@ static struct {
   size_t retry_pending;
   double connect_s;          /* how long the connect phase took */
   uint64_t next_progress_us; /* when the connect phase prints its progress next */
+  uint64_t last_rx_us;       /* when any connection last received a frame */
+  uint64_t frames_rx;        /* frames received by all connections */
   samples_t accepted_lat, persisted_lat, delivered_lat;
   /* pending sends: due time by (connection, ack id) and by client message id */
 } bench;
@@ -256,6 +263,8 @@ static void room_heard(conn_t *c, const char *text) {
 static void on_text(conn_t *c, char *text, size_t len) {
   text[len] = '\0';
   uint64_t at = now_us();
+  bench.last_rx_us = at;
+  bench.frames_rx++;
   if (bench.raw) { /* an echo of "e:<due_us>" */
     if (strncmp(text, "e:", 2) == 0 &&
         sample(&bench.delivered_lat, strtoull(text + 2, NULL, 10), at))
@@ -715,11 +724,11 @@ static void report(double elapsed_s) {
            (unsigned long long)bench.errors_outbox, (unsigned long long)bench.errors_refused,
            (unsigned long long)bench.errors_rejected, (unsigned long long)bench.errors_rx);
     if (bench.barrier) /* fanout's readiness barrier (null: --ready-timeout 0) */
-      printf(",\"receivers_not_ready\":%llu,\"ready_s\":%.1f",
+      printf(",\"receivers_not_ready\":%llu,\"ready_s\":%.1f,\"quiet_s\":%.1f",
              (unsigned long long)(bench.receivers_connected - bench.receivers_ready),
-             bench.ready_s);
+             bench.ready_s, bench.quiet_s);
     else if (!strcmp(bench.scenario, "fanout"))
-      printf(",\"receivers_not_ready\":null,\"ready_s\":null");
+      printf(",\"receivers_not_ready\":null,\"ready_s\":null,\"quiet_s\":null");
     printf(",\"elapsed_s\":%.1f}\n", elapsed_s);
     return;
   }
@@ -887,6 +896,27 @@ int main(int argc, char **argv) {
             (unsigned long long)bench.receivers_ready,
             (unsigned long long)bench.receivers_connected, bench.ready_s,
             gave_up ? " (--ready-timeout passed)" : "");
+    /* Then quiet: the connect storm's own traffic still runs through the
+     * gateways when the rooms are ready (presence tells every member of a
+     * room each other member that comes online: about a million
+     * user_online frames for a room of 1,000 connecting at once). The
+     * window waits until no connection has received a frame for QUIET_US,
+     * within the same --ready-timeout. */
+    uint64_t quiet_from = now_us(), frames_before = bench.frames_rx;
+    bench.last_rx_us = quiet_from;
+    bool noisy = false;
+    for (;;) {
+      uint64_t now = now_us();
+      if (now - bench.last_rx_us >= QUIET_US || bench.stop)
+        break;
+      if ((noisy = now >= barrier_until || now >= deadline))
+        break;
+      lws_service(bench.context, 0);
+    }
+    bench.quiet_s = seconds(now_us() - quiet_from);
+    fprintf(stderr, "quiet after %.1f s more (%llu frames meanwhile)%s\n", bench.quiet_s,
+            (unsigned long long)(bench.frames_rx - frames_before),
+            noisy ? " (--ready-timeout passed)" : "");
   }
   /* Phase 2: hold (idle) or send (pair, fanout): 1 s of warm-up, then the
    * measured window, then up to 5 s for the last answers. */
