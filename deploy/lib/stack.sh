@@ -53,8 +53,32 @@ stack_ferretdb_bin() {
   echo "$STACK_CACHE_DIR/bin/chat-ferretdb-${sum:0:12}"
 }
 
+# A free port below the kernel's ephemeral range: one that bind(0) hands
+# out is also handed to outgoing connections, and a server started beside
+# other processes' clients could find it taken (tests/lib/free_port.mjs).
 stack_free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+  python3 - <<'PY'
+import random, socket
+try:
+    low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+except (OSError, ValueError, IndexError):
+    low = 32768
+if low <= 11000:
+    low = 32768
+for _ in range(200):
+    port = random.randint(10000, low - 1)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(port)
+    break
+else:
+    raise SystemExit("no free port found below %d" % low)
+PY
 }
 
 # Prints what listens on TCP port $1 (any address: a wildcard listener

@@ -5,7 +5,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import net from "node:net";
+import { freePort } from "../lib/free_port.mjs";
 import { io } from "socket.io-client";
 import { MongoClient } from "mongodb";
 
@@ -18,12 +18,6 @@ let base;
 const prefix = `accounts_${process.pid}_`;
 const database = `accounts_${process.pid}`;
 
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, "127.0.0.1", () => { const { port } = s.address(); s.close(() => resolve(port)); });
-  });
-}
 
 async function startService(binary, env) {
   const healthPort = await freePort();

@@ -5,8 +5,8 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { freePort } from "../lib/free_port.mjs";
 import { createHmac } from "node:crypto";
-import net from "node:net";
 import WebSocket from "ws";
 import { io } from "socket.io-client";
 
@@ -18,12 +18,6 @@ assert.ok(gatewayBinary && brokers && mongo, "run through tests/run.sh (CHAT_TES
 const SECRET = "gateway-auth-test-secret-0123456789abcdef";
 let port;
 
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, "127.0.0.1", () => { const { port } = s.address(); s.close(() => resolve(port)); });
-  });
-}
 
 const b64url = (v) => Buffer.from(typeof v === "string" ? v : JSON.stringify(v)).toString("base64url");
 

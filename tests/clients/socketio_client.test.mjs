@@ -5,6 +5,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { freePort } from "../lib/free_port.mjs";
 import net from "node:net";
 import { io } from "socket.io-client";
 
@@ -14,15 +15,6 @@ assert.ok(serverBinary, "CHAT_TEST_CONFORMANCE_SERVER is not set: run through ct
 let port;
 let server;
 
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function startServer() {
   const child = spawn(serverBinary, ["socketio", String(port)], { stdio: ["ignore", "ignore", "inherit"] });

@@ -4,7 +4,6 @@
 // started, killed, paused and started again with the same settings.
 import { spawn, execFile } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -13,12 +12,8 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 export const now = () => Date.now();
 
-export function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, "127.0.0.1", () => { const { port } = s.address(); s.close(() => resolve(port)); });
-  });
-}
+export { freePort } from "../lib/free_port.mjs";
+import { freePort } from "../lib/free_port.mjs";
 
 export function run(file, args, options = {}) {
   return new Promise((resolve, reject) => {

@@ -4,18 +4,13 @@
 // events. Every process a test starts is stopped by stopAll().
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import net from "node:net";
 import { io } from "socket.io-client";
 
 export const env = process.env;
 export const { CHAT_TEST_KAFKA_BROKERS: brokers, CHAT_TEST_MONGO_URI: mongoUri } = env;
 
-export function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, "127.0.0.1", () => { const { port } = s.address(); s.close(() => resolve(port)); });
-  });
-}
+export { freePort } from "../../lib/free_port.mjs";
+import { freePort } from "../../lib/free_port.mjs";
 
 // A set of services sharing one topic prefix and one database.
 export class Stack {
