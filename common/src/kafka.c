@@ -367,7 +367,7 @@ chat_err_t chat_producer_create_lingering(const chat_config_t *cfg, const char *
                                           int linger_ms, chat_delivery_fn on_delivery, void *ctx,
                                           chat_producer_t **out, char *errbuf, size_t errbuf_len) {
   char linger[16];
-  snprintf(linger, sizeof linger, "%d", linger_ms >= 0 ? linger_ms : PRODUCER_LINGER_MS);
+  snprintf(linger, sizeof linger, "%d", linger_ms > 0 ? linger_ms : PRODUCER_LINGER_MS);
   const char *const settings[] = {"bootstrap.servers",
                                   cfg->kafka_brokers,
                                   "client.id",

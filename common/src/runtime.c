@@ -181,8 +181,7 @@ chat_err_t chat_runtime_start(const chat_runtime_options_t *opts, chat_runtime_t
   rt->delivery_ctx = opts->delivery_ctx;
   install_signal_handlers();
 
-  err = chat_producer_create_lingering(&rt->config, rt->source,
-                                       opts->producer_linger_ms > 0 ? opts->producer_linger_ms : -1,
+  err = chat_producer_create_lingering(&rt->config, rt->source, opts->producer_linger_ms,
                                        on_runtime_delivery, rt, &rt->producer, why, sizeof why);
   if (err == CHAT_OK)
     err = chat_mongo_create(&rt->config, rt->source, &rt->mongo, why, sizeof why);
@@ -255,6 +254,15 @@ static double seconds_since(const struct timespec *start) {
   return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
 }
 
+/* Commits what consumer has stored; true when that is done, and then
+ * *committed_at is now. */
+static bool commit_stored(chat_consumer_t *consumer, struct timespec *committed_at) {
+  if (chat_consumer_commit(consumer) != CHAT_OK)
+    return false;
+  clock_gettime(CLOCK_MONOTONIC, committed_at);
+  return true;
+}
+
 chat_err_t chat_runtime_consume(chat_runtime_t *rt, const char *group_id,
                                 const chat_topic_t *topics, size_t topic_count,
                                 const chat_consumer_options_t *opts, size_t batch_max,
@@ -286,13 +294,12 @@ chat_err_t chat_runtime_consume(chat_runtime_t *rt, const char *group_id,
   struct timespec committed_at;
   clock_gettime(CLOCK_MONOTONIC, &committed_at);
   bool uncommitted = false;
+  int fill_ms = options.batch_without_wait ? 0 : CONSUME_FILL_MS;
   while (!chat_runtime_stopping(rt)) {
     size_t count = 0;
     if (chat_consumer_poll(consumer, CONSUME_POLL_MS, &batch[0]) != CHAT_OK) {
-      if (uncommitted && chat_consumer_commit(consumer) == CHAT_OK) {
+      if (uncommitted && commit_stored(consumer, &committed_at))
         uncommitted = false;
-        clock_gettime(CLOCK_MONOTONIC, &committed_at);
-      }
       continue;
     }
     count = 1;
@@ -303,7 +310,6 @@ chat_err_t chat_runtime_consume(chat_runtime_t *rt, const char *group_id,
      * second, before the first delivery). */
     struct timespec first;
     clock_gettime(CLOCK_MONOTONIC, &first);
-    int fill_ms = options.batch_without_wait ? 0 : CONSUME_FILL_MS;
     while (count < batch_max) {
       int left_ms = fill_ms - (int)(seconds_since(&first) * 1000);
       if (chat_consumer_poll(consumer, left_ms > 0 ? left_ms : 0, &batch[count]) != CHAT_OK)
@@ -348,10 +354,8 @@ chat_err_t chat_runtime_consume(chat_runtime_t *rt, const char *group_id,
         chat_consumer_store(consumer, &batch[i]);
       uncommitted = true;
       if (seconds_since(&committed_at) * 1000 >= CONSUME_COMMIT_MS &&
-          chat_consumer_commit(consumer) == CHAT_OK) {
+          commit_stored(consumer, &committed_at))
         uncommitted = false;
-        clock_gettime(CLOCK_MONOTONIC, &committed_at);
-      }
     }
     for (size_t i = 0; i < count; i++)
       chat_record_release(&batch[i]);

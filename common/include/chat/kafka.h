@@ -46,7 +46,7 @@ chat_err_t chat_producer_create(const chat_config_t *cfg, const char *client_id,
                                 char *errbuf, size_t errbuf_len);
 
 /* chat_producer_create() that holds records for at most linger_ms
- * (librdkafka's linger.ms) before sending, in place of the default 5 ms:
+ * (librdkafka's linger.ms; 0 or less: the default, 5 ms) before sending:
  * a producer whose every record someone waits for (the gateway's
  * commands) trades a few more produce requests for that wait. */
 chat_err_t chat_producer_create_lingering(const chat_config_t *cfg, const char *client_id,
