@@ -18,6 +18,8 @@
 #define PARTITION_SERIES_MAX 4096  /* ... by topic and partition (1000 partitions per topic) */
 #define PRODUCE_ERROR_SERIES_MAX 64 /* ... by topic and librdkafka error name */
 #define CONSUMER_PENDING_MAX 64    /* partitions whose stored offset a commit reports */
+#define HANDLED_PARTITIONS_MAX 256 /* partitions whose handled position a consumer keeps */
+#define COMMITTED_WAIT_MS 2000     /* for a partition's committed offset (chat_consumer_handled_until) */
 
 /* The metrics of this file, in the process's registry (docs/operations.md). */
 static struct kafka_metrics {
@@ -63,9 +65,19 @@ typedef struct pending_offset {
   int64_t next_offset;
 } pending_offset_t;
 
+/* How far a consumer has handled one partition it owns: what
+ * chat_consumer_store() was last given there. */
+typedef struct handled_partition {
+  char topic[CHAT_TOPIC_NAME_MAX];
+  int32_t partition;
+  int64_t next_offset; /* the first record not handled */
+  int64_t newest_ms;   /* the timestamp of the last record handled */
+} handled_partition_t;
+
 struct chat_consumer {
   rd_kafka_t *rk;
   bool assigned; /* all_partitions_from_end: no group, nothing to commit */
+  bool from_latest; /* with no committed offset, reading starts at the end */
   char first_topic[CHAT_TOPIC_NAME_MAX]; /* all_partitions_from_end: its first topic */
   int64_t start_offsets[START_PARTITIONS_MAX]; /* ... where each partition of it began */
   size_t start_count;
@@ -78,6 +90,11 @@ struct chat_consumer {
   char last_topic[CHAT_TOPIC_NAME_MAX]; /* ... its topic */
   int32_t last_partition;               /* ... and partition */
   chat_consumer_t *next_live; /* the list the lag hook walks */
+  /* Written by the consuming thread, read by any (chat_consumer_handled_until);
+   * emptied when the assignment changes. */
+  pthread_mutex_t handled_lock;
+  handled_partition_t handled[HANDLED_PARTITIONS_MAX];
+  size_t handled_count;
 };
 
 /* Every open consumer, for the scrape-time lag hook. */
@@ -589,6 +606,11 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
   chat_consumer_t *consumer = opaque;
   if (consumer && consumer->assignment_changes)
     atomic_fetch_add(consumer->assignment_changes, 1);
+  if (consumer) { /* what it handled of partitions it owned is the committed offset's now */
+    pthread_mutex_lock(&consumer->handled_lock);
+    consumer->handled_count = 0;
+    pthread_mutex_unlock(&consumer->handled_lock);
+  }
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     CHAT_LOG(CHAT_LOG_INFO, "kafka %s assigned %d partitions", rd_kafka_name(rk), partitions->cnt);
     if (cooperative)
@@ -646,6 +668,8 @@ chat_err_t chat_consumer_create(const chat_config_t *cfg, const char *group_id,
     goto out;
   }
   pthread_once(&metrics_once, metrics_register);
+  pthread_mutex_init(&consumer->handled_lock, NULL);
+  consumer->from_latest = opts && opts->from_latest;
   err = apply_settings(conf, settings, cfg->kafka_config, errbuf, errbuf_len);
   if (err != CHAT_OK)
     goto out;
@@ -798,6 +822,89 @@ static void remember_pending(chat_consumer_t *consumer, const chat_record_t *rec
         (pending_offset_t){consumer->last_series, record->offset + 1};
 }
 
+static void note_handled(chat_consumer_t *consumer, const chat_record_t *record) {
+  pthread_mutex_lock(&consumer->handled_lock);
+  handled_partition_t *entry = NULL;
+  for (size_t i = consumer->handled_count; i-- > 0;) {
+    handled_partition_t *at = &consumer->handled[i];
+    if (at->partition == record->partition && !strcmp(at->topic, record->topic)) {
+      entry = at;
+      break;
+    }
+  }
+  if (!entry && consumer->handled_count < HANDLED_PARTITIONS_MAX) {
+    entry = &consumer->handled[consumer->handled_count++];
+    snprintf(entry->topic, sizeof entry->topic, "%s", record->topic);
+    entry->partition = record->partition;
+  }
+  if (entry && record->offset + 1 > entry->next_offset) {
+    entry->next_offset = record->offset + 1;
+    entry->newest_ms = record->timestamp_ms;
+  }
+  pthread_mutex_unlock(&consumer->handled_lock);
+}
+
+/* Where the consumer's handling of one owned partition stands: the first
+ * record not handled and the timestamp of the last one handled (0: none
+ * since the assignment; the committed offset stands for it then). */
+static bool handled_position(chat_consumer_t *consumer, const char *topic, int32_t partition,
+                             int64_t *next_offset, int64_t *newest_ms) {
+  pthread_mutex_lock(&consumer->handled_lock);
+  bool found = false;
+  for (size_t i = 0; i < consumer->handled_count && !found; i++) {
+    const handled_partition_t *at = &consumer->handled[i];
+    if (at->partition == partition && !strcmp(at->topic, topic)) {
+      *next_offset = at->next_offset;
+      *newest_ms = at->newest_ms;
+      found = true;
+    }
+  }
+  pthread_mutex_unlock(&consumer->handled_lock);
+  if (found)
+    return true;
+  rd_kafka_topic_partition_list_t *one = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(one, topic, partition);
+  bool known = rd_kafka_committed(consumer->rk, one, COMMITTED_WAIT_MS) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+               one->elems[0].err == RD_KAFKA_RESP_ERR_NO_ERROR;
+  *next_offset = known ? one->elems[0].offset : -1;
+  *newest_ms = 0;
+  rd_kafka_topic_partition_list_destroy(one);
+  return known;
+}
+
+int64_t chat_consumer_handled_until(chat_consumer_t *consumer, const char *topic,
+                                    int32_t partition, int64_t now_ms) {
+  rd_kafka_topic_partition_list_t *parts = NULL;
+  if (consumer->assigned || rd_kafka_assignment(consumer->rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+      !parts)
+    return 0;
+  int64_t until = 0;
+  bool owned = false;
+  for (int i = 0; i < parts->cnt; i++) {
+    const rd_kafka_topic_partition_t *part = &parts->elems[i];
+    if (strcmp(part->topic, topic) || (partition >= 0 && part->partition != partition))
+      continue;
+    owned = true;
+    int64_t low = -1, high = -1, next = -1, newest = 0;
+    if (rd_kafka_get_watermark_offsets(consumer->rk, topic, part->partition, &low, &high) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR ||
+        high < 0 || !handled_position(consumer, topic, part->partition, &next, &newest)) {
+      until = 0; /* nothing fetched yet, or the broker did not say: cannot tell */
+      break;
+    }
+    if (next < 0) /* nothing committed: reading starts at one end */
+      next = consumer->from_latest ? high : low;
+    int64_t here = next >= high ? now_ms : newest;
+    if (!here) {
+      until = 0;
+      break;
+    }
+    until = until && until < here ? until : here;
+  }
+  rd_kafka_topic_partition_list_destroy(parts);
+  return owned ? until : 0;
+}
+
 chat_err_t chat_consumer_store(chat_consumer_t *consumer, const chat_record_t *record) {
   const rd_kafka_message_t *msg = record->impl_;
   if (consumer->assigned)
@@ -810,6 +917,7 @@ chat_err_t chat_consumer_store(chat_consumer_t *consumer, const chat_record_t *r
     return CHAT_ERR_KAFKA;
   }
   remember_pending(consumer, record);
+  note_handled(consumer, record);
   return CHAT_OK;
 }
 
@@ -843,6 +951,7 @@ void chat_consumer_close(chat_consumer_t **consumer_ptr) {
   if (rerr)
     CHAT_LOG(CHAT_LOG_WARN, "kafka consumer close: %s", rd_kafka_err2str(rerr));
   rd_kafka_destroy(consumer->rk);
+  pthread_mutex_destroy(&consumer->handled_lock);
   free(consumer);
   *consumer_ptr = NULL;
 }

@@ -34,6 +34,8 @@ struct chat_runtime {
   _Atomic uint64_t assignment_changes; /* the consumer's rebalances */
   chat_delivery_fn on_delivery;
   void *delivery_ctx;
+  pthread_mutex_t consumer_lock; /* consumer: set and cleared by the consume loop, read by others */
+  chat_consumer_t *consumer;     /* chat_runtime_consume()'s, while it runs */
 };
 
 /* Set by the signal handler, read by every runtime. */
@@ -166,6 +168,7 @@ chat_err_t chat_runtime_start(const chat_runtime_options_t *opts, chat_runtime_t
   *out = NULL;
   if (!rt)
     return CHAT_ERR_NOMEM;
+  pthread_mutex_init(&rt->consumer_lock, NULL);
   chat_log_init(name, NULL, CHAT_LOG_INFO);
   chat_log_install_crash_report();
   err = chat_config_load(&rt->config, opts->service, why, sizeof why);
@@ -285,6 +288,9 @@ chat_err_t chat_runtime_consume(chat_runtime_t *rt, const char *group_id,
     return err;
   }
   CHAT_LOG(CHAT_LOG_INFO, "consuming as group '%s'", group_id);
+  pthread_mutex_lock(&rt->consumer_lock);
+  rt->consumer = consumer;
+  pthread_mutex_unlock(&rt->consumer_lock);
   /* Offsets are stored after every batch and committed at most every
    * CONSUME_COMMIT_MS, and when the stream pauses: a commit per batch was
    * one more request to the broker per batch and a round trip that every
@@ -361,9 +367,24 @@ chat_err_t chat_runtime_consume(chat_runtime_t *rt, const char *group_id,
       chat_record_release(&batch[i]);
   }
   CHAT_LOG(CHAT_LOG_INFO, "stopping: committing offsets and leaving group '%s'", group_id);
+  pthread_mutex_lock(&rt->consumer_lock);
+  rt->consumer = NULL;
+  pthread_mutex_unlock(&rt->consumer_lock);
   chat_consumer_close(&consumer);
   free(batch);
   return CHAT_OK;
+}
+
+int64_t chat_runtime_handled_until(chat_runtime_t *rt, chat_topic_t topic, int32_t partition) {
+  char name[CHAT_TOPIC_NAME_MAX];
+  chat_topic_name(rt->config.topic_prefix, topic, name, sizeof name);
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  int64_t now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+  pthread_mutex_lock(&rt->consumer_lock);
+  int64_t until = rt->consumer ? chat_consumer_handled_until(rt->consumer, name, partition, now_ms) : 0;
+  pthread_mutex_unlock(&rt->consumer_lock);
+  return until;
 }
 
 void chat_runtime_destroy(chat_runtime_t **rt_ptr) {
@@ -375,6 +396,7 @@ void chat_runtime_destroy(chat_runtime_t **rt_ptr) {
   chat_health_stop(&rt->health);
   chat_producer_destroy(&rt->producer, rt->config.shutdown_timeout_ms);
   chat_mongo_destroy(&rt->mongo);
+  pthread_mutex_destroy(&rt->consumer_lock);
   free(rt);
   *rt_ptr = NULL;
 }

@@ -8,8 +8,6 @@
 #include "presence_logic.h"
 #include "presence_store.h"
 
-static int64_t process_started_ms;
-
 static int64_t doc_time(const bson_t *doc, const char *key) {
   bson_iter_t it;
   if (bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_DATE_TIME(&it))
@@ -141,8 +139,10 @@ chat_err_t presence_handle_heartbeat(void *ctx, const chat_envelope_t *event,
   }
   if (err == CHAT_OK && started_ms >= stored_started_ms) {
     bson_t *filter = BCON_NEW("_id", BCON_UTF8(gateway));
+    /* heartbeatPartition: whose reading of the stream may judge it dead. */
     bson_t *update = BCON_NEW("$set", "{", "startedAt", BCON_DATE_TIME(started_ms),
-                              "lastHeartbeatAt", BCON_DATE_TIME(event->ts), "}");
+                              "lastHeartbeatAt", BCON_DATE_TIME(event->ts), "heartbeatPartition",
+                              BCON_INT32(record->partition), "}");
     bson_t *opts = BCON_NEW("upsert", BCON_BOOL(true));
     bson_error_t error;
     if (!mongoc_collection_update_one(gateways, filter, update, opts, NULL, &error))
@@ -156,49 +156,74 @@ chat_err_t presence_handle_heartbeat(void *ctx, const chat_envelope_t *event,
   return err;
 }
 
+/* The partition a gateway's heartbeats were last read from; -1 for a
+ * document written before presence kept it (then every partition this
+ * process owns must be read that far). */
+static int32_t heartbeat_partition(const bson_t *doc) {
+  bson_iter_t it;
+  if (bson_iter_init_find(&it, doc, "heartbeatPartition") && BSON_ITER_HOLDS_INT32(&it))
+    return bson_iter_int32(&it);
+  return -1;
+}
+
 void presence_expire_gateways(chat_runtime_t *rt) {
   int64_t now = presence_wall_ms();
   int64_t expiry = chat_runtime_config(rt)->presence_expiry_ms;
-  if (!process_started_ms)
-    process_started_ms = now;
-  if (!presence_gateway_dead(0, now, expiry, process_started_ms))
-    return; /* not yet: heartbeats sent while this process was away are still being read */
   chat_mongo_t *mongo = chat_runtime_mongo(rt);
   mongoc_client_t *client = chat_mongo_acquire(mongo);
   mongoc_collection_t *gateways = chat_mongo_collection(mongo, client, "gateways");
-  /* Silent gateways not yet expired since their last heartbeat. */
+  /* Silent by the wall clock, not yet expired since their last heartbeat:
+   * the candidates. Each is judged by what this process has read of its
+   * heartbeats' partition, and only by the process that owns it. */
   bson_t *filter = BCON_NEW("lastHeartbeatAt", "{", "$lt", BCON_DATE_TIME(now - expiry), "}");
   mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(gateways, filter, NULL, NULL);
   const bson_t *doc;
   bson_error_t error;
   char dead[64][CHAT_CONFIG_STR_MAX];
-  int64_t dead_heartbeat[64];
-  size_t count = 0;
-  while (count < 64 && mongoc_cursor_next(cursor, &doc)) {
+  int32_t partition[64];
+  int64_t dead_heartbeat[64], dead_at[64];
+  size_t count = 0, candidates = 0;
+  while (candidates < 64 && mongoc_cursor_next(cursor, &doc)) {
     bson_iter_t it;
-    int64_t heartbeat = doc_time(doc, "lastHeartbeatAt");
-    if (doc_time(doc, "expiredAt") >= heartbeat || !bson_iter_init_find(&it, doc, "_id") ||
-        !BSON_ITER_HOLDS_UTF8(&it) ||
-        !presence_gateway_dead(heartbeat, now, expiry, process_started_ms))
+    if (doc_time(doc, "expiredAt") >= doc_time(doc, "lastHeartbeatAt") ||
+        !bson_iter_init_find(&it, doc, "_id") || !BSON_ITER_HOLDS_UTF8(&it))
       continue;
-    snprintf(dead[count], sizeof dead[count], "%s", bson_iter_utf8(&it, NULL));
-    dead_heartbeat[count++] = heartbeat;
+    snprintf(dead[candidates], sizeof dead[candidates], "%s", bson_iter_utf8(&it, NULL));
+    partition[candidates++] = heartbeat_partition(doc);
   }
   if (mongoc_cursor_error(cursor, &error))
     CHAT_LOG(CHAT_LOG_WARN, "gateway expiry: %s", error.message);
   mongoc_cursor_destroy(cursor);
   bson_destroy(filter);
+  /* How far the stream is read first, the heartbeat then: every heartbeat
+   * read by then is stored, so one handled meanwhile is not missed. */
+  for (size_t i = 0; i < candidates; i++) {
+    int64_t read_until = chat_runtime_handled_until(rt, CHAT_TOPIC_PRESENCE, partition[i]);
+    int64_t started, expired, heartbeat;
+    if (!read_until || gateway_life(gateways, dead[i], &started, &expired, &heartbeat) != CHAT_OK ||
+        expired >= heartbeat || !presence_gateway_dead(heartbeat, read_until, expiry))
+      continue;
+    if (count != i)
+      memcpy(dead[count], dead[i], sizeof dead[count]);
+    dead_heartbeat[count] = heartbeat;
+    dead_at[count++] = read_until;
+  }
   for (size_t i = 0; i < count; i++) {
     /* Two presence processes may do this at once: each user's change is
      * still recorded and published once (presence_settle). */
-    CHAT_LOG(CHAT_LOG_WARN, "gateway %s silent for over %d ms: its sessions end", dead[i],
-             (int)expiry);
-    if (presence_end_gateway_sessions(rt, client, dead[i], now + 1, dead_heartbeat[i]) != CHAT_OK) {
+    CHAT_LOG(CHAT_LOG_WARN,
+             "gateway %s silent for over %d ms in its heartbeats' partition (read up to %lld ms "
+             "ago): its sessions end",
+             dead[i], (int)expiry, (long long)(now - dead_at[i]));
+    /* Sessions opened up to what was read end; one opened later, not read
+     * yet, came from a gateway that was alive then. */
+    if (presence_end_gateway_sessions(rt, client, dead[i], dead_at[i] + 1, dead_heartbeat[i]) !=
+        CHAT_OK) {
       CHAT_LOG(CHAT_LOG_WARN, "gateway %s: ending its sessions failed; retried next tick", dead[i]);
       continue;
     }
     bson_t *which = BCON_NEW("_id", BCON_UTF8(dead[i]));
-    bson_t *update = BCON_NEW("$set", "{", "expiredAt", BCON_DATE_TIME(now), "}");
+    bson_t *update = BCON_NEW("$set", "{", "expiredAt", BCON_DATE_TIME(dead_at[i]), "}");
     if (!mongoc_collection_update_one(gateways, which, update, NULL, NULL, &error))
       CHAT_LOG(CHAT_LOG_WARN, "gateway %s: %s", dead[i], error.message);
     bson_destroy(update);

@@ -8,11 +8,9 @@ presence_change_t presence_decide(bool was_online, int64_t live_sessions) {
   return PRESENCE_UNCHANGED;
 }
 
-bool presence_gateway_dead(int64_t last_heartbeat_ms, int64_t now_ms, int64_t expiry_ms,
-                           int64_t process_started_ms) {
-  if (now_ms - process_started_ms < expiry_ms)
-    return false;
-  return now_ms - last_heartbeat_ms > expiry_ms;
+bool presence_gateway_dead(int64_t last_heartbeat_ms, int64_t handled_until_ms,
+                           int64_t expiry_ms) {
+  return handled_until_ms > 0 && handled_until_ms - last_heartbeat_ms > expiry_ms;
 }
 
 bool presence_session_stale(int64_t opened_ms, int64_t gateway_started_ms,

@@ -16,11 +16,15 @@ typedef enum presence_change {
  * gateway and device. */
 presence_change_t presence_decide(bool was_online, int64_t live_sessions);
 
-/* A gateway is dead once its last heartbeat is older than expiry_ms. Right
- * after this process starts it has not read the heartbeats sent while it
- * was away, so none is judged before it has run for expiry_ms. */
-bool presence_gateway_dead(int64_t last_heartbeat_ms, int64_t now_ms, int64_t expiry_ms,
-                           int64_t process_started_ms);
+/* A gateway is dead once its last heartbeat is more than expiry_ms older
+ * than handled_until_ms: the time up to which this process has read the
+ * partition the gateway's heartbeats go to (chat_runtime_handled_until()),
+ * which is the wall clock only once it has read everything there. A
+ * presence behind its stream (a connect storm, a pause, a restart) judges
+ * by what it has read: by the wall clock it took every live gateway for
+ * dead. 0 (it cannot tell, or the partition is another's) judges none. */
+bool presence_gateway_dead(int64_t last_heartbeat_ms, int64_t handled_until_ms,
+                           int64_t expiry_ms);
 
 /* A session.opened that arrives after its gateway restarted (opened
  * before started_ms) or was declared dead (opened before expired_ms, 0:

@@ -117,6 +117,57 @@ test("a gateway restarted with the same id starts clean", async () => {
   assert.equal((await presenceOf(abel, bea)).online, true);
 });
 
+// Found by the big-rooms benchmark: presence judged a gateway by the wall
+// clock while its own stream was seconds behind (a connect storm), took
+// both live gateways for dead, ended every session and then ignored the
+// sessions opened before that moment, so connected users stayed offline.
+// One partition, so that the heartbeats wait behind the storm's records.
+test("presence behind its stream does not take live gateways for dead", async () => {
+  const lagging = new Stack("presence_lag", { CHAT_TOPIC_PARTITIONS: "1" });
+  const lagSockets = [];
+  try {
+    await lagging.startPersistence();
+    const lagPresence = await lagging.startPresence({ CHAT_PRESENCE_EXPIRY_MS: String(EXPIRY_MS) });
+    const a = await lagging.startGateway("gw-a", HEARTBEAT);
+    const b = await lagging.startGateway("gw-b", HEARTBEAT);
+    const join = async (base, user) => { const s = await connect(base, user.token); lagSockets.push(s); return s; };
+    const ivy = await register(a, `ivy_${pid}`);
+    const jon = await register(b, `jon_${pid}`);
+    const kit = await register(a, `kit_${pid}`);
+    for (const [from, to] of [[ivy, jon], [kit, jon]]) {
+      const sent = await http(a, "POST", "/api/chat/send", { token: from.token, body: { receiverId: to.id, content: "hi" } });
+      assert.equal(sent.status, 201, JSON.stringify(sent.body));
+    }
+    const watcher = await join(a, jon);
+    await join(b, ivy);
+    await waitFor(watcher, "user_online", (p) => p.userId === ivy.id);
+    // A backlog: presence stopped while sockets come and go, so that once
+    // it runs again it reads records older than the expiry for a while.
+    const storm = await register(a, `storm_${pid}`);
+    lagPresence.kill("SIGSTOP");
+    try {
+      for (let round = 0; round < 8; round++) {
+        const burst = await Promise.all(Array.from({ length: 60 }, (_, i) => connect(i % 2 ? a : b, storm.token)));
+        for (const s of burst) s.close();
+      }
+      await sleep(EXPIRY_MS + 1000);
+    } finally {
+      lagPresence.kill("SIGCONT");
+    }
+    await join(b, kit); /* opened while presence is behind */
+    await waitFor(watcher, "user_online", (p) => p.userId === kit.id, EXPIRY_MS * 10);
+    await sleep(EXPIRY_MS + 1000); /* one more expiry after presence caught up */
+    const state = async (user) => (await http(a, "GET", `/api/users/${user.id}/presence`, { token: jon.token })).body.data.online;
+    assert.equal(count(watcher, "user_offline", ivy.id), 0, "ivy never left");
+    assert.equal(await state(ivy), true);
+    assert.equal(await state(kit), true, "a session opened while presence was behind counts");
+    assert.equal(count(watcher, "user_offline", kit.id), 0);
+  } finally {
+    for (const s of lagSockets) s.close();
+    await lagging.stopAll();
+  }
+});
+
 test("restart the presence service: what happened meanwhile is not lost", async () => {
   const [cleo, dino] = await pair("cleo", "dino");
   const watcher = await open(gwA, dino);

@@ -161,6 +161,18 @@ void chat_record_release(chat_record_t *record);
 /* Marks record processed: its offset + 1 is committed by the next commit. */
 chat_err_t chat_consumer_store(chat_consumer_t *consumer, const chat_record_t *record);
 
+/* The time up to which consumer has handled its partition of topic
+ * (partition < 0: each partition of topic it owns, the earliest of them):
+ * now_ms when it has handled every record the broker held at its last
+ * fetch, otherwise the timestamp of the last record it handled there.
+ * Every record produced before that time is handled. 0 when it cannot
+ * tell: the partition is not its own, nothing has been fetched yet, or the
+ * broker did not answer for the committed offset (asked when nothing was
+ * handled there since the assignment). Safe from any thread while the
+ * consumer is open; a group consumer only (0 for all_partitions_from_end). */
+int64_t chat_consumer_handled_until(chat_consumer_t *consumer, const char *topic,
+                                    int32_t partition, int64_t now_ms);
+
 /* Commits the stored offsets synchronously. Returns CHAT_OK (also when
  * nothing was stored) or CHAT_ERR_KAFKA. */
 chat_err_t chat_consumer_commit(chat_consumer_t *consumer);

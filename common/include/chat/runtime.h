@@ -106,6 +106,14 @@ typedef struct chat_service_spec {
   void (*stop)(chat_runtime_t *rt);
 } chat_service_spec_t;
 
+/* The time up to which the running consume loop has handled its
+ * partition of topic (partition < 0: every partition of topic it owns):
+ * chat_consumer_handled_until() with the wall clock as now. 0 when no
+ * consume loop runs or it cannot tell. For a judgement by time that must
+ * not run ahead of what was read (presence's expiry of silent gateways);
+ * any thread. */
+int64_t chat_runtime_handled_until(chat_runtime_t *rt, chat_topic_t topic, int32_t partition);
+
 /* Starts the runtime, consumes spec->topic through a dispatcher over
  * spec->handlers (ctx: the runtime) until SIGTERM, then shuts down cleanly.
  * Returns the process exit status: 0 after a clean stop, 1 on a start-up
