@@ -6,7 +6,9 @@ difference and divides it by the messages (or deliveries) of the window.
   cpu_snapshot.py PART=PID... > FILE
 Each PART is the process PID and its descendants (PostgreSQL's backends
 are the postmaster's children), summed over PARTs of the same name; a
-process that ended between the two snapshots is not counted (the
+process that ended between the two snapshots is counted once its parent
+has waited for it (its parent's cutime and cstime: PostgreSQL's backends
+of a closed connection), not when the part's root itself ended (the
 benchmark's servers live through each run). machine_busy / machine_total
 (/proc/stat, all CPUs) say how busy the whole machine was: the load
 generator and any other tenant included."""
@@ -27,8 +29,11 @@ def processes():
                 fields = f.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        # after the command: state, ppid, ..., utime and stime (stat's 14 and 15)
-        found[int(pid)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+        # after the command: state, ppid, ..., utime and stime (stat's 14 and
+        # 15), then cutime and cstime (16, 17): the children it has waited
+        # for, so a PostgreSQL backend that ended (a client's connection
+        # closed) stays counted in its postmaster
+        found[int(pid)] = (int(fields[1]), sum(int(v) for v in fields[11:15]) / tick)
     return found
 
 

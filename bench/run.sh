@@ -18,6 +18,9 @@
 #                         gateways, SENDERS members of each sending (2)
 #   CHAT_BENCH_BIG_RATES  their ladder, in deliveries/s offered in all
 #                         (default "10000 25000 50000 100000")
+#   CHAT_BENCH_BIG_READY  seconds a big-room run may wait, before its
+#                         window, for its rooms and then for the connect
+#                         storm's presence frames to end (120)
 #   CHAT_BENCH_SECONDS    measured window of each run (10)
 #   CHAT_BENCH_REPEAT     runs per rung; the table shows medians (3)
 #   CHAT_BENCH_IDLE       idle connections on one process (19900: the
@@ -50,6 +53,11 @@ else
 fi
 big_size=${CHAT_BENCH_BIG_SIZE:-1000}
 big_senders=${CHAT_BENCH_BIG_SENDERS:-2}
+# Each run connects its 2,000 sockets anew, and presence tells every
+# member of a room each member who comes online (and, after the run,
+# goes offline): millions of frames that must pass before the window, or
+# it measures them and not the messages (chatbench's quiet wait).
+big_ready=${CHAT_BENCH_BIG_READY:-120}
 pairs=${CHAT_BENCH_PAIRS:-100}
 rooms=${CHAT_BENCH_ROOMS:-5}
 room_size=${CHAT_BENCH_ROOM_SIZE:-20}
@@ -130,15 +138,18 @@ say "floor ferretdb: $(cat "$work/ferretdb.json")"
 # ---- our services: three gateways, one of each other service ----
 export CHAT_KAFKA_BROKERS=$brokers CHAT_MONGO_URI=$mongo CHAT_MONGO_DB=bench CHAT_TOPIC_PREFIX=bench.
 export CHAT_TOPIC_PARTITIONS=8 CHAT_LOG_LEVEL=warn
-declare -A pid_of port_of
-start() { # name binary [VAR=value...]
-  local name=$1 binary=$2 health
+declare -A pid_of port_of health_of
+launch() { # name binary [VAR=value...]: started, not waited for
+  local name=$1 binary=$2
   shift 2
-  health=$(stack_free_port)
-  env CHAT_HEALTH_PORT="$health" CHAT_INSTANCE_ID="$name" "$@" "$binary" >>"$work/$name.log" 2>&1 &
+  health_of[$name]=$(stack_free_port)
+  env CHAT_HEALTH_PORT="${health_of[$name]}" CHAT_INSTANCE_ID="$name" "$@" "$binary" >>"$work/$name.log" 2>&1 &
   pid_of[$name]=$!
   pids+=($!)
-  wait_ready "http://127.0.0.1:$health/readyz" "$!" "$name"
+}
+start() { # name binary [VAR=value...]: started and ready
+  launch "$@"
+  wait_ready "http://127.0.0.1:${health_of[$1]}/readyz" "${pid_of[$1]}" "$1"
 }
 start_gateway() { # name
   [ -n "${port_of[$1]:-}" ] || port_of[$1]=$(stack_free_port)
@@ -147,8 +158,8 @@ start_gateway() { # name
 }
 # CHAT_BENCH_PERSISTENCE_LOG=debug shows persistence's phase timings (each
 # run's read/insert/update/publish) in its log; kept with CHAT_BENCH_KEEP=1.
-start persistence "$build/services/persistence/chat-persistence" \
-  CHAT_LOG_LEVEL="${CHAT_BENCH_PERSISTENCE_LOG:-warn}"
+persistence_env=(CHAT_LOG_LEVEL="${CHAT_BENCH_PERSISTENCE_LOG:-warn}")
+start persistence "$build/services/persistence/chat-persistence" "${persistence_env[@]}"
 start presence "$build/services/presence/chat-presence"
 start receipts "$build/services/receipts/chat-receipts"
 for gw in gw-a gw-b gw-c; do start_gateway $gw; done
@@ -173,7 +184,8 @@ ladder() {
   local system=$1 gateways=$2 kind=$3 rates_of_kind=$4 rate run file per_sender
   if [ "$kind" = big ]; then
     "$build/bench/chatbench" fanout --gateways "$gateways" --rooms "$work/big.txt" \
-      --senders "$big_senders" --rate 1 --duration 3 --json 1 >"$work/$system-warmup-$kind.json" 2>&1 || true
+      --senders "$big_senders" --rate 1 --duration 3 --ready-timeout "$big_ready" --json 1 \
+      >"$work/$system-warmup-$kind.json" 2>&1 || true
   else
     "$build/bench/chatbench" pair --gateways "$gateways" \
       --users "$work/$([ "$kind" = hot ] && echo hot || echo pairs).txt" \
@@ -191,7 +203,8 @@ ladder() {
       cpu_snapshot >"$file.cpu0"
       if [ "$kind" = big ]; then
         "$build/bench/chatbench" fanout --gateways "$gateways" --rooms "$work/big.txt" \
-          --senders "$big_senders" --rate "$per_sender" --duration "$seconds" --json 1 \
+          --senders "$big_senders" --rate "$per_sender" --duration "$seconds" \
+          --ready-timeout "$big_ready" --json 1 \
           >"$file" 2>"$work/$system-$kind-$rate-$run.err" || true
       else
         "$build/bench/chatbench" pair --gateways "$gateways" \
@@ -305,6 +318,30 @@ top_rate=${rates##* }
   --rate "$(python3 -c "print($top_rate / $pairs)")" --duration 5 --json 1 \
   >"$work/ours-capacity-$top_rate-1.json" 2>"$work/ours-capacity-$top_rate-1.err" || true
 say "ours capacity $top_rate/s: $(cat "$work/ours-capacity-$top_rate-1.json")"
+# Persistence alone on a backlog: the store's floor is the store alone, so
+# persistence is measured alone too. Presence and receipts stop; each run,
+# once persistence has caught up, it stops, the gateways take 5 s of sends
+# at the top rate into Kafka, and a fresh persistence drains them with
+# nothing else to do (bench/drain.py times it by its /metrics; the CPU
+# snapshots around it say what each part spent a message).
+stop_pid "${pid_of[presence]}"
+stop_pid "${pid_of[receipts]}"
+for run in $(seq 1 "$repeat"); do
+  file=$work/ours-drain-$run.json
+  python3 "$root/bench/drain.py" caught-up "http://127.0.0.1:${health_of[persistence]}/metrics" 120 >/dev/null ||
+    say "persistence not caught up within 120 s; the backlog below adds to what it had left"
+  stop_pid "${pid_of[persistence]}"
+  "$build/bench/chatbench" pair --gateways "$gw_a,$gw_b" --users "$work/pairs.txt" \
+    --rate "$(python3 -c "print($top_rate / $pairs)")" --duration 5 --json 1 \
+    >"$work/ours-backlog-$run.json" 2>/dev/null || true
+  backlog=$(python3 -c "import json; print(json.load(open('$work/ours-backlog-$run.json')).get('accepted', 0))" 2>/dev/null || echo 0)
+  cpu_snapshot >"$file.cpu0"
+  launch persistence "$build/services/persistence/chat-persistence" "${persistence_env[@]}"
+  python3 "$root/bench/drain.py" drain "http://127.0.0.1:${health_of[persistence]}/metrics" "$backlog" 120 \
+    >"$file" || echo '{}' >"$file"
+  cpu_snapshot >"$file.cpu1"
+  say "ours persistence alone on a backlog (at least $backlog sends), run $run: $(cat "$file")"
+done
 # Ours stop before the peer runs, so that nothing of ours (presence
 # settling the idle sessions) competes with it for the two cores.
 for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
