@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "chat/envelope.h"
 #include "chat/kafka.h"
@@ -98,4 +99,67 @@ Test(kafka_roundtrip, produced_by_one_process_consumed_stored_and_read_back) {
   chat_envelope_cleanup(&got);
   chat_envelope_cleanup(&sent);
   bson_string_free(value, true);
+}
+
+/* chat_consumer_handled_until(): the time up to which a consumer has
+ * handled a partition is the timestamp of the last record it stored there
+ * while records remain (fetched or not), and now once it has stored them
+ * all; what it has only polled does not count. Presence judges silent
+ * gateways by it (docs/architecture.md, "Presence"). */
+Test(kafka_roundtrip, handled_until_follows_what_was_stored_not_what_was_fetched) {
+  char prefix[64], why[512], group[128], topic[CHAT_TOPIC_NAME_MAX];
+  chat_config_t cfg;
+  stack_unique_name("hu", prefix, sizeof prefix);
+  stack_config(&cfg, prefix, "handled_until", NULL);
+  chat_producer_t *producer = NULL;
+  cr_assert_eq(chat_producer_create(&cfg, "handled-until", NULL, NULL, &producer, why, sizeof why),
+               CHAT_OK, "%s", why);
+  cr_assert_eq(chat_kafka_ensure_topics(producer, &cfg, 20000, why, sizeof why), CHAT_OK, "%s", why);
+  chat_topic_name(prefix, CHAT_TOPIC_PRESENCE, topic, sizeof topic);
+  for (int i = 0; i < 3; i++) { /* one key: one partition, in order, 50 ms apart */
+    cr_assert_eq(chat_producer_produce(producer, topic, "gw", 2, "{}", 2, NULL, 0, 0), CHAT_OK);
+    cr_assert_eq(chat_producer_flush(producer, 10000), CHAT_OK);
+    struct timespec gap = {0, 50 * 1000000L};
+    nanosleep(&gap, NULL);
+  }
+
+  snprintf(group, sizeof group, "%shandled", prefix);
+  chat_consumer_t *consumer = NULL;
+  const chat_topic_t topics[] = {CHAT_TOPIC_PRESENCE};
+  cr_assert_eq(chat_consumer_create(&cfg, group, "handled-until", topics, 1, NULL, &consumer, why,
+                                    sizeof why),
+               CHAT_OK, "%s", why);
+  const int64_t far = 4102444800000; /* a "now" no record can reach: 2100-01-01 */
+  chat_record_t records[3];
+  long long deadline = stack_now_ms() + 60000;
+  for (int i = 0; i < 3; i++)
+    while (chat_consumer_poll(consumer, 500, &records[i]) != CHAT_OK)
+      cr_assert(stack_now_ms() < deadline, "record %d not consumed within 60 s", i);
+  int32_t partition = records[0].partition;
+  cr_assert(records[0].timestamp_ms < records[2].timestamp_ms);
+  /* All three polled, none stored: nothing handled since the assignment
+   * and nothing committed, so reading starts at the earliest record. */
+  cr_assert_eq(chat_consumer_handled_until(consumer, topic, partition, far), 0);
+  cr_assert_eq(chat_consumer_store(consumer, &records[0]), CHAT_OK);
+  cr_assert_eq(chat_consumer_handled_until(consumer, topic, partition, far),
+               records[0].timestamp_ms, "polled but not stored counts as not handled");
+  cr_assert_eq(chat_consumer_store(consumer, &records[1]), CHAT_OK);
+  cr_assert_eq(chat_consumer_store(consumer, &records[2]), CHAT_OK);
+  cr_assert_eq(chat_consumer_handled_until(consumer, topic, partition, far), far,
+               "every record the broker held is handled: now");
+  /* Not its partition (none has that number): cannot tell. */
+  cr_assert_eq(chat_consumer_handled_until(consumer, topic, 999, far), 0);
+  /* Every owned partition: the others are empty, so now once each has
+   * been fetched once. */
+  deadline = stack_now_ms() + 10000;
+  while (chat_consumer_handled_until(consumer, topic, -1, far) != far) {
+    chat_record_t none = {0};
+    chat_consumer_poll(consumer, 100, &none);
+    chat_record_release(&none);
+    cr_assert(stack_now_ms() < deadline, "the empty partitions never counted as read");
+  }
+  for (int i = 0; i < 3; i++)
+    chat_record_release(&records[i]);
+  chat_consumer_close(&consumer);
+  chat_producer_destroy(&producer, 1000);
 }
