@@ -73,15 +73,52 @@ void stack_config(chat_config_t *cfg, const char *topic_prefix, const char *mong
       CHAT_OK, "%s", why);
 }
 
-int stack_free_port(void) {
-  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = 0};
-  socklen_t len = sizeof addr;
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
+/* Below the kernel's ephemeral range, which outgoing connections take
+ * their ports from (the services' Kafka and MongoDB clients): the rule of
+ * tests/lib/free_port.mjs and deploy/lib/stack.sh's stack_free_port. */
+#define FREE_PORT_FIRST 10000
+#define FREE_PORT_GIVEN_MAX 256
+
+static int ephemeral_low(void) {
+  FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+  int low = 0;
+  if (f) {
+    if (fscanf(f, "%d", &low) != 1)
+      low = 0;
+    fclose(f);
+  }
+  return low > FREE_PORT_FIRST + 1000 ? low : 32768;
+}
+
+static bool can_listen(int port) {
+  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
   inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-  cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0 &&
-            getsockname(fd, (struct sockaddr *)&addr, &len) == 0);
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  cr_assert(fd >= 0);
+  bool ok = bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0 && listen(fd, 1) == 0;
   close(fd);
-  return ntohs(addr.sin_port);
+  return ok;
+}
+
+int stack_free_port(void) {
+  static int given[FREE_PORT_GIVEN_MAX];
+  static size_t given_count;
+  if (!given_count)
+    srandom((unsigned)getpid() ^ (unsigned)time(NULL));
+  int last = ephemeral_low() - 1;
+  for (int tries = 0; tries < 200; tries++) {
+    int port = FREE_PORT_FIRST + (int)(random() % (last - FREE_PORT_FIRST + 1));
+    bool taken = false;
+    for (size_t i = 0; i < given_count && !taken; i++)
+      taken = given[i] == port;
+    if (taken || !can_listen(port))
+      continue;
+    if (given_count < FREE_PORT_GIVEN_MAX)
+      given[given_count++] = port;
+    return port;
+  }
+  cr_assert_fail("no free port found from %d to %d", FREE_PORT_FIRST, last);
+  return -1;
 }
 
 pid_t stack_spawn(char *const argv[], char *const env[], int *stdout_fd) {
