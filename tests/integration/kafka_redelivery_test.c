@@ -38,14 +38,11 @@ static void produce(const chat_config_t *cfg, const char *value) {
 }
 
 Test(kafka_redelivery, uncommitted_record_is_redelivered_after_a_kill) {
-  char prefix[64], group[128], why[512], line[512];
+  char prefix[64], group[128], line[512];
   chat_config_t cfg;
   stack_unique_name("rd", prefix, sizeof prefix);
   stack_config(&cfg, prefix, "redelivery", NULL);
-  chat_producer_t *admin = NULL;
-  cr_assert_eq(chat_producer_create(&cfg, "redelivery-admin", NULL, NULL, &admin, why, sizeof why),
-               CHAT_OK, "%s", why);
-  cr_assert_eq(chat_kafka_ensure_topics(admin, &cfg, 20000, why, sizeof why), CHAT_OK, "%s", why);
+  chat_producer_t *admin = stack_producer_with_topics(&cfg, "redelivery-admin");
   chat_producer_destroy(&admin, 1000);
   produce(&cfg, "first");
 

@@ -23,11 +23,8 @@ Test(kafka_roundtrip, produced_by_one_process_consumed_stored_and_read_back) {
   db[strlen(db) - 1] = '\0'; /* no trailing '_' needed in a database name */
   stack_config(&cfg, prefix, db, NULL);
 
-  chat_producer_t *admin = NULL;
-  cr_assert_eq(chat_producer_create(&cfg, "roundtrip-admin", NULL, NULL, &admin, why, sizeof why),
-               CHAT_OK, "%s", why);
-  cr_assert_eq(chat_kafka_ensure_topics(admin, &cfg, 20000, why, sizeof why), CHAT_OK, "%s", why);
-  /* Twice: creating topics that exist is fine. */
+  chat_producer_t *admin = stack_producer_with_topics(&cfg, "roundtrip-admin");
+  /* Again: creating topics that exist is fine. */
   cr_assert_eq(chat_kafka_ensure_topics(admin, &cfg, 20000, why, sizeof why), CHAT_OK, "%s", why);
   chat_producer_destroy(&admin, 1000);
 
@@ -111,10 +108,7 @@ Test(kafka_roundtrip, handled_until_follows_what_was_stored_not_what_was_fetched
   chat_config_t cfg;
   stack_unique_name("hu", prefix, sizeof prefix);
   stack_config(&cfg, prefix, "handled_until", NULL);
-  chat_producer_t *producer = NULL;
-  cr_assert_eq(chat_producer_create(&cfg, "handled-until", NULL, NULL, &producer, why, sizeof why),
-               CHAT_OK, "%s", why);
-  cr_assert_eq(chat_kafka_ensure_topics(producer, &cfg, 20000, why, sizeof why), CHAT_OK, "%s", why);
+  chat_producer_t *producer = stack_producer_with_topics(&cfg, "handled-until");
   chat_topic_name(prefix, CHAT_TOPIC_PRESENCE, topic, sizeof topic);
   for (int i = 0; i < 3; i++) { /* one key: one partition, in order, 50 ms apart */
     cr_assert_eq(chat_producer_produce(producer, topic, "gw", 2, "{}", 2, NULL, 0, 0), CHAT_OK);

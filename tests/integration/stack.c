@@ -73,6 +73,15 @@ void stack_config(chat_config_t *cfg, const char *topic_prefix, const char *mong
       CHAT_OK, "%s", why);
 }
 
+chat_producer_t *stack_producer_with_topics(const chat_config_t *cfg, const char *client_id) {
+  char why[512];
+  chat_producer_t *producer = NULL;
+  cr_assert_eq(chat_producer_create(cfg, client_id, NULL, NULL, &producer, why, sizeof why), CHAT_OK,
+               "%s", why);
+  cr_assert_eq(chat_kafka_ensure_topics(producer, cfg, 20000, why, sizeof why), CHAT_OK, "%s", why);
+  return producer;
+}
+
 /* Below the kernel's ephemeral range, which outgoing connections take
  * their ports from (the services' Kafka and MongoDB clients): the rule of
  * tests/lib/free_port.mjs and deploy/lib/stack.sh's stack_free_port. */

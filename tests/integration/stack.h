@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "chat/config.h"
+#include "chat/kafka.h"
 
 /* CHAT_TEST_KAFKA_BROKERS / CHAT_TEST_MONGO_URI; the test fails when unset. */
 const char *stack_kafka_brokers(void);
@@ -23,7 +24,12 @@ void stack_unique_name(const char *stem, char *out, size_t out_len);
 void stack_config(chat_config_t *cfg, const char *topic_prefix, const char *mongo_db,
                   const char *const *extra);
 
-/* A free TCP port on 127.0.0.1 (bound and released). */
+/* A producer on cfg named client_id, once every topic of cfg exists
+ * (asserted). Destroy it with chat_producer_destroy(). */
+chat_producer_t *stack_producer_with_topics(const chat_config_t *cfg, const char *client_id);
+
+/* A free TCP port on 127.0.0.1 below the ephemeral range, not handed out
+ * before by this process. */
 int stack_free_port(void);
 
 /* Starts argv[0] with the current environment plus env ("NAME=value",
