@@ -822,20 +822,26 @@ static void remember_pending(chat_consumer_t *consumer, const chat_record_t *rec
         (pending_offset_t){consumer->last_series, record->offset + 1};
 }
 
+/* The entry of handled[] for topic and partition, or NULL; the caller
+ * holds handled_lock. */
+static handled_partition_t *handled_entry(chat_consumer_t *consumer, const char *topic,
+                                          int32_t partition) {
+  for (size_t i = 0; i < consumer->handled_count; i++) {
+    handled_partition_t *at = &consumer->handled[i];
+    if (at->partition == partition && !strcmp(at->topic, topic))
+      return at;
+  }
+  return NULL;
+}
+
 static void note_handled(chat_consumer_t *consumer, const chat_record_t *record) {
   pthread_mutex_lock(&consumer->handled_lock);
-  handled_partition_t *entry = NULL;
-  for (size_t i = consumer->handled_count; i-- > 0;) {
-    handled_partition_t *at = &consumer->handled[i];
-    if (at->partition == record->partition && !strcmp(at->topic, record->topic)) {
-      entry = at;
-      break;
-    }
-  }
+  handled_partition_t *entry = handled_entry(consumer, record->topic, record->partition);
   if (!entry && consumer->handled_count < HANDLED_PARTITIONS_MAX) {
     entry = &consumer->handled[consumer->handled_count++];
     snprintf(entry->topic, sizeof entry->topic, "%s", record->topic);
     entry->partition = record->partition;
+    entry->next_offset = 0;
   }
   if (entry && record->offset + 1 > entry->next_offset) {
     entry->next_offset = record->offset + 1;
@@ -850,14 +856,11 @@ static void note_handled(chat_consumer_t *consumer, const chat_record_t *record)
 static bool handled_position(chat_consumer_t *consumer, const char *topic, int32_t partition,
                              int64_t *next_offset, int64_t *newest_ms) {
   pthread_mutex_lock(&consumer->handled_lock);
-  bool found = false;
-  for (size_t i = 0; i < consumer->handled_count && !found; i++) {
-    const handled_partition_t *at = &consumer->handled[i];
-    if (at->partition == partition && !strcmp(at->topic, topic)) {
-      *next_offset = at->next_offset;
-      *newest_ms = at->newest_ms;
-      found = true;
-    }
+  const handled_partition_t *at = handled_entry(consumer, topic, partition);
+  bool found = at != NULL;
+  if (found) {
+    *next_offset = at->next_offset;
+    *newest_ms = at->newest_ms;
   }
   pthread_mutex_unlock(&consumer->handled_lock);
   if (found)
