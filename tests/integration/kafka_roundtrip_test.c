@@ -1,6 +1,7 @@
 /* A record produced through the common producer by one process is consumed
  * through the common consumer by another, written to MongoDB and read back. */
 #include <criterion/criterion.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -154,6 +155,101 @@ Test(kafka_roundtrip, handled_until_follows_what_was_stored_not_what_was_fetched
   }
   for (int i = 0; i < 3; i++)
     chat_record_release(&records[i]);
+  chat_consumer_close(&consumer);
+  chat_producer_destroy(&producer, 1000);
+}
+
+/* Polls `consumer` (releasing what it returns) until its assignment has
+ * changed `changes` times in all, or fails the test after 60 s. */
+static void poll_until_changes(chat_consumer_t *consumer, _Atomic uint64_t *counter,
+                               uint64_t changes, chat_consumer_t *also) {
+  long long deadline = stack_now_ms() + 60000;
+  while (atomic_load(counter) < changes) {
+    chat_record_t none = {0};
+    if (chat_consumer_poll(consumer, 100, &none) == CHAT_OK)
+      chat_record_release(&none);
+    if (also && chat_consumer_poll(also, 100, &none) == CHAT_OK)
+      chat_record_release(&none);
+    cr_assert(stack_now_ms() < deadline, "%llu assignment changes, not %llu, within 60 s",
+              (unsigned long long)atomic_load(counter), (unsigned long long)changes);
+  }
+}
+
+/* After a rebalance, what a consumer handled of the partitions it held
+ * before says nothing about the ones it holds now: a partition it has
+ * read only the first record of is not read up to now, however far it
+ * had read another one before. */
+Test(kafka_roundtrip, handled_until_starts_again_after_a_rebalance) {
+  char prefix[64], why[512], group[128], topic[CHAT_TOPIC_NAME_MAX];
+  chat_config_t cfg;
+  stack_unique_name("hr", prefix, sizeof prefix);
+  stack_config(&cfg, prefix, "handled_rebalance", NULL);
+  chat_producer_t *producer = stack_producer_with_topics(&cfg, "handled-rebalance");
+  chat_topic_name(prefix, CHAT_TOPIC_PRESENCE, topic, sizeof topic);
+  for (int i = 0; i < 8; i++) /* one partition read far */
+    cr_assert_eq(chat_producer_produce(producer, topic, "far", 3, "{}", 2, NULL, 0, 0), CHAT_OK);
+  cr_assert_eq(chat_producer_flush(producer, 10000), CHAT_OK);
+
+  snprintf(group, sizeof group, "%shandled", prefix);
+  const chat_topic_t topics[] = {CHAT_TOPIC_PRESENCE};
+  _Atomic uint64_t changes = 0, other_changes = 0;
+  chat_consumer_options_t options = {.assignment_changes = &changes};
+  chat_consumer_t *consumer = NULL, *other = NULL;
+  cr_assert_eq(chat_consumer_create(&cfg, group, "handled-a", topics, 1, &options, &consumer, why,
+                                    sizeof why),
+               CHAT_OK, "%s", why);
+  const int64_t far = 4102444800000; /* 2100-01-01 */
+  long long deadline = stack_now_ms() + 60000;
+  int32_t far_partition = -1;
+  for (int i = 0; i < 8; i++) {
+    chat_record_t record;
+    while (chat_consumer_poll(consumer, 500, &record) != CHAT_OK)
+      cr_assert(stack_now_ms() < deadline, "record %d not consumed within 60 s", i);
+    far_partition = record.partition;
+    cr_assert_eq(chat_consumer_store(consumer, &record), CHAT_OK);
+    chat_record_release(&record);
+  }
+  cr_assert_eq(chat_consumer_handled_until(consumer, topic, far_partition, far), far);
+  uint64_t before = atomic_load(&changes);
+
+  /* A second member joins (the first gives up every partition and gets
+   * some back) and leaves (it gets them all back): two rebalances. */
+  chat_consumer_options_t other_options = {.assignment_changes = &other_changes};
+  cr_assert_eq(chat_consumer_create(&cfg, group, "handled-b", topics, 1, &other_options, &other,
+                                    why, sizeof why),
+               CHAT_OK, "%s", why);
+  poll_until_changes(consumer, &changes, before + 2, other);
+  poll_until_changes(other, &other_changes, 1, consumer);
+  chat_consumer_close(&other);
+  poll_until_changes(consumer, &changes, before + 4, NULL);
+
+  /* Three records a key on six keys: at least one partition besides the
+   * one read far gets some. Store only the first record polled there. */
+  for (int i = 0; i < 3; i++)
+    for (int k = 0; k < 6; k++) {
+      char key[8];
+      int key_len = snprintf(key, sizeof key, "k%d", k);
+      cr_assert_eq(
+          chat_producer_produce(producer, topic, key, (size_t)key_len, "{}", 2, NULL, 0, 0),
+          CHAT_OK);
+    }
+  cr_assert_eq(chat_producer_flush(producer, 10000), CHAT_OK);
+  chat_record_t first = {0};
+  deadline = stack_now_ms() + 60000;
+  for (;;) {
+    cr_assert(stack_now_ms() < deadline, "no record of another partition within 60 s");
+    if (chat_consumer_poll(consumer, 500, &first) != CHAT_OK)
+      continue;
+    if (first.partition != far_partition)
+      break;
+    chat_record_release(&first);
+  }
+  cr_assert_eq(first.offset, 0, "the first record of a partition nobody read is its first");
+  cr_assert_eq(chat_consumer_store(consumer, &first), CHAT_OK);
+  cr_assert_eq(chat_consumer_handled_until(consumer, topic, first.partition, far),
+               first.timestamp_ms,
+               "one record read of the partition's several: read up to that record, not now");
+  chat_record_release(&first);
   chat_consumer_close(&consumer);
   chat_producer_destroy(&producer, 1000);
 }
