@@ -39,7 +39,9 @@ static const chat_mongo_index_t persistence_indexes[] = {
      "{\"participants\":1,\"lastMessageAt\":-1,\"createdAt\":-1}", false},
     {"members", "conversation_user_unique", "{\"conversationId\":1,\"userId\":1}", true},
     {"members", "user_conversations", "{\"userId\":1,\"conversationId\":1}", false},
-    {"messages", "sender_client_msg_unique", "{\"senderId\":1,\"clientMsgId\":1}", true},
+    /* (senderId, clientMsgId) needs no index of its own: a message's _id is
+     * derived from it (handle_message_send.c), so _id's unique index
+     * refuses a second copy, and no query filters on the pair. */
     {"messages", "conversation_seq_unique", "{\"conversationId\":1,\"seq\":1}", true},
     /* The texts edits replaced, by message (docs/queries.md); never read by a route yet. */
     {"message_versions", "message_replaced_at", "{\"messageId\":1,\"replacedAt\":1}", false},

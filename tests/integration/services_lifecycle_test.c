@@ -29,7 +29,7 @@ typedef struct service_case {
 
 static const service_case_t services[] = {
     {"gateway", NULL, NULL},
-    {"persistence", "messages", "sender_client_msg_unique"},
+    {"persistence", "messages", "conversation_seq_unique"},
     {"presence", "sessions", "gateway_connection_unique"},
     {"receipts", "read_states", "conversation_user_unique"},
 };
