@@ -446,21 +446,32 @@ out:
   return err;
 }
 
-chat_err_t chat_producer_produce(chat_producer_t *producer, const char *topic, const void *key,
-                                 size_t key_len, const void *value, size_t value_len,
-                                 const chat_kafka_header_t *headers, size_t header_count,
-                                 uint64_t request_id) {
+/* A record kept by a hold (chat_producer_hold), with copies of its parts. */
+typedef struct held_record {
+  char *topic;
+  void *key, *value;
+  size_t key_len, value_len;
+  rd_kafka_headers_t *headers;
+  uint64_t request_id;
+} held_record_t;
+
+struct chat_producer_hold {
+  chat_producer_t *producer;
+  held_record_t *records;
+  size_t count, capacity;
+  bool out_of_memory; /* a record could not be kept: hold_end sends none */
+};
+
+static _Thread_local chat_producer_hold_t *thread_hold;
+
+static rd_kafka_headers_t *make_headers(const chat_kafka_header_t *headers, size_t header_count) {
   rd_kafka_headers_t *hdrs = header_count ? rd_kafka_headers_new(header_count) : NULL;
   for (size_t i = 0; i < header_count; i++)
     rd_kafka_header_add(hdrs, headers[i].name, -1, headers[i].value, (ssize_t)headers[i].value_len);
-  rd_kafka_resp_err_t rerr = rd_kafka_producev(
-      producer->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key_len),
-      RD_KAFKA_V_VALUE((void *)value, value_len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-      RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE((void *)(uintptr_t)request_id), RD_KAFKA_V_END);
-  if (rerr == RD_KAFKA_RESP_ERR_NO_ERROR)
-    return CHAT_OK; /* hdrs now belong to the record */
-  if (hdrs)
-    rd_kafka_headers_destroy(hdrs);
+  return hdrs;
+}
+
+static chat_err_t produce_error(const char *topic, rd_kafka_resp_err_t rerr) {
   count_produce_error(topic, rerr);
   CHAT_LOG(CHAT_LOG_WARN, "kafka produce to %s failed: %s", topic, rd_kafka_err2str(rerr));
   switch (rerr) {
@@ -471,6 +482,112 @@ chat_err_t chat_producer_produce(chat_producer_t *producer, const char *topic, c
   default:
     return CHAT_ERR_KAFKA;
   }
+}
+
+static void keep_record(chat_producer_hold_t *hold, const char *topic, const void *key,
+                        size_t key_len, const void *value, size_t value_len,
+                        const chat_kafka_header_t *headers, size_t header_count,
+                        uint64_t request_id) {
+  if (hold->out_of_memory)
+    return;
+  if (hold->count == hold->capacity) {
+    size_t capacity = hold->capacity ? hold->capacity * 2 : 64;
+    held_record_t *grown = realloc(hold->records, capacity * sizeof *grown);
+    if (!grown) {
+      hold->out_of_memory = true;
+      return;
+    }
+    hold->records = grown;
+    hold->capacity = capacity;
+  }
+  held_record_t *r = &hold->records[hold->count];
+  *r = (held_record_t){.topic = strdup(topic),
+                       .key = malloc(key_len ? key_len : 1),
+                       .value = malloc(value_len ? value_len : 1),
+                       .key_len = key_len,
+                       .value_len = value_len,
+                       .headers = make_headers(headers, header_count),
+                       .request_id = request_id};
+  if (!r->topic || !r->key || !r->value || (header_count && !r->headers)) {
+    free(r->topic);
+    free(r->key);
+    free(r->value);
+    if (r->headers)
+      rd_kafka_headers_destroy(r->headers);
+    hold->out_of_memory = true;
+    return;
+  }
+  if (key_len)
+    memcpy(r->key, key, key_len);
+  if (value_len)
+    memcpy(r->value, value, value_len);
+  hold->count++;
+}
+
+chat_producer_hold_t *chat_producer_hold(chat_producer_t *producer) {
+  if (thread_hold)
+    return NULL;
+  chat_producer_hold_t *hold = calloc(1, sizeof *hold);
+  if (hold) {
+    hold->producer = producer;
+    thread_hold = hold;
+  }
+  return hold;
+}
+
+chat_err_t chat_producer_hold_end(chat_producer_hold_t *hold, bool send) {
+  if (!hold)
+    return CHAT_ERR_NOMEM;
+  if (thread_hold == hold)
+    thread_hold = NULL;
+  chat_err_t err = hold->out_of_memory && send ? CHAT_ERR_NOMEM : CHAT_OK;
+  for (size_t i = 0; i < hold->count; i++) {
+    held_record_t *r = &hold->records[i];
+    if (send && err == CHAT_OK) {
+      /* The value goes over as it is (F_FREE: librdkafka frees it), the
+       * headers too once accepted; the key is copied. */
+      rd_kafka_resp_err_t rerr = rd_kafka_producev(
+          hold->producer->rk, RD_KAFKA_V_TOPIC(r->topic), RD_KAFKA_V_KEY(r->key, r->key_len),
+          RD_KAFKA_V_VALUE(r->value, r->value_len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
+          RD_KAFKA_V_HEADERS(r->headers), RD_KAFKA_V_OPAQUE((void *)(uintptr_t)r->request_id),
+          RD_KAFKA_V_END);
+      if (rerr == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        r->value = NULL;
+        r->headers = NULL;
+      } else {
+        err = produce_error(r->topic, rerr);
+      }
+    }
+    free(r->topic);
+    free(r->key);
+    free(r->value);
+    if (r->headers)
+      rd_kafka_headers_destroy(r->headers);
+  }
+  free(hold->records);
+  free(hold);
+  return err;
+}
+
+chat_err_t chat_producer_produce(chat_producer_t *producer, const char *topic, const void *key,
+                                 size_t key_len, const void *value, size_t value_len,
+                                 const chat_kafka_header_t *headers, size_t header_count,
+                                 uint64_t request_id) {
+  if (thread_hold && thread_hold->producer == producer) {
+    keep_record(thread_hold, topic, key, key_len, value, value_len, headers, header_count,
+                request_id);
+    return CHAT_OK;
+  }
+  rd_kafka_headers_t *hdrs = make_headers(headers, header_count);
+  rd_kafka_resp_err_t rerr = rd_kafka_producev(
+      producer->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key_len),
+      RD_KAFKA_V_VALUE((void *)value, value_len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+      RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE((void *)(uintptr_t)request_id), RD_KAFKA_V_END);
+  if (rerr == RD_KAFKA_RESP_ERR_NO_ERROR)
+    return CHAT_OK; /* hdrs now belong to the record */
+  if (hdrs)
+    rd_kafka_headers_destroy(hdrs);
+  return produce_error(topic, rerr);
 }
 
 /* rd_kafka_flush waits for the last delivery reports in rd_kafka_poll, up

@@ -25,6 +25,7 @@
  * writer stored. */
 #include "handle_message_send.h"
 
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,7 +112,15 @@ typedef struct run {
   size_t conversation_count;
   user_t *users;
   size_t user_count;
+  /* Made while the store took the first try's insert (store_messages):
+   * published_early once that insert went in whole, with what queuing the
+   * records answered; made_us is the time making them took. */
+  bool published_early;
+  chat_err_t publish_err;
+  int64_t made_us;
 } run_t;
+
+static chat_err_t publish_run(run_t *run);
 
 static int64_t monotonic_us(void) {
   struct timespec ts;
@@ -650,6 +659,82 @@ static chat_err_t reload_base(run_t *run, conversation_t *c) {
   return CHAT_OK;
 }
 
+/* One try of the insert: the documents in commands of at most
+ * INSERT_CHUNK, each after the one before it went in whole. It touches
+ * nothing of the run, so it may run on a thread of its own. */
+typedef struct insert_try {
+  mongoc_collection_t *messages;
+  const bson_t *opts;
+  bson_t **docs;
+  size_t n;
+  /* out */
+  size_t went_in;  /* the documents surely stored: a prefix */
+  bool failed;
+  int64_t refused; /* the index in docs of the one refused as a duplicate, or -1 */
+  bson_error_t error;
+} insert_try_t;
+
+static void insert_try_run(insert_try_t *t) {
+  t->went_in = 0;
+  t->failed = false;
+  t->refused = -1;
+  for (size_t at = 0; at < t->n && !t->failed; at += INSERT_CHUNK) {
+    size_t len = t->n - at < INSERT_CHUNK ? t->n - at : INSERT_CHUNK;
+    bson_t reply;
+    if (mongoc_collection_insert_many(t->messages, (const bson_t **)t->docs + at, len, t->opts,
+                                      &reply, &t->error)) {
+      t->went_in = at + len;
+    } else {
+      t->failed = true;
+      int64_t in_chunk = duplicate_index(&reply);
+      bson_iter_t it;
+      int64_t count = bson_iter_init_find(&it, &reply, "insertedCount") ? bson_iter_as_int64(&it)
+                                                                        : in_chunk;
+      if (in_chunk >= 0 && count != in_chunk)
+        CHAT_LOG(CHAT_LOG_ERROR,
+                 "the store answered an ordered insert with %lld inserted but the error at "
+                 "index %lld: it is not keeping the order, and seqs may have a gap",
+                 (long long)count, (long long)in_chunk);
+      if (in_chunk >= 0 && (size_t)in_chunk < len) {
+        t->refused = (int64_t)at + in_chunk;
+        t->went_in = (size_t)t->refused; /* the prefix before the refused one went in */
+      }
+    }
+    bson_destroy(&reply);
+  }
+}
+
+static void *insert_try_thread(void *arg) {
+  insert_try_run(arg);
+  return NULL;
+}
+
+/* The first try's insert on a thread of its own while this one makes the
+ * run's records and holds them (chat_producer_hold): they are queued once
+ * the insert went in whole, the usual case, and dropped if not (the tries
+ * after it find what is stored, and the run publishes after them). So a
+ * run's publishing no longer waits for its insert, and nothing is
+ * published before the store has it. */
+static void insert_while_publishing(run_t *run, insert_try_t *t) {
+  pthread_t thread;
+  chat_producer_hold_t *hold = chat_producer_hold(chat_runtime_producer(run->rt));
+  if (!hold || pthread_create(&thread, NULL, insert_try_thread, t) != 0) {
+    chat_producer_hold_end(hold, false);
+    insert_try_run(t);
+    return;
+  }
+  int64_t start = monotonic_us();
+  chat_err_t made = publish_run(run);
+  run->made_us = monotonic_us() - start;
+  pthread_join(thread, NULL);
+  if (!t->failed && made == CHAT_OK) {
+    run->published_early = true;
+    run->publish_err = chat_producer_hold_end(hold, true);
+  } else {
+    chat_producer_hold_end(hold, false);
+  }
+}
+
 /* Stores the run's new messages with one ordered insert_many. A duplicate
  * key error stops the insert at one document, after a prefix went in:
  * those are kept as inserted, the sends from the refused one on are read
@@ -683,47 +768,25 @@ static chat_err_t store_messages(run_t *run) {
     }
     if (n == 0)
       break;
-    /* In commands of at most INSERT_CHUNK documents, each after the one
-     * before it went in whole. */
-    int64_t refused = -1; /* index in docs of the refused document */
-    bool failed = false;
-    bson_error_t error;
-    for (size_t at = 0; at < n && !failed; at += INSERT_CHUNK) {
-      size_t len = n - at < INSERT_CHUNK ? n - at : INSERT_CHUNK;
-      bson_t reply;
-      if (mongoc_collection_insert_many(messages, (const bson_t **)docs + at, len, opts, &reply,
-                                        &error)) {
-        for (size_t d = at; d < at + len; d++)
-          run->sends[send_of[d]].inserted = true;
-      } else {
-        failed = true;
-        int64_t in_chunk = duplicate_index(&reply);
-        bson_iter_t it;
-        int64_t count = bson_iter_init_find(&it, &reply, "insertedCount") ? bson_iter_as_int64(&it)
-                                                                          : in_chunk;
-        if (in_chunk >= 0 && count != in_chunk)
-          CHAT_LOG(CHAT_LOG_ERROR,
-                   "the store answered an ordered insert with %lld inserted but the error at "
-                   "index %lld: it is not keeping the order, and seqs may have a gap",
-                   (long long)count, (long long)in_chunk);
-        if (in_chunk >= 0 && (size_t)in_chunk < len)
-          refused = (int64_t)at + in_chunk;
-      }
-      bson_destroy(&reply);
-    }
+    insert_try_t t = {.messages = messages, .opts = opts, .docs = docs, .n = n};
+    if (try == 0)
+      insert_while_publishing(run, &t);
+    else
+      insert_try_run(&t);
+    for (size_t d = 0; d < t.went_in; d++)
+      run->sends[send_of[d]].inserted = true;
     for (size_t d = 0; d < n; d++)
       bson_destroy(docs[d]);
-    if (!failed)
+    if (!t.failed)
       break;
-    if (refused < 0) {
-      CHAT_LOG(CHAT_LOG_WARN, "storing %zu messages: %s; the batch is retried", n, error.message);
-      err = chat_mongo_error(&error);
+    if (t.refused < 0) {
+      CHAT_LOG(CHAT_LOG_WARN, "storing %zu messages: %s; the batch is retried", n,
+               t.error.message);
+      err = chat_mongo_error(&t.error);
       break;
     }
-    for (size_t d = 0; d < (size_t)refused; d++)
-      run->sends[send_of[d]].inserted = true; /* the prefix before the refused one went in */
-    send_t *first = &run->sends[send_of[refused]];
-    err = read_back(run, send_of[refused]);
+    send_t *first = &run->sends[send_of[t.refused]];
+    err = read_back(run, send_of[t.refused]);
     if (err == CHAT_OK && !first->stored)
       err = reload_base(run, first->conversation);
   }
@@ -970,6 +1033,16 @@ static chat_err_t publish_rejection(run_t *run, const send_t *send) {
   return err;
 }
 
+/* Every record the run publishes: its messages, or why each was refused. */
+static chat_err_t publish_run(run_t *run) {
+  chat_err_t err = CHAT_OK;
+  for (size_t i = 0; i < run->count && err == CHAT_OK; i++) {
+    const send_t *send = &run->sends[i];
+    err = send->reject == CHAT_OK ? publish_message(run, send) : publish_rejection(run, send);
+  }
+  return err;
+}
+
 chat_err_t persistence_handle_message_sends(void *ctx, const chat_envelope_t *events,
                                             const chat_record_t *const *records, size_t count) {
   run_t run = {.rt = ctx, .count = count};
@@ -1013,21 +1086,20 @@ chat_err_t persistence_handle_message_sends(void *ctx, const chat_envelope_t *ev
   if (err == CHAT_OK)
     post_summaries(&run);
   t_update = monotonic_us();
-  for (size_t i = 0; i < count && err == CHAT_OK; i++) {
-    const send_t *send = &run.sends[i];
-    err = send->reject == CHAT_OK ? publish_message(&run, send) : publish_rejection(&run, send);
-  }
+  if (err == CHAT_OK)
+    err = run.published_early ? run.publish_err : publish_run(&run);
   int64_t t_publish = monotonic_us();
   chat_mongo_release(mongo, run.client);
   if (err == CHAT_OK) {
     state_cache_stats_t cached = conversation_state_stats();
     CHAT_LOG(CHAT_LOG_DEBUG,
-             "stored a run of %zu messages in %zu conversations: read %lld us, insert %lld us, "
-             "summaries posted %lld us, publish %lld us; conversation states: %llu hits, "
-             "%llu misses, %zu kept",
+             "stored a run of %zu messages in %zu conversations: read %lld us, insert %lld us "
+             "(its records made meanwhile in %lld us), summaries posted %lld us, publish %lld "
+             "us; conversation states: %llu hits, %llu misses, %zu kept",
              count, run.conversation_count, (long long)(t_load - t0),
-             (long long)(t_insert - t_load), (long long)(t_update - t_insert),
-             (long long)(t_publish - t_update), (unsigned long long)cached.hits,
+             (long long)(t_insert - t_load), (long long)run.made_us,
+             (long long)(t_update - t_insert), (long long)(t_publish - t_update),
+             (unsigned long long)cached.hits,
              (unsigned long long)cached.misses, cached.size);
   }
   free_run(&run);

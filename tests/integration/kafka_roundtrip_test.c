@@ -253,3 +253,57 @@ Test(kafka_roundtrip, handled_until_starts_again_after_a_rebalance) {
   chat_consumer_close(&consumer);
   chat_producer_destroy(&producer, 1000);
 }
+
+/* chat_producer_hold(): what a thread produces while holding goes out
+ * when the hold ends with send, in order and whole (headers too), and
+ * not at all when it ends without. Persistence makes a run's records so
+ * while the store takes its insert, and sends them only once it has. */
+Test(kafka_roundtrip, held_records_go_out_only_when_sent) {
+  char prefix[64], why[512], group[128], topic[CHAT_TOPIC_NAME_MAX];
+  chat_config_t cfg;
+  stack_unique_name("hold", prefix, sizeof prefix);
+  stack_config(&cfg, prefix, "held_records", NULL);
+  chat_producer_t *producer = stack_producer_with_topics(&cfg, "held-records");
+  chat_topic_name(prefix, CHAT_TOPIC_PRESENCE, topic, sizeof topic);
+  const chat_kafka_header_t header = {"x-kind", "held", 4};
+
+  chat_producer_hold_t *hold = chat_producer_hold(producer);
+  cr_assert_not_null(hold);
+  cr_assert_null(chat_producer_hold(producer), "one hold per thread at a time");
+  cr_assert_eq(chat_producer_produce(producer, topic, "k", 1, "dropped", 7, NULL, 0, 0), CHAT_OK);
+  cr_assert_eq(chat_producer_hold_end(hold, false), CHAT_OK);
+
+  hold = chat_producer_hold(producer);
+  cr_assert_not_null(hold, "a hold ended, the thread may hold again");
+  cr_assert_eq(chat_producer_produce(producer, topic, "k", 1, "kept-1", 6, &header, 1, 0), CHAT_OK);
+  cr_assert_eq(chat_producer_produce(producer, topic, "k", 1, "kept-2", 6, NULL, 0, 0), CHAT_OK);
+  cr_assert_eq(chat_producer_hold_end(hold, true), CHAT_OK);
+  cr_assert_eq(chat_producer_produce(producer, topic, "k", 1, "direct", 6, NULL, 0, 0), CHAT_OK);
+  cr_assert_eq(chat_producer_flush(producer, 10000), CHAT_OK);
+
+  snprintf(group, sizeof group, "%sheld", prefix);
+  chat_consumer_t *consumer = NULL;
+  const chat_topic_t topics[] = {CHAT_TOPIC_PRESENCE};
+  cr_assert_eq(chat_consumer_create(&cfg, group, "held-records", topics, 1, NULL, &consumer, why,
+                                    sizeof why),
+               CHAT_OK, "%s", why);
+  const char *expected[] = {"kept-1", "kept-2", "direct"};
+  long long deadline = stack_now_ms() + 60000;
+  for (int i = 0; i < 3; i++) {
+    chat_record_t record;
+    while (chat_consumer_poll(consumer, 500, &record) != CHAT_OK)
+      cr_assert(stack_now_ms() < deadline, "record %d not consumed within 60 s", i);
+    cr_assert_eq(record.value_len, strlen(expected[i]));
+    cr_assert(memcmp(record.value, expected[i], record.value_len) == 0, "record %d: %.*s", i,
+              (int)record.value_len, record.value);
+    const char *value = NULL;
+    size_t value_len = 0;
+    bool has = chat_record_header(&record, "x-kind", &value, &value_len);
+    cr_assert_eq(has, i == 0, "only the first record has the header");
+    if (has)
+      cr_assert(value_len == 4 && memcmp(value, "held", 4) == 0);
+    chat_record_release(&record);
+  }
+  chat_consumer_close(&consumer);
+  chat_producer_destroy(&producer, 1000);
+}

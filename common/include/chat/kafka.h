@@ -62,6 +62,20 @@ chat_err_t chat_producer_produce(chat_producer_t *producer, const char *topic, c
                                  const chat_kafka_header_t *headers, size_t header_count,
                                  uint64_t request_id);
 
+/* Holding: records made before it is known whether they may go out.
+ * Between chat_producer_hold() and chat_producer_hold_end(), what the
+ * calling thread produces through `producer` is copied and kept, in order,
+ * instead of being queued (other threads produce as usual). hold_end with
+ * send queues the kept records in that order and returns CHAT_OK, or the
+ * first error chat_producer_produce() would have returned (the records
+ * after it are dropped); without send it drops them. Either way the hold
+ * is freed. One hold per thread at a time; NULL when out of memory or
+ * already holding (nothing is held then, and hold_end(NULL, ...) returns
+ * CHAT_ERR_NOMEM). */
+typedef struct chat_producer_hold chat_producer_hold_t;
+chat_producer_hold_t *chat_producer_hold(chat_producer_t *producer);
+chat_err_t chat_producer_hold_end(chat_producer_hold_t *hold, bool send);
+
 /* Waits until every queued record has its delivery report. Returns CHAT_OK
  * or CHAT_ERR_TIMEOUT when records are still in flight after timeout_ms. */
 chat_err_t chat_producer_flush(chat_producer_t *producer, int timeout_ms);
