@@ -1,11 +1,15 @@
 #include "conversation_state.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "chat/log.h"
 #include "chat/stored_seq.h"
 #include "summary_writer.h"
+
+#define PREFETCH_THREADS 4 /* pooled clients a prefetch reads with at once */
 
 static state_cache_t *conversations, *users;
 static uint64_t assignment_seen; /* chat_runtime_assignment_changes() when last looked */
@@ -256,6 +260,26 @@ void conversation_state_forget(const char *id) {
     state_cache_forget(conversations, id);
 }
 
+/* A user's name from the store: CHAT_OK with *name (the caller's to free)
+ * or NULL when there is no such user. */
+static chat_err_t read_user_name(chat_runtime_t *rt, mongoc_client_t *client, const char *user_id,
+                                 char **name) {
+  *name = NULL;
+  bson_t *filter = BCON_NEW("_id", BCON_UTF8(user_id));
+  bson_t *projection = BCON_NEW("username", BCON_INT32(1));
+  bson_t doc = BSON_INITIALIZER;
+  bool found = false;
+  chat_err_t err = find_one(rt, client, "users", filter, projection, &doc, &found);
+  bson_iter_t it;
+  if (err == CHAT_OK && found && bson_iter_init_find(&it, &doc, "username") &&
+      BSON_ITER_HOLDS_UTF8(&it) && !(*name = strdup(bson_iter_utf8(&it, NULL))))
+    err = CHAT_ERR_NOMEM;
+  bson_destroy(&doc);
+  bson_destroy(projection);
+  bson_destroy(filter);
+  return err;
+}
+
 chat_err_t conversation_state_user_name(chat_runtime_t *rt, mongoc_client_t *client,
                                         const char *user_id, const char **name) {
   *name = NULL;
@@ -266,26 +290,85 @@ chat_err_t conversation_state_user_name(chat_runtime_t *rt, mongoc_client_t *cli
     *name = kept;
     return CHAT_OK;
   }
-  bson_t *filter = BCON_NEW("_id", BCON_UTF8(user_id));
-  bson_t *projection = BCON_NEW("username", BCON_INT32(1));
-  bson_t doc = BSON_INITIALIZER;
-  bool found = false;
-  chat_err_t err = find_one(rt, client, "users", filter, projection, &doc, &found);
-  bson_iter_t it;
-  if (err == CHAT_OK && found && bson_iter_init_find(&it, &doc, "username") &&
-      BSON_ITER_HOLDS_UTF8(&it)) {
-    /* Names never change, so a name once read is good for as long as it
-     * is kept; a user not found is not kept (they may register). */
-    char *copy = strdup(bson_iter_utf8(&it, NULL));
-    if (!copy || !state_cache_put(users, user_id, copy))
-      err = CHAT_ERR_NOMEM;
-    else
-      *name = copy;
+  /* Names never change, so a name once read is good for as long as it
+   * is kept; a user not found is not kept (they may register). */
+  char *copy = NULL;
+  chat_err_t err = read_user_name(rt, client, user_id, &copy);
+  if (err == CHAT_OK && copy) {
+    if (!state_cache_put(users, user_id, copy))
+      return CHAT_ERR_NOMEM;
+    *name = copy;
   }
-  bson_destroy(&doc);
-  bson_destroy(projection);
-  bson_destroy(filter);
   return err;
+}
+
+/* One read of a prefetch: a conversation's state or a user's name. */
+typedef struct prefetch_read {
+  const char *id;
+  bool user;
+  conversation_state_t *state; /* read; NULL: none, or not read */
+  char *name;
+} prefetch_read_t;
+
+typedef struct prefetch {
+  chat_runtime_t *rt;
+  prefetch_read_t *reads;
+  size_t count;
+  atomic_size_t next; /* the next read a thread takes */
+} prefetch_t;
+
+static void *prefetch_thread(void *arg) {
+  prefetch_t *p = arg;
+  chat_mongo_t *mongo = chat_runtime_mongo(p->rt);
+  mongoc_client_t *client = chat_mongo_acquire(mongo);
+  if (!client)
+    return NULL; /* the others take the reads */
+  for (size_t i; (i = atomic_fetch_add(&p->next, 1)) < p->count;) {
+    prefetch_read_t *r = &p->reads[i];
+    /* An error leaves the read undone: the get after it reads again and
+     * reports it. */
+    if (r->user)
+      read_user_name(p->rt, client, r->id, &r->name);
+    else
+      load(p->rt, client, r->id, &r->state);
+  }
+  chat_mongo_release(mongo, client);
+  return NULL;
+}
+
+void conversation_state_prefetch(chat_runtime_t *rt, const char *const *conversation_ids,
+                                 size_t conversation_count, const char *const *user_ids,
+                                 size_t user_count) {
+  if (!ready(rt))
+    return;
+  prefetch_t p = {.rt = rt, .reads = calloc(conversation_count + user_count, sizeof *p.reads)};
+  if (!p.reads)
+    return;
+  for (size_t i = 0; i < conversation_count; i++) {
+    if (!state_cache_get(conversations, conversation_ids[i]))
+      p.reads[p.count++] = (prefetch_read_t){.id = conversation_ids[i]};
+  }
+  for (size_t i = 0; i < user_count; i++) {
+    if (!state_cache_get(users, user_ids[i]))
+      p.reads[p.count++] = (prefetch_read_t){.id = user_ids[i], .user = true};
+  }
+  atomic_init(&p.next, 0);
+  pthread_t threads[PREFETCH_THREADS];
+  size_t started = 0;
+  if (p.count > 1) /* one read gains nothing from a thread */
+    while (started < PREFETCH_THREADS && started < p.count &&
+           pthread_create(&threads[started], NULL, prefetch_thread, &p) == 0)
+      started++;
+  for (size_t i = 0; i < started; i++)
+    pthread_join(threads[i], NULL);
+  for (size_t i = 0; i < p.count; i++) {
+    prefetch_read_t *r = &p.reads[i];
+    if (r->state)
+      state_cache_put(conversations, r->id, r->state); /* the cache owns it, kept or not */
+    if (r->name)
+      state_cache_put(users, r->id, r->name);
+  }
+  free(p.reads);
 }
 
 static const state_cache_stats_t no_stats;

@@ -6,7 +6,8 @@
  * the store (point reads by _id) the first time the owner touches it, and
  * everything is dropped when partitions are assigned or revoked. Bounded
  * by CHAT_CACHED_CONVERSATIONS and CHAT_CACHED_USERS, least recently used
- * dropped first. Used from the consumer thread only.
+ * dropped first. Used from the consumer thread only (a prefetch's reads
+ * run on threads of their own; it keeps what they read on the caller's).
  *
  * Where the next seq comes from (docs/architecture.md, "Seq"): stored seqs
  * of a conversation are 1..S with no gap, because every run inserts in
@@ -59,6 +60,16 @@ void conversation_state_forget(const char *id);
  * no such user; or the store's error. */
 chat_err_t conversation_state_user_name(chat_runtime_t *rt, mongoc_client_t *client,
                                         const char *user_id, const char **name);
+
+/* Reads the conversations and users of a run that are not kept yet from
+ * the store at once, over up to 4 pooled clients, and keeps what it found,
+ * so that the gets after it answer from memory: a new owner's first runs
+ * (after a start or a rebalance) wait for one round of point reads, not
+ * for one after the other. Best effort: what it could not read, the get
+ * reads (and reports the error of). Ids may repeat. */
+void conversation_state_prefetch(chat_runtime_t *rt, const char *const *conversation_ids,
+                                 size_t conversation_count, const char *const *user_ids,
+                                 size_t user_count);
 
 /* The caches' counters so far (hits, misses, evictions, sizes). */
 state_cache_stats_t conversation_state_stats(void);

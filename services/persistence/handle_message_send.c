@@ -337,6 +337,16 @@ static chat_err_t index_run(run_t *run) {
 /* The run's conversations and users from the owner's copy, read from the
  * store (by _id) the first time only. */
 static chat_err_t load(run_t *run) {
+  const char **ids = malloc((run->conversation_count + run->user_count + 1) * sizeof *ids);
+  if (ids) { /* what is not kept yet, read at once */
+    for (size_t i = 0; i < run->conversation_count; i++)
+      ids[i] = run->conversations[i].id;
+    for (size_t i = 0; i < run->user_count; i++)
+      ids[run->conversation_count + i] = run->users[i].id;
+    conversation_state_prefetch(run->rt, ids, run->conversation_count,
+                                ids + run->conversation_count, run->user_count);
+    free(ids);
+  }
   chat_err_t err = CHAT_OK;
   for (size_t i = 0; i < run->conversation_count && err == CHAT_OK; i++) {
     const conversation_state_t *state = NULL;
