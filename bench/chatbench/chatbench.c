@@ -940,6 +940,10 @@ int main(int argc, char **argv) {
     lws_service(bench.context, 0);
   lws_sul_cancel(&bench.tick);
   report(seconds(now_us() - bench.start_us));
+  /* Out before the connections close: closing 20,000 of them on a busy
+   * machine can outlast a driver's patience (bench/run.sh kills after
+   * 20 s), and a buffered report would die with the process. */
+  fflush(stdout);
   lws_context_destroy(bench.context);
   return 0;
 }
