@@ -14,6 +14,8 @@
 static state_cache_t *conversations, *users;
 static uint64_t assignment_seen; /* chat_runtime_assignment_changes() when last looked */
 
+static void drop_prefetched(void);
+
 static void free_state(void *value) {
   conversation_state_t *state = value;
   if (state)
@@ -35,6 +37,7 @@ static bool ready(chat_runtime_t *rt) {
   if (changes != assignment_seen) {
     assignment_seen = changes;
     state_cache_clear(conversations);
+    drop_prefetched();
     CHAT_LOG(CHAT_LOG_DEBUG, "partitions moved: conversation states dropped");
   }
   return true;
@@ -227,39 +230,6 @@ static chat_err_t load(chat_runtime_t *rt, mongoc_client_t *client, const char *
   return CHAT_OK;
 }
 
-chat_err_t conversation_state_get(chat_runtime_t *rt, mongoc_client_t *client, const char *id,
-                                  const conversation_state_t **out) {
-  *out = NULL;
-  if (!ready(rt))
-    return CHAT_ERR_NOMEM;
-  const conversation_state_t *kept = state_cache_get(conversations, id);
-  if (kept) {
-    *out = kept;
-    return CHAT_OK;
-  }
-  conversation_state_t *loaded = NULL;
-  chat_err_t err = load(rt, client, id, &loaded);
-  if (err != CHAT_OK || !loaded)
-    return err; /* a conversation that does not exist is not kept: it may be created */
-  if (!state_cache_put(conversations, id, loaded))
-    return CHAT_ERR_NOMEM;
-  *out = loaded; /* owned by the cache now */
-  return CHAT_OK;
-}
-
-void conversation_state_keep(const char *id, const conversation_state_t *state) {
-  if (!conversations)
-    return; /* nothing was ever read: the next get reads the store */
-  conversation_state_t *copy = copy_state(state);
-  if (!copy || !state_cache_put(conversations, id, copy))
-    state_cache_forget(conversations, id); /* out of memory: read again next time */
-}
-
-void conversation_state_forget(const char *id) {
-  if (conversations)
-    state_cache_forget(conversations, id);
-}
-
 /* A user's name from the store: CHAT_OK with *name (the caller's to free)
  * or NULL when there is no such user. */
 static chat_err_t read_user_name(chat_runtime_t *rt, mongoc_client_t *client, const char *user_id,
@@ -280,6 +250,147 @@ static chat_err_t read_user_name(chat_runtime_t *rt, mongoc_client_t *client, co
   return err;
 }
 
+/* One read of a prefetch: a conversation's state or a user's name. */
+typedef struct prefetch_read {
+  char id[CHAT_ID_SIZE];
+  bool user;
+  bool done;                   /* read: state or name is the store's answer (NULL: none) */
+  conversation_state_t *state; /* until a get takes it */
+  char *name;
+} prefetch_read_t;
+
+typedef struct prefetch {
+  chat_runtime_t *rt;
+  prefetch_read_t *reads;
+  size_t count;
+  atomic_size_t next; /* the next read a thread takes */
+} prefetch_t;
+
+/* What the last prefetch read that no get has taken yet, until the next
+ * prefetch; the caches' counters see each as the miss it is when a get
+ * takes it. */
+static prefetch_read_t *prefetched;
+static size_t prefetched_count;
+
+static void drop_prefetched(void) {
+  for (size_t i = 0; i < prefetched_count; i++) {
+    free_state(prefetched[i].state);
+    free(prefetched[i].name);
+  }
+  free(prefetched);
+  prefetched = NULL;
+  prefetched_count = 0;
+}
+
+/* The prefetched read of id, or NULL; the caller takes its state or name. */
+static prefetch_read_t *prefetched_read(const char *id, bool user) {
+  for (size_t i = 0; i < prefetched_count; i++) {
+    prefetch_read_t *r = &prefetched[i];
+    if (r->done && r->user == user && strcmp(r->id, id) == 0)
+      return r;
+  }
+  return NULL;
+}
+
+static void forget_prefetched(const char *id) {
+  prefetch_read_t *r = prefetched_read(id, false);
+  if (r) {
+    free_state(r->state);
+    r->state = NULL;
+    r->done = false;
+  }
+}
+
+static void *prefetch_thread(void *arg) {
+  prefetch_t *p = arg;
+  chat_mongo_t *mongo = chat_runtime_mongo(p->rt);
+  mongoc_client_t *client = chat_mongo_acquire(mongo);
+  if (!client)
+    return NULL; /* the others take the reads */
+  for (size_t i; (i = atomic_fetch_add(&p->next, 1)) < p->count;) {
+    prefetch_read_t *r = &p->reads[i];
+    /* An error leaves the read undone: the get reads again and reports it. */
+    r->done = (r->user ? read_user_name(p->rt, client, r->id, &r->name)
+                       : load(p->rt, client, r->id, &r->state)) == CHAT_OK;
+  }
+  chat_mongo_release(mongo, client);
+  return NULL;
+}
+
+void conversation_state_prefetch(chat_runtime_t *rt, const char *const *conversation_ids,
+                                 size_t conversation_count, const char *const *user_ids,
+                                 size_t user_count) {
+  drop_prefetched();
+  if (!ready(rt))
+    return;
+  prefetch_t p = {.rt = rt, .reads = calloc(conversation_count + user_count, sizeof *p.reads)};
+  if (!p.reads)
+    return;
+  for (size_t i = 0; i < conversation_count + user_count; i++) {
+    bool user = i >= conversation_count;
+    const char *id = user ? user_ids[i - conversation_count] : conversation_ids[i];
+    if (strlen(id) >= CHAT_ID_SIZE || state_cache_holds(user ? users : conversations, id))
+      continue;
+    prefetch_read_t *r = &p.reads[p.count++];
+    memcpy(r->id, id, strlen(id) + 1);
+    r->user = user;
+  }
+  atomic_init(&p.next, 0);
+  pthread_t threads[PREFETCH_THREADS];
+  size_t started = 0;
+  if (p.count > 1) /* one read gains nothing from a thread */
+    while (started < PREFETCH_THREADS && started < p.count &&
+           pthread_create(&threads[started], NULL, prefetch_thread, &p) == 0)
+      started++;
+  for (size_t i = 0; i < started; i++)
+    pthread_join(threads[i], NULL);
+  prefetched = p.reads;
+  prefetched_count = p.count;
+}
+
+chat_err_t conversation_state_get(chat_runtime_t *rt, mongoc_client_t *client, const char *id,
+                                  const conversation_state_t **out) {
+  *out = NULL;
+  if (!ready(rt))
+    return CHAT_ERR_NOMEM;
+  const conversation_state_t *kept = state_cache_get(conversations, id);
+  if (kept) {
+    *out = kept;
+    return CHAT_OK;
+  }
+  conversation_state_t *loaded = NULL;
+  prefetch_read_t *read = prefetched_read(id, false);
+  chat_err_t err = CHAT_OK;
+  if (read) {
+    loaded = read->state;
+    read->state = NULL;
+    read->done = false;
+  } else {
+    err = load(rt, client, id, &loaded);
+  }
+  if (err != CHAT_OK || !loaded)
+    return err; /* a conversation that does not exist is not kept: it may be created */
+  if (!state_cache_put(conversations, id, loaded))
+    return CHAT_ERR_NOMEM;
+  *out = loaded; /* owned by the cache now */
+  return CHAT_OK;
+}
+
+void conversation_state_keep(const char *id, const conversation_state_t *state) {
+  forget_prefetched(id);
+  if (!conversations)
+    return; /* nothing was ever read: the next get reads the store */
+  conversation_state_t *copy = copy_state(state);
+  if (!copy || !state_cache_put(conversations, id, copy))
+    state_cache_forget(conversations, id); /* out of memory: read again next time */
+}
+
+void conversation_state_forget(const char *id) {
+  forget_prefetched(id);
+  if (conversations)
+    state_cache_forget(conversations, id);
+}
+
 chat_err_t conversation_state_user_name(chat_runtime_t *rt, mongoc_client_t *client,
                                         const char *user_id, const char **name) {
   *name = NULL;
@@ -293,82 +404,21 @@ chat_err_t conversation_state_user_name(chat_runtime_t *rt, mongoc_client_t *cli
   /* Names never change, so a name once read is good for as long as it
    * is kept; a user not found is not kept (they may register). */
   char *copy = NULL;
-  chat_err_t err = read_user_name(rt, client, user_id, &copy);
+  prefetch_read_t *read = prefetched_read(user_id, true);
+  chat_err_t err = CHAT_OK;
+  if (read) {
+    copy = read->name;
+    read->name = NULL;
+    read->done = false;
+  } else {
+    err = read_user_name(rt, client, user_id, &copy);
+  }
   if (err == CHAT_OK && copy) {
     if (!state_cache_put(users, user_id, copy))
       return CHAT_ERR_NOMEM;
     *name = copy;
   }
   return err;
-}
-
-/* One read of a prefetch: a conversation's state or a user's name. */
-typedef struct prefetch_read {
-  const char *id;
-  bool user;
-  conversation_state_t *state; /* read; NULL: none, or not read */
-  char *name;
-} prefetch_read_t;
-
-typedef struct prefetch {
-  chat_runtime_t *rt;
-  prefetch_read_t *reads;
-  size_t count;
-  atomic_size_t next; /* the next read a thread takes */
-} prefetch_t;
-
-static void *prefetch_thread(void *arg) {
-  prefetch_t *p = arg;
-  chat_mongo_t *mongo = chat_runtime_mongo(p->rt);
-  mongoc_client_t *client = chat_mongo_acquire(mongo);
-  if (!client)
-    return NULL; /* the others take the reads */
-  for (size_t i; (i = atomic_fetch_add(&p->next, 1)) < p->count;) {
-    prefetch_read_t *r = &p->reads[i];
-    /* An error leaves the read undone: the get after it reads again and
-     * reports it. */
-    if (r->user)
-      read_user_name(p->rt, client, r->id, &r->name);
-    else
-      load(p->rt, client, r->id, &r->state);
-  }
-  chat_mongo_release(mongo, client);
-  return NULL;
-}
-
-void conversation_state_prefetch(chat_runtime_t *rt, const char *const *conversation_ids,
-                                 size_t conversation_count, const char *const *user_ids,
-                                 size_t user_count) {
-  if (!ready(rt))
-    return;
-  prefetch_t p = {.rt = rt, .reads = calloc(conversation_count + user_count, sizeof *p.reads)};
-  if (!p.reads)
-    return;
-  for (size_t i = 0; i < conversation_count; i++) {
-    if (!state_cache_get(conversations, conversation_ids[i]))
-      p.reads[p.count++] = (prefetch_read_t){.id = conversation_ids[i]};
-  }
-  for (size_t i = 0; i < user_count; i++) {
-    if (!state_cache_get(users, user_ids[i]))
-      p.reads[p.count++] = (prefetch_read_t){.id = user_ids[i], .user = true};
-  }
-  atomic_init(&p.next, 0);
-  pthread_t threads[PREFETCH_THREADS];
-  size_t started = 0;
-  if (p.count > 1) /* one read gains nothing from a thread */
-    while (started < PREFETCH_THREADS && started < p.count &&
-           pthread_create(&threads[started], NULL, prefetch_thread, &p) == 0)
-      started++;
-  for (size_t i = 0; i < started; i++)
-    pthread_join(threads[i], NULL);
-  for (size_t i = 0; i < p.count; i++) {
-    prefetch_read_t *r = &p.reads[i];
-    if (r->state)
-      state_cache_put(conversations, r->id, r->state); /* the cache owns it, kept or not */
-    if (r->name)
-      state_cache_put(users, r->id, r->name);
-  }
-  free(p.reads);
 }
 
 static const state_cache_stats_t no_stats;

@@ -66,7 +66,8 @@ chat_err_t conversation_state_user_name(chat_runtime_t *rt, mongoc_client_t *cli
  * so that the gets after it answer from memory: a new owner's first runs
  * (after a start or a rebalance) wait for one round of point reads, not
  * for one after the other. Best effort: what it could not read, the get
- * reads (and reports the error of). Ids may repeat. */
+ * reads (and reports the error of). What no get takes is dropped by the
+ * next prefetch, and forgotten with its conversation (keep, forget). */
 void conversation_state_prefetch(chat_runtime_t *rt, const char *const *conversation_ids,
                                  size_t conversation_count, const char *const *user_ids,
                                  size_t user_count);

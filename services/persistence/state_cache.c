@@ -102,6 +102,10 @@ void *state_cache_get(state_cache_t *cache, const char *id) {
   return e->value;
 }
 
+bool state_cache_holds(const state_cache_t *cache, const char *id) {
+  return *find_link((state_cache_t *)cache, id) != NULL;
+}
+
 bool state_cache_put(state_cache_t *cache, const char *id, void *value) {
   if (strlen(id) >= CHAT_ID_SIZE) {
     if (cache->free_value)

@@ -22,6 +22,9 @@ void state_cache_destroy(state_cache_t *cache);
  * (counted as a hit or a miss). */
 void *state_cache_get(state_cache_t *cache, const char *id);
 
+/* Whether a value is kept for id; neither counted nor made recent. */
+bool state_cache_holds(const state_cache_t *cache, const char *id);
+
 /* Keeps value for id, replacing (and freeing) what was kept; evicts the
  * least recently used entry when full. The cache owns value from now on,
  * even when false is returned (out of memory: value is freed). */

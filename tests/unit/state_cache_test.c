@@ -87,3 +87,28 @@ Test(state_cache, many_entries_through_a_small_cache) {
   state_cache_destroy(cache);
   cr_assert_eq(freed, 10000);
 }
+
+/* holds(): whether an id is kept, without counting a hit or a miss and
+ * without making it recent (a prefetch asks before it reads). */
+Test(state_cache, holds_neither_counts_nor_reorders) {
+  freed = 0;
+  state_cache_t *cache = state_cache_create(2, count_free);
+  char id[25];
+  for (int i = 1; i <= 2; i++) {
+    id_of(i, id);
+    state_cache_put(cache, id, boxed(i));
+  }
+  id_of(1, id);
+  cr_assert(state_cache_holds(cache, id));
+  id_of(9, id);
+  cr_assert_not(state_cache_holds(cache, id));
+  state_cache_stats_t stats = state_cache_stats(cache);
+  cr_assert_eq(stats.hits + stats.misses, 0, "holds counted a lookup");
+  id_of(3, id);
+  state_cache_put(cache, id, boxed(3)); /* 1 is still the oldest: it goes */
+  id_of(1, id);
+  cr_assert_not(state_cache_holds(cache, id), "holds made 1 recent");
+  id_of(2, id);
+  cr_assert(state_cache_holds(cache, id));
+  state_cache_destroy(cache);
+}
