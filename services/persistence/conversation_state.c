@@ -292,14 +292,28 @@ static prefetch_read_t *prefetched_read(const char *id, bool user) {
   return NULL;
 }
 
-static void forget_prefetched(const char *id) {
-  prefetch_read_t *r = prefetched_read(id, false);
-  if (r) {
+/* Takes what the last prefetch read of id, if it read it: true, with
+ * *state or *name set to the store's answer (NULL: none). */
+static bool take_prefetched(const char *id, bool user, conversation_state_t **state,
+                            char **name) {
+  prefetch_read_t *r = prefetched_read(id, user);
+  if (!r)
+    return false;
+  if (state)
+    *state = r->state;
+  else
     free_state(r->state);
-    r->state = NULL;
-    r->done = false;
-  }
+  if (name)
+    *name = r->name;
+  else
+    free(r->name);
+  r->state = NULL;
+  r->name = NULL;
+  r->done = false;
+  return true;
 }
+
+static void forget_prefetched(const char *id) { take_prefetched(id, false, NULL, NULL); }
 
 static void *prefetch_thread(void *arg) {
   prefetch_t *p = arg;
@@ -359,15 +373,9 @@ chat_err_t conversation_state_get(chat_runtime_t *rt, mongoc_client_t *client, c
     return CHAT_OK;
   }
   conversation_state_t *loaded = NULL;
-  prefetch_read_t *read = prefetched_read(id, false);
   chat_err_t err = CHAT_OK;
-  if (read) {
-    loaded = read->state;
-    read->state = NULL;
-    read->done = false;
-  } else {
+  if (!take_prefetched(id, false, &loaded, NULL))
     err = load(rt, client, id, &loaded);
-  }
   if (err != CHAT_OK || !loaded)
     return err; /* a conversation that does not exist is not kept: it may be created */
   if (!state_cache_put(conversations, id, loaded))
@@ -404,15 +412,9 @@ chat_err_t conversation_state_user_name(chat_runtime_t *rt, mongoc_client_t *cli
   /* Names never change, so a name once read is good for as long as it
    * is kept; a user not found is not kept (they may register). */
   char *copy = NULL;
-  prefetch_read_t *read = prefetched_read(user_id, true);
   chat_err_t err = CHAT_OK;
-  if (read) {
-    copy = read->name;
-    read->name = NULL;
-    read->done = false;
-  } else {
+  if (!take_prefetched(user_id, true, NULL, &copy))
     err = read_user_name(rt, client, user_id, &copy);
-  }
   if (err == CHAT_OK && copy) {
     if (!state_cache_put(users, user_id, copy))
       return CHAT_ERR_NOMEM;
