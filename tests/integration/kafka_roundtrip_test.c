@@ -99,13 +99,36 @@ Test(kafka_roundtrip, produced_by_one_process_consumed_stored_and_read_back) {
   bson_string_free(value, true);
 }
 
+/* A consumer of the presence topic in group <prefix><stem>, or the test
+ * fails. */
+static chat_consumer_t *presence_consumer(const chat_config_t *cfg, const char *prefix,
+                                          const char *stem, const char *client_id,
+                                          const chat_consumer_options_t *opts) {
+  char group[128], why[512];
+  snprintf(group, sizeof group, "%s%s", prefix, stem);
+  const chat_topic_t topics[] = {CHAT_TOPIC_PRESENCE};
+  chat_consumer_t *consumer = NULL;
+  cr_assert_eq(chat_consumer_create(cfg, group, client_id, topics, 1, opts, &consumer, why,
+                                    sizeof why),
+               CHAT_OK, "%s", why);
+  return consumer;
+}
+
+/* Polls until the consumer returns a record (the caller releases it), or
+ * fails the test once deadline (stack_now_ms) has passed. */
+static void poll_record(chat_consumer_t *consumer, chat_record_t *record, long long deadline,
+                        int index) {
+  while (chat_consumer_poll(consumer, 500, record) != CHAT_OK)
+    cr_assert(stack_now_ms() < deadline, "record %d not consumed within 60 s", index);
+}
+
 /* chat_consumer_handled_until(): the time up to which a consumer has
  * handled a partition is the timestamp of the last record it stored there
  * while records remain (fetched or not), and now once it has stored them
  * all; what it has only polled does not count. Presence judges silent
  * gateways by it (docs/architecture.md, "Presence"). */
 Test(kafka_roundtrip, handled_until_follows_what_was_stored_not_what_was_fetched) {
-  char prefix[64], why[512], group[128], topic[CHAT_TOPIC_NAME_MAX];
+  char prefix[64], topic[CHAT_TOPIC_NAME_MAX];
   chat_config_t cfg;
   stack_unique_name("hu", prefix, sizeof prefix);
   stack_config(&cfg, prefix, "handled_until", NULL);
@@ -118,18 +141,12 @@ Test(kafka_roundtrip, handled_until_follows_what_was_stored_not_what_was_fetched
     nanosleep(&gap, NULL);
   }
 
-  snprintf(group, sizeof group, "%shandled", prefix);
-  chat_consumer_t *consumer = NULL;
-  const chat_topic_t topics[] = {CHAT_TOPIC_PRESENCE};
-  cr_assert_eq(chat_consumer_create(&cfg, group, "handled-until", topics, 1, NULL, &consumer, why,
-                                    sizeof why),
-               CHAT_OK, "%s", why);
+  chat_consumer_t *consumer = presence_consumer(&cfg, prefix, "handled", "handled-until", NULL);
   const int64_t far = 4102444800000; /* a "now" no record can reach: 2100-01-01 */
   chat_record_t records[3];
   long long deadline = stack_now_ms() + 60000;
   for (int i = 0; i < 3; i++)
-    while (chat_consumer_poll(consumer, 500, &records[i]) != CHAT_OK)
-      cr_assert(stack_now_ms() < deadline, "record %d not consumed within 60 s", i);
+    poll_record(consumer, &records[i], deadline, i);
   int32_t partition = records[0].partition;
   cr_assert(records[0].timestamp_ms < records[2].timestamp_ms);
   /* All three polled, none stored: nothing handled since the assignment
@@ -180,7 +197,7 @@ static void poll_until_changes(chat_consumer_t *consumer, _Atomic uint64_t *coun
  * read only the first record of is not read up to now, however far it
  * had read another one before. */
 Test(kafka_roundtrip, handled_until_starts_again_after_a_rebalance) {
-  char prefix[64], why[512], group[128], topic[CHAT_TOPIC_NAME_MAX];
+  char prefix[64], topic[CHAT_TOPIC_NAME_MAX];
   chat_config_t cfg;
   stack_unique_name("hr", prefix, sizeof prefix);
   stack_config(&cfg, prefix, "handled_rebalance", NULL);
@@ -190,21 +207,15 @@ Test(kafka_roundtrip, handled_until_starts_again_after_a_rebalance) {
     cr_assert_eq(chat_producer_produce(producer, topic, "far", 3, "{}", 2, NULL, 0, 0), CHAT_OK);
   cr_assert_eq(chat_producer_flush(producer, 10000), CHAT_OK);
 
-  snprintf(group, sizeof group, "%shandled", prefix);
-  const chat_topic_t topics[] = {CHAT_TOPIC_PRESENCE};
   _Atomic uint64_t changes = 0, other_changes = 0;
   chat_consumer_options_t options = {.assignment_changes = &changes};
-  chat_consumer_t *consumer = NULL, *other = NULL;
-  cr_assert_eq(chat_consumer_create(&cfg, group, "handled-a", topics, 1, &options, &consumer, why,
-                                    sizeof why),
-               CHAT_OK, "%s", why);
+  chat_consumer_t *consumer = presence_consumer(&cfg, prefix, "handled", "handled-a", &options);
   const int64_t far = 4102444800000; /* 2100-01-01 */
   long long deadline = stack_now_ms() + 60000;
   int32_t far_partition = -1;
   for (int i = 0; i < 8; i++) {
     chat_record_t record;
-    while (chat_consumer_poll(consumer, 500, &record) != CHAT_OK)
-      cr_assert(stack_now_ms() < deadline, "record %d not consumed within 60 s", i);
+    poll_record(consumer, &record, deadline, i);
     far_partition = record.partition;
     cr_assert_eq(chat_consumer_store(consumer, &record), CHAT_OK);
     chat_record_release(&record);
@@ -215,9 +226,7 @@ Test(kafka_roundtrip, handled_until_starts_again_after_a_rebalance) {
   /* A second member joins (the first gives up every partition and gets
    * some back) and leaves (it gets them all back): two rebalances. */
   chat_consumer_options_t other_options = {.assignment_changes = &other_changes};
-  cr_assert_eq(chat_consumer_create(&cfg, group, "handled-b", topics, 1, &other_options, &other,
-                                    why, sizeof why),
-               CHAT_OK, "%s", why);
+  chat_consumer_t *other = presence_consumer(&cfg, prefix, "handled", "handled-b", &other_options);
   poll_until_changes(consumer, &changes, before + 2, other);
   poll_until_changes(other, &other_changes, 1, consumer);
   chat_consumer_close(&other);
@@ -259,7 +268,7 @@ Test(kafka_roundtrip, handled_until_starts_again_after_a_rebalance) {
  * not at all when it ends without. Persistence makes a run's records so
  * while the store takes its insert, and sends them only once it has. */
 Test(kafka_roundtrip, held_records_go_out_only_when_sent) {
-  char prefix[64], why[512], group[128], topic[CHAT_TOPIC_NAME_MAX];
+  char prefix[64], topic[CHAT_TOPIC_NAME_MAX];
   chat_config_t cfg;
   stack_unique_name("hold", prefix, sizeof prefix);
   stack_config(&cfg, prefix, "held_records", NULL);
@@ -281,18 +290,12 @@ Test(kafka_roundtrip, held_records_go_out_only_when_sent) {
   cr_assert_eq(chat_producer_produce(producer, topic, "k", 1, "direct", 6, NULL, 0, 0), CHAT_OK);
   cr_assert_eq(chat_producer_flush(producer, 10000), CHAT_OK);
 
-  snprintf(group, sizeof group, "%sheld", prefix);
-  chat_consumer_t *consumer = NULL;
-  const chat_topic_t topics[] = {CHAT_TOPIC_PRESENCE};
-  cr_assert_eq(chat_consumer_create(&cfg, group, "held-records", topics, 1, NULL, &consumer, why,
-                                    sizeof why),
-               CHAT_OK, "%s", why);
+  chat_consumer_t *consumer = presence_consumer(&cfg, prefix, "held", "held-records", NULL);
   const char *expected[] = {"kept-1", "kept-2", "direct"};
   long long deadline = stack_now_ms() + 60000;
   for (int i = 0; i < 3; i++) {
     chat_record_t record;
-    while (chat_consumer_poll(consumer, 500, &record) != CHAT_OK)
-      cr_assert(stack_now_ms() < deadline, "record %d not consumed within 60 s", i);
+    poll_record(consumer, &record, deadline, i);
     cr_assert_eq(record.value_len, strlen(expected[i]));
     cr_assert(memcmp(record.value, expected[i], record.value_len) == 0, "record %d: %.*s", i,
               (int)record.value_len, record.value);
