@@ -31,6 +31,10 @@
 #   CHAT_BENCH_KEEP=1     keep the work directory (every run's JSON and logs)
 #   CHAT_BENCH_PERSISTENCE_LOG  persistence's log level (warn; debug for
 #                         its phase timings)
+#   CHAT_BENCH_PARTS      which parts run, of: fanout pair hot big idle
+#                         capacity drain peer floors (default all; the
+#                         store's floor runs with drain or floors), e.g.
+#                         CHAT_BENCH_PARTS=drain for persistence alone
 #   CHAT_DEV_STORE        FerretDB's backend: postgresql (default) or sqlite
 # Everything listens on loopback, every run is bounded in count and time,
 # and every process it starts, it stops.
@@ -63,6 +67,15 @@ rooms=${CHAT_BENCH_ROOMS:-5}
 room_size=${CHAT_BENCH_ROOM_SIZE:-20}
 room_rate=${CHAT_BENCH_ROOM_RATE:-10}
 secret=bench-secret-0123456789abcdef0123456789
+all_parts="fanout pair hot big idle capacity drain peer floors"
+parts=${CHAT_BENCH_PARTS:-$all_parts}
+for part in $parts; do
+  case " $all_parts " in *" $part "*) ;; *)
+    echo "CHAT_BENCH_PARTS: unknown part '$part' (parts: $all_parts)" >&2
+    exit 2 ;;
+  esac
+done
+part() { case " $parts " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 build=$root/build-bench
 
 "$root/deploy/install.sh" >/dev/null
@@ -131,9 +144,11 @@ stop_pid() {
 # The store's floor first, on the fresh store: twice a saturated rung (the
 # peer's, stopped with its writes pending) left FerretDB holding all its
 # pooled PostgreSQL connections, and a floor measured last got nothing.
-"$python_env/bin/python" "$root/bench/floors/ferretdb_floor.py" "$mongo" 5000 >"$work/ferretdb.json" ||
-  echo '{}' >"$work/ferretdb.json"
-say "floor ferretdb: $(cat "$work/ferretdb.json")"
+if part drain || part floors; then
+  "$python_env/bin/python" "$root/bench/floors/ferretdb_floor.py" "$mongo" 5000 >"$work/ferretdb.json" ||
+    echo '{}' >"$work/ferretdb.json"
+  say "floor ferretdb: $(cat "$work/ferretdb.json")"
+fi
 
 # ---- our services: three gateways, one of each other service ----
 export CHAT_KAFKA_BROKERS=$brokers CHAT_MONGO_URI=$mongo CHAT_MONGO_DB=bench CHAT_TOPIC_PREFIX=bench.
@@ -166,11 +181,13 @@ for gw in gw-a gw-b gw-c; do start_gateway $gw; done
 gw_a=127.0.0.1:${port_of[gw-a]} gw_b=127.0.0.1:${port_of[gw-b]} gw_c=127.0.0.1:${port_of[gw-c]}
 
 node "$root/bench/prepare.mjs" pairs "http://$gw_a" "$pairs" "$work/pairs.txt"
-node "$root/bench/prepare.mjs" pairs "http://$gw_a" 1 "$work/hot.txt"
-node "$root/bench/prepare.mjs" rooms "http://$gw_a" "$rooms" "$room_size" "$work/rooms.txt"
-started=$(date +%s)
-node "$root/bench/prepare.mjs" rooms "http://$gw_a" "$big_rooms" "$big_size" "$work/big.txt"
-say "big rooms: $big_rooms of $big_size members made in $(($(date +%s) - started)) s"
+part hot && node "$root/bench/prepare.mjs" pairs "http://$gw_a" 1 "$work/hot.txt"
+part fanout && node "$root/bench/prepare.mjs" rooms "http://$gw_a" "$rooms" "$room_size" "$work/rooms.txt"
+if part big; then
+  started=$(date +%s)
+  node "$root/bench/prepare.mjs" rooms "http://$gw_a" "$big_rooms" "$big_size" "$work/big.txt"
+  say "big rooms: $big_rooms of $big_size members made in $(($(date +%s) - started)) s"
+fi
 
 # ladder SYSTEM GATEWAYS KIND RATES: traffic of KIND at each rate of RATES,
 # REPEAT runs a rung, up to the first rung not sustained (report.py --held
@@ -286,26 +303,35 @@ restart_gateways() {
 
 # ---- ours ----
 for run in $(seq 1 "$repeat"); do
+  part fanout || break
   "$build/bench/chatbench" fanout --gateways "$gw_a,$gw_b" --rooms "$work/rooms.txt" \
     --rate "$room_rate" --duration "$seconds" --json 1 >"$work/ours-fanout-$run.json" 2>/dev/null || true
   say "ours fanout, run $run: $(cat "$work/ours-fanout-$run.json")"
 done
-load "ours 1-1"
-ladder ours "$gw_a,$gw_b" pair "$rates"
-settle
-load "ours hot conversation"
-ladder ours "$gw_a,$gw_b" hot "$hot_rates"
-settle
-load "ours big rooms"
-ladder ours "$gw_a,$gw_b" big "$big_rates"
-settle
-load "ours idle"
-restart_gateways
-hold_idle ours-idle-one "$idle" 1 "${pid_of[gw-a]}" "$gw_a" --secret "$secret"
-if [ "$idle_many" -gt 0 ]; then
+if part pair; then
+  load "ours 1-1"
+  ladder ours "$gw_a,$gw_b" pair "$rates"
+  settle
+fi
+if part hot; then
+  load "ours hot conversation"
+  ladder ours "$gw_a,$gw_b" hot "$hot_rates"
+  settle
+fi
+if part big; then
+  load "ours big rooms"
+  ladder ours "$gw_a,$gw_b" big "$big_rates"
+  settle
+fi
+if part idle; then
+  load "ours idle"
   restart_gateways
-  hold_idle ours-idle-many "$idle_many" 3 "${pid_of[gw-a]} ${pid_of[gw-b]} ${pid_of[gw-c]}" \
-    "$gw_a,$gw_b,$gw_c" --secret "$secret"
+  hold_idle ours-idle-one "$idle" 1 "${pid_of[gw-a]}" "$gw_a" --secret "$secret"
+  if [ "$idle_many" -gt 0 ]; then
+    restart_gateways
+    hold_idle ours-idle-many "$idle_many" 3 "${pid_of[gw-a]} ${pid_of[gw-b]} ${pid_of[gw-c]}" \
+      "$gw_a,$gw_b,$gw_c" --secret "$secret"
+  fi
 fi
 load "ours top rate"
 # Persistence's throughput: one run over the pairs at the ladder's top rate
@@ -314,19 +340,27 @@ load "ours top rate"
 # the end. After the idle measurements, as its backlog takes a while to
 # drain and would slow their connect-time reads; ours stop right after it.
 top_rate=${rates##* }
-"$build/bench/chatbench" pair --gateways "$gw_a,$gw_b" --users "$work/pairs.txt" \
-  --rate "$(python3 -c "print($top_rate / $pairs)")" --duration 5 --json 1 \
-  >"$work/ours-capacity-$top_rate-1.json" 2>"$work/ours-capacity-$top_rate-1.err" || true
-say "ours capacity $top_rate/s: $(cat "$work/ours-capacity-$top_rate-1.json")"
+if part capacity; then
+  "$build/bench/chatbench" pair --gateways "$gw_a,$gw_b" --users "$work/pairs.txt" \
+    --rate "$(python3 -c "print($top_rate / $pairs)")" --duration 5 --json 1 \
+    >"$work/ours-capacity-$top_rate-1.json" 2>"$work/ours-capacity-$top_rate-1.err" || true
+  say "ours capacity $top_rate/s: $(cat "$work/ours-capacity-$top_rate-1.json")"
+fi
 # Persistence alone on a backlog: the store's floor is the store alone, so
 # persistence is measured alone too. Presence and receipts stop; each run,
 # once persistence has caught up, it stops, the gateways take 5 s of sends
 # at the top rate into Kafka, and a fresh persistence drains them with
 # nothing else to do (bench/drain.py times it by its /metrics; the CPU
 # snapshots around it say what each part spent a message).
+# Alone, it first opens the pairs' conversations, as the ladder's warm-up would.
+if part drain && ! part pair && ! part capacity; then
+  "$build/bench/chatbench" pair --gateways "$gw_a,$gw_b" --users "$work/pairs.txt" \
+    --rate 1 --duration 3 --json 1 >"$work/ours-warmup-drain.json" 2>&1 || true
+fi
 stop_pid "${pid_of[presence]}"
 stop_pid "${pid_of[receipts]}"
 for run in $(seq 1 "$repeat"); do
+  part drain || break
   file=$work/ours-drain-$run.json
   python3 "$root/bench/drain.py" caught-up "http://127.0.0.1:${health_of[persistence]}/metrics" 120 >/dev/null ||
     say "persistence not caught up within 120 s; the backlog below adds to what it had left"
@@ -349,39 +383,43 @@ for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
 pids=()
 
 # ---- the peer: seed 004's events on Node/Socket.IO, same FerretDB ----
-peer_port=$(stack_free_port)
-PORT=$peer_port MONGO_URI=$mongo MONGO_DB=bench_peer JWT_SECRET=$secret \
-  node "$root/bench/peers/node-seed004/server.mjs" >"$work/peer.log" 2>&1 &
-peer_pid=$!
-pids+=("$peer_pid")
-wait_ready "http://127.0.0.1:$peer_port/health" "$peer_pid" peer
-load peer
-hold_idle peer-idle-one "$idle" 1 "$peer_pid" "127.0.0.1:$peer_port" --secret "$secret"
-ladder peer "127.0.0.1:$peer_port,127.0.0.1:$peer_port" pair "$rates"
-stop_pid "$peer_pid"
-pids=()
+if part peer; then
+  peer_port=$(stack_free_port)
+  PORT=$peer_port MONGO_URI=$mongo MONGO_DB=bench_peer JWT_SECRET=$secret \
+    node "$root/bench/peers/node-seed004/server.mjs" >"$work/peer.log" 2>&1 &
+  peer_pid=$!
+  pids+=("$peer_pid")
+  wait_ready "http://127.0.0.1:$peer_port/health" "$peer_pid" peer
+  load peer
+  hold_idle peer-idle-one "$idle" 1 "$peer_pid" "127.0.0.1:$peer_port" --secret "$secret"
+  ladder peer "127.0.0.1:$peer_port,127.0.0.1:$peer_port" pair "$rates"
+  stop_pid "$peer_pid"
+  pids=()
+fi
 
 # ---- floors ----
-load floors
-echo_port=$(stack_free_port)
-"$build/bench/lws_echo" "$echo_port" >"$work/lws-echo.log" 2>&1 &
-echo_pid=$!
-pids+=("$echo_pid")
-sleep 0.5
-hold_idle lws-echo-idle-one "$idle" 1 "$echo_pid" "127.0.0.1:$echo_port" --raw 1
-for run in $(seq 1 "$repeat"); do
-  "$build/bench/chatbench" echo --gateways "127.0.0.1:$echo_port" --connections "$pairs" \
-    --rate "$(python3 -c "print($top_rate / $pairs)")" --duration "$seconds" --json 1 \
-    >"$work/lws-echo-$run.json" 2>/dev/null || true
-  say "floor lws echo $top_rate msg/s, run $run: $(cat "$work/lws-echo-$run.json")"
-done
-stop_pid "$echo_pid"
-"$python_env/bin/python" "$root/bench/floors/kafka_floor.py" "$brokers" 50000 >"$work/kafka.json" ||
-  echo '{}' >"$work/kafka.json"
-say "floor kafka, as fast as it goes: $(cat "$work/kafka.json")"
-"$python_env/bin/python" "$root/bench/floors/kafka_floor.py" "$brokers" $((2000 * seconds)) 300 2000 \
-  >"$work/kafka-paced.json" || echo '{}' >"$work/kafka-paced.json"
-say "floor kafka, 2000 records/s: $(cat "$work/kafka-paced.json")"
+if part floors; then
+  load floors
+  echo_port=$(stack_free_port)
+  "$build/bench/lws_echo" "$echo_port" >"$work/lws-echo.log" 2>&1 &
+  echo_pid=$!
+  pids+=("$echo_pid")
+  sleep 0.5
+  hold_idle lws-echo-idle-one "$idle" 1 "$echo_pid" "127.0.0.1:$echo_port" --raw 1
+  for run in $(seq 1 "$repeat"); do
+    "$build/bench/chatbench" echo --gateways "127.0.0.1:$echo_port" --connections "$pairs" \
+      --rate "$(python3 -c "print($top_rate / $pairs)")" --duration "$seconds" --json 1 \
+      >"$work/lws-echo-$run.json" 2>/dev/null || true
+    say "floor lws echo $top_rate msg/s, run $run: $(cat "$work/lws-echo-$run.json")"
+  done
+  stop_pid "$echo_pid"
+  "$python_env/bin/python" "$root/bench/floors/kafka_floor.py" "$brokers" 50000 >"$work/kafka.json" ||
+    echo '{}' >"$work/kafka.json"
+  say "floor kafka, as fast as it goes: $(cat "$work/kafka.json")"
+  "$python_env/bin/python" "$root/bench/floors/kafka_floor.py" "$brokers" $((2000 * seconds)) 300 2000 \
+    >"$work/kafka-paced.json" || echo '{}' >"$work/kafka-paced.json"
+  say "floor kafka, 2000 records/s: $(cat "$work/kafka-paced.json")"
+fi
 
 load end
 python3 "$root/bench/report.py" "$work"
