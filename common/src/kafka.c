@@ -611,11 +611,6 @@ chat_err_t chat_producer_flush(chat_producer_t *producer, int timeout_ms) {
   }
 }
 
-size_t chat_producer_outstanding(chat_producer_t *producer) {
-  int len = rd_kafka_outq_len(producer->rk);
-  return len > 0 ? (size_t)len : 0;
-}
-
 chat_err_t chat_producer_ping(chat_producer_t *producer, int timeout_ms) {
   const struct rd_kafka_metadata *metadata = NULL;
   rd_kafka_resp_err_t rerr = rd_kafka_metadata(producer->rk, 0, NULL, &metadata, timeout_ms);

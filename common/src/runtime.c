@@ -211,15 +211,14 @@ out:
   return err;
 }
 
-/* Waits until every record produced so far is delivered (or failed);
- * CHAT_ERR_STOPPED when a stop comes while some are still in flight. */
-static chat_err_t wait_delivered(chat_runtime_t *rt) {
+/* Flushes what the handler produced and checks none of it failed. */
+static chat_err_t wait_produced_durable(chat_runtime_t *rt, uint64_t failures_before) {
   while (chat_producer_flush(rt->producer, rt->config.shutdown_timeout_ms) != CHAT_OK) {
     CHAT_LOG(CHAT_LOG_WARN, "kafka: produced records not yet delivered; waiting");
     if (chat_runtime_stopping(rt))
       return CHAT_ERR_STOPPED;
   }
-  return CHAT_OK;
+  return atomic_load(&rt->delivery_failures) == failures_before ? CHAT_OK : CHAT_ERR_KAFKA;
 }
 
 /* The batch metrics of one topic, looked up when a batch of another topic
@@ -267,199 +266,30 @@ static bool commit_stored(chat_consumer_t *consumer, struct timespec *committed_
   return true;
 }
 
-/* A batch handled whose offsets wait until what it produced is delivered.
- * A thread waits for that while the consumer thread handles the next
- * batch, so a batch's delivery round trip (10 to 35 ms for persistence's
- * 500 messages) no longer stands between it and the next. */
-typedef struct settling {
-  chat_record_t *records; /* count 0: nothing settling */
-  size_t count;
-  uint64_t failures_before; /* delivery failures before it was handled */
-  struct timespec started;  /* when its handling started */
-  double handled_s;         /* how long the handler took */
-  bool waiting;             /* the thread runs */
-  pthread_t thread;
-  chat_err_t delivered;     /* the thread's wait_delivered() */
-  double durable_s;         /* from started to the end of that wait */
-} settling_t;
-
-typedef struct consume_loop {
-  chat_runtime_t *rt;
-  chat_consumer_t *consumer;
-  chat_batch_fn handle;
-  void *ctx;
-  batch_metrics_t metrics;
-  struct timespec committed_at;
-  bool uncommitted;
-  settling_t settling;
-  /* the caller's options.before_revoke, called after the settling one's */
-  void (*before_revoke)(void *ctx);
-  void *revoke_ctx;
-} consume_loop_t;
-
-/* Handles a batch, trying again with backoff until the handler takes it
- * (and, when wait is set, until what it produced is delivered with no
- * failure). Returns CHAT_OK, with *s's timings and failure count filled
- * when s is set, or CHAT_ERR_STOPPED. */
-static chat_err_t handle_until_done(consume_loop_t *loop, const chat_record_t *records,
-                                    size_t count, bool wait, settling_t *s) {
-  chat_runtime_t *rt = loop->rt;
-  int backoff_ms = BACKOFF_START_MS;
-  for (;;) {
-    uint64_t failures_before = atomic_load(&rt->delivery_failures);
-    struct timespec started;
-    clock_gettime(CLOCK_MONOTONIC, &started);
-    chat_err_t err = loop->handle(loop->ctx, records, count);
-    double handled_s = seconds_since(&started);
-    if (err == CHAT_OK && wait) {
-      err = wait_delivered(rt);
-      if (err == CHAT_OK && atomic_load(&rt->delivery_failures) != failures_before)
-        err = CHAT_ERR_KAFKA;
-      if (err == CHAT_OK) {
-        CHAT_LOG(CHAT_LOG_DEBUG, "batch of %zu records from %s[%d] handled in %.0f us, what it "
-                 "produced durable %.0f us later", count, records[0].topic, records[0].partition,
-                 handled_s * 1e6, (seconds_since(&started) - handled_s) * 1e6);
-        chat_histogram_observe(loop->metrics.done_seconds, seconds_since(&started));
-      }
-    }
-    if (err == CHAT_OK && s) {
-      s->failures_before = failures_before;
-      s->started = started;
-      s->handled_s = handled_s;
-    }
-    if (err == CHAT_OK || err == CHAT_ERR_STOPPED)
-      return err;
-    chat_histogram_observe(loop->metrics.failed_seconds, seconds_since(&started));
-    CHAT_LOG(CHAT_LOG_WARN,
-             "batch of %zu records from %s[%d]@%lld failed (%s); retrying in %d ms", count,
-             records[0].topic, records[0].partition, (long long)records[0].offset,
-             chat_strerror(err), backoff_ms);
-    if (!sleep_unless_stopping(rt, backoff_ms))
-      return CHAT_ERR_STOPPED;
-    backoff_ms = next_backoff(rt, backoff_ms);
-  }
-}
-
-/* Offsets move only past records that are done: handled, and what they
- * produced delivered. */
-static void store_done(consume_loop_t *loop, const chat_record_t *records, size_t count) {
-  for (size_t i = 0; i < count; i++)
-    chat_consumer_store(loop->consumer, &records[i]);
-  loop->uncommitted = true;
-  if (seconds_since(&loop->committed_at) * 1000 >= CONSUME_COMMIT_MS &&
-      commit_stored(loop->consumer, &loop->committed_at))
-    loop->uncommitted = false;
-}
-
-static bool settle(consume_loop_t *loop, bool redo);
-
-static void *settling_main(void *arg) {
-  consume_loop_t *loop = arg;
-  settling_t *s = &loop->settling;
-  s->delivered = wait_delivered(loop->rt);
-  s->durable_s = seconds_since(&s->started);
-  return NULL;
-}
-
-/* Hands a handled batch to the settling thread; what nothing is in flight
- * for is done at once. */
-static void begin_settling(consume_loop_t *loop, chat_record_t *records, size_t count,
-                           const settling_t *handled) {
-  settling_t *s = &loop->settling;
-  *s = *handled;
-  s->records = records;
-  s->count = count;
-  s->waiting = false;
-  if (chat_producer_outstanding(loop->rt->producer) == 0) {
-    s->delivered = CHAT_OK;
-    s->durable_s = seconds_since(&s->started);
-    settle(loop, true); /* nothing after it was handled yet */
-  } else if (pthread_create(&s->thread, NULL, settling_main, loop) == 0) {
-    s->waiting = true;
-  } else {
-    settling_main(loop);
-  }
-}
-
-/* Ends the settling batch, if any: waits for its thread, and stores its
- * offsets when what it produced was delivered with no failure meanwhile.
- * When one failed, the batch is handled again until done if redo is set
- * (the caller then redoes the batches handled after it too), else its
- * records are left to be read again from the committed offset. Returns
- * false when there was a failure. */
-static bool settle(consume_loop_t *loop, bool redo) {
-  settling_t *s = &loop->settling;
-  if (s->count == 0)
-    return true;
-  if (s->waiting)
-    pthread_join(s->thread, NULL);
-  s->waiting = false;
-  bool delivered = s->delivered == CHAT_OK &&
-                   atomic_load(&loop->rt->delivery_failures) == s->failures_before;
-  if (delivered) {
-    CHAT_LOG(CHAT_LOG_DEBUG, "batch of %zu records from %s[%d] handled in %.0f us, what it "
-             "produced durable %.0f us later", s->count, s->records[0].topic,
-             s->records[0].partition, s->handled_s * 1e6, (s->durable_s - s->handled_s) * 1e6);
-    chat_histogram_observe(loop->metrics.done_seconds, s->durable_s);
-    store_done(loop, s->records, s->count);
-  } else if (s->delivered != CHAT_ERR_STOPPED) {
-    chat_histogram_observe(loop->metrics.failed_seconds, s->durable_s);
-    CHAT_LOG(CHAT_LOG_WARN, "batch of %zu records from %s[%d]@%lld: what it produced was not "
-             "all delivered; %s", s->count, s->records[0].topic, s->records[0].partition,
-             (long long)s->records[0].offset,
-             redo ? "it is handled again" : "it is left to be read again");
-    if (redo && handle_until_done(loop, s->records, s->count, true, NULL) == CHAT_OK)
-      store_done(loop, s->records, s->count);
-  }
-  for (size_t i = 0; i < s->count; i++)
-    chat_record_release(&s->records[i]);
-  s->count = 0;
-  return delivered;
-}
-
-/* Partitions are revoked: the settling batch ends first, while this
- * member still owns them (handled again if what it produced failed), so
- * that its offsets go into the commit on revoke. */
-static void settle_before_revoke(void *ctx) {
-  consume_loop_t *loop = ctx;
-  settle(loop, true);
-  if (loop->before_revoke)
-    loop->before_revoke(loop->revoke_ctx);
-}
-
 chat_err_t chat_runtime_consume(chat_runtime_t *rt, const char *group_id,
                                 const chat_topic_t *topics, size_t topic_count,
                                 const chat_consumer_options_t *opts, size_t batch_max,
                                 chat_batch_fn handle, void *ctx) {
   char why[512];
-  /* two buffers: one batch settles while the next is read and handled */
-  chat_record_t *buffers[2] = {calloc(batch_max, sizeof(chat_record_t)),
-                               calloc(batch_max, sizeof(chat_record_t))};
-  consume_loop_t loop = {.rt = rt, .handle = handle, .ctx = ctx};
+  chat_consumer_t *consumer = NULL;
+  chat_record_t *batch = calloc(batch_max, sizeof *batch);
+  batch_metrics_t metrics = {0};
   chat_err_t err;
 
-  if (!buffers[0] || !buffers[1]) {
-    free(buffers[0]);
-    free(buffers[1]);
+  if (!batch)
     return CHAT_ERR_NOMEM;
-  }
   chat_consumer_options_t options = opts ? *opts : (chat_consumer_options_t){0};
   options.assignment_changes = &rt->assignment_changes;
-  loop.before_revoke = options.before_revoke;
-  loop.revoke_ctx = options.revoke_ctx;
-  options.before_revoke = settle_before_revoke;
-  options.revoke_ctx = &loop;
   err = chat_consumer_create(&rt->config, group_id, rt->source, topics, topic_count, &options,
-                             &loop.consumer, why, sizeof why);
+                             &consumer, why, sizeof why);
   if (err != CHAT_OK) {
     CHAT_LOG(CHAT_LOG_ERROR, "consumer: %s", why);
-    free(buffers[0]);
-    free(buffers[1]);
+    free(batch);
     return err;
   }
   CHAT_LOG(CHAT_LOG_INFO, "consuming as group '%s'", group_id);
   pthread_mutex_lock(&rt->consumer_lock);
-  rt->consumer = loop.consumer;
+  rt->consumer = consumer;
   pthread_mutex_unlock(&rt->consumer_lock);
   /* Offsets are stored after every batch and committed at most every
    * CONSUME_COMMIT_MS, and when the stream pauses: a commit per batch was
@@ -467,17 +297,15 @@ chat_err_t chat_runtime_consume(chat_runtime_t *rt, const char *group_id,
    * batch waited for. A crash redelivers what came after the last commit,
    * which every handler recognizes (docs/architecture.md, "Delivery
    * guarantees"); a revocation and a stop commit everything stored. */
-  clock_gettime(CLOCK_MONOTONIC, &loop.committed_at);
+  struct timespec committed_at;
+  clock_gettime(CLOCK_MONOTONIC, &committed_at);
+  bool uncommitted = false;
   int fill_ms = options.batch_without_wait ? 0 : CONSUME_FILL_MS;
   while (!chat_runtime_stopping(rt)) {
-    chat_record_t *batch = loop.settling.count && loop.settling.records == buffers[0]
-                               ? buffers[1]
-                               : buffers[0];
     size_t count = 0;
-    if (chat_consumer_poll(loop.consumer, CONSUME_POLL_MS, &batch[0]) != CHAT_OK) {
-      settle(&loop, true); /* the stream paused: what settles is done now */
-      if (loop.uncommitted && commit_stored(loop.consumer, &loop.committed_at))
-        loop.uncommitted = false;
+    if (chat_consumer_poll(consumer, CONSUME_POLL_MS, &batch[0]) != CHAT_OK) {
+      if (uncommitted && commit_stored(consumer, &committed_at))
+        uncommitted = false;
       continue;
     }
     count = 1;
@@ -490,42 +318,60 @@ chat_err_t chat_runtime_consume(chat_runtime_t *rt, const char *group_id,
     clock_gettime(CLOCK_MONOTONIC, &first);
     while (count < batch_max) {
       int left_ms = fill_ms - (int)(seconds_since(&first) * 1000);
-      if (chat_consumer_poll(loop.consumer, left_ms > 0 ? left_ms : 0, &batch[count]) != CHAT_OK)
+      if (chat_consumer_poll(consumer, left_ms > 0 ? left_ms : 0, &batch[count]) != CHAT_OK)
         break;
       count++;
     }
 
-    batch_metrics_for(&loop.metrics, batch[0].topic);
-    chat_histogram_observe(loop.metrics.records, (double)count);
-    settling_t handled = {0};
-    err = handle_until_done(&loop, batch, count, false, &handled);
-    if (err == CHAT_OK && !settle(&loop, true)) {
-      /* What the batch before produced failed, and it was handled again:
-       * this one's may have failed too, so it is done the slow way. */
-      err = handle_until_done(&loop, batch, count, true, NULL);
+    int backoff_ms = BACKOFF_START_MS;
+    batch_metrics_for(&metrics, batch[0].topic);
+    chat_histogram_observe(metrics.records, (double)count);
+    for (;;) {
+      uint64_t failures_before = atomic_load(&rt->delivery_failures);
+      struct timespec started;
+      clock_gettime(CLOCK_MONOTONIC, &started);
+      err = handle(ctx, batch, count);
+      double handled_s = seconds_since(&started);
       if (err == CHAT_OK)
-        store_done(&loop, batch, count);
-      for (size_t i = 0; i < count; i++)
-        chat_record_release(&batch[i]);
-      continue;
+        err = wait_produced_durable(rt, failures_before);
+      if (err == CHAT_OK)
+        CHAT_LOG(CHAT_LOG_DEBUG, "batch of %zu records from %s[%d] handled in %.0f us, what it "
+                 "produced durable %.0f us later", count, batch[0].topic, batch[0].partition,
+                 handled_s * 1e6, (seconds_since(&started) - handled_s) * 1e6);
+      if (err != CHAT_ERR_STOPPED)
+        chat_histogram_observe(err == CHAT_OK ? metrics.done_seconds : metrics.failed_seconds,
+                               seconds_since(&started));
+      if (err == CHAT_OK || err == CHAT_ERR_STOPPED)
+        break;
+      CHAT_LOG(CHAT_LOG_WARN,
+               "batch of %zu records from %s[%d]@%lld failed (%s); retrying in %d ms", count,
+               batch[0].topic, batch[0].partition, (long long)batch[0].offset, chat_strerror(err),
+               backoff_ms);
+      if (!sleep_unless_stopping(rt, backoff_ms)) {
+        err = CHAT_ERR_STOPPED;
+        break;
+      }
+      backoff_ms = next_backoff(rt, backoff_ms);
     }
-    /* A batch cut short by a stop is read again by whoever owns the
-     * partition next. */
-    if (err == CHAT_OK && count > 0) {
-      begin_settling(&loop, batch, count, &handled);
-    } else {
+    /* Offsets move only past records that are done; a batch cut short by a
+     * stop is read again by whoever owns the partition next. */
+    if (err == CHAT_OK) {
       for (size_t i = 0; i < count; i++)
-        chat_record_release(&batch[i]);
+        chat_consumer_store(consumer, &batch[i]);
+      uncommitted = true;
+      if (seconds_since(&committed_at) * 1000 >= CONSUME_COMMIT_MS &&
+          commit_stored(consumer, &committed_at))
+        uncommitted = false;
     }
+    for (size_t i = 0; i < count; i++)
+      chat_record_release(&batch[i]);
   }
-  settle(&loop, false);
   CHAT_LOG(CHAT_LOG_INFO, "stopping: committing offsets and leaving group '%s'", group_id);
   pthread_mutex_lock(&rt->consumer_lock);
   rt->consumer = NULL;
   pthread_mutex_unlock(&rt->consumer_lock);
-  chat_consumer_close(&loop.consumer);
-  free(buffers[0]);
-  free(buffers[1]);
+  chat_consumer_close(&consumer);
+  free(batch);
   return CHAT_OK;
 }
 

@@ -80,10 +80,6 @@ chat_err_t chat_producer_hold_end(chat_producer_hold_t *hold, bool send);
  * or CHAT_ERR_TIMEOUT when records are still in flight after timeout_ms. */
 chat_err_t chat_producer_flush(chat_producer_t *producer, int timeout_ms);
 
-/* The records queued or in flight that have no delivery report yet: 0
- * means what was produced before the call is delivered (or failed). */
-size_t chat_producer_outstanding(chat_producer_t *producer);
-
 /* Asks the cluster for metadata. Returns CHAT_OK when a broker answered
  * within timeout_ms, else CHAT_ERR_UNAVAILABLE. */
 chat_err_t chat_producer_ping(chat_producer_t *producer, int timeout_ms);

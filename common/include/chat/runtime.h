@@ -61,13 +61,11 @@ typedef chat_err_t (*chat_batch_fn)(void *ctx, const chat_record_t *records, siz
 
 /* Consumes topics in consumer group group_id (opts as for
  * chat_consumer_create()) until a stop signal, handing handle batches of
- * up to batch_max records. A batch's offsets are stored (and committed at
- * most every 200 ms) once it is handled and whatever it produced is
- * delivered; that delivery is waited for on a thread of its own while the
- * next batch is handled. A failed batch is retried with backoff and never
- * committed; when what a batch produced was not all delivered, it and the
- * batch handled after it are handled again, in order. Returns CHAT_OK on
- * a clean stop or the error that prevented consuming (logged). */
+ * up to batch_max records. After each handled batch the producer is
+ * flushed (whatever the handler produced is durable) and the offsets are
+ * committed; a failed batch is retried with backoff and never
+ * committed. Returns CHAT_OK on a clean stop or the error that prevented
+ * consuming (logged). */
 chat_err_t chat_runtime_consume(chat_runtime_t *rt, const char *group_id,
                                 const chat_topic_t *topics, size_t topic_count,
                                 const chat_consumer_options_t *opts, size_t batch_max,
