@@ -118,6 +118,7 @@ typedef struct run {
   bool published_early;
   chat_err_t publish_err;
   int64_t made_us;
+  size_t insert_parts; /* the most parts a try of its insert went in */
 } run_t;
 
 static chat_err_t publish_run(run_t *run);
@@ -719,25 +720,56 @@ static void *insert_try_thread(void *arg) {
   return NULL;
 }
 
-/* The first try's insert on a thread of its own while this one makes the
- * run's records and holds them (chat_producer_hold): they are queued once
- * the insert went in whole, the usual case, and dropped if not (the tries
- * after it find what is stored, and the run publishes after them). So a
- * run's publishing no longer waits for its insert, and nothing is
- * published before the store has it. */
-static void insert_while_publishing(run_t *run, insert_try_t *t) {
+/* A try's insert goes in up to INSERT_PARTS parts at once, each on a
+ * pooled client of its own and each the documents of some of the run's
+ * conversations, in run order. Seqs are per conversation, so every part
+ * keeps the rule the seqs rest on (a conversation's documents go in in
+ * order and stop at the first refused one), and the store works on
+ * several commands, and their commits, at once instead of one after the
+ * other. A part has at least INSERT_PART_MIN documents: a small run goes
+ * in one command, as before. */
+#define INSERT_PARTS 3
+#define INSERT_PART_MIN 50
+
+typedef struct insert_part {
+  insert_try_t t;
+  mongoc_client_t *client; /* the run's for part 0, pooled for the others */
+  const size_t *send_of;   /* the send of each of t.docs */
   pthread_t thread;
-  chat_producer_hold_t *hold = chat_producer_hold(chat_runtime_producer(run->rt));
-  if (!hold || pthread_create(&thread, NULL, insert_try_thread, t) != 0) {
-    chat_producer_hold_end(hold, false);
-    insert_try_run(t);
-    return;
+  bool threaded;
+} insert_part_t;
+
+/* Runs the parts' inserts, each on a thread of its own (the last on this
+ * one when it has nothing else to do). On the first try
+ * (publish set) this thread meanwhile makes the run's records and holds
+ * them (chat_producer_hold): they are queued once every part went in
+ * whole, the usual case, and dropped if not (the tries after it find what
+ * is stored, and the run publishes after them). So a run's publishing no
+ * longer waits for its insert, and nothing is published before the store
+ * has it. */
+static void insert_parts(run_t *run, insert_part_t *parts, size_t count, bool publish) {
+  chat_producer_hold_t *hold = publish ? chat_producer_hold(chat_runtime_producer(run->rt)) : NULL;
+  for (size_t p = 0; p < count; p++) {
+    parts[p].threaded = (hold || p + 1 < count) &&
+                        pthread_create(&parts[p].thread, NULL, insert_try_thread, &parts[p].t) == 0;
+    if (!parts[p].threaded)
+      insert_try_run(&parts[p].t);
   }
-  int64_t start = monotonic_us();
-  chat_err_t made = publish_run(run);
-  run->made_us = monotonic_us() - start;
-  pthread_join(thread, NULL);
-  if (!t->failed && made == CHAT_OK) {
+  chat_err_t made = CHAT_ERR_INTERNAL;
+  if (hold) {
+    int64_t start = monotonic_us();
+    made = publish_run(run);
+    run->made_us = monotonic_us() - start;
+  }
+  bool whole = true;
+  for (size_t p = 0; p < count; p++) {
+    if (parts[p].threaded)
+      pthread_join(parts[p].thread, NULL);
+    whole = whole && !parts[p].t.failed;
+  }
+  if (!hold)
+    return;
+  if (whole && made == CHAT_OK) {
     run->published_early = true;
     run->publish_err = chat_producer_hold_end(hold, true);
   } else {
@@ -745,21 +777,37 @@ static void insert_while_publishing(run_t *run, insert_try_t *t) {
   }
 }
 
-/* Stores the run's new messages with one ordered insert_many. A duplicate
- * key error stops the insert at one document, after a prefix went in:
- * those are kept as inserted, the sends from the refused one on are read
- * back by _id (a redelivery is found there), or, when the refused one is
- * not stored, its conversation's seq was taken by another writer and is
- * read again; then seqs are given again and the rest is inserted. Each try
- * stores or finds at least one message or learns another writer's seqs;
- * after INSERT_TRIES the batch is retried later. */
+/* How many parts a try of n documents goes in. */
+static size_t part_count(const run_t *run, size_t n) {
+  size_t parts = n / INSERT_PART_MIN;
+  if (parts > INSERT_PARTS)
+    parts = INSERT_PARTS;
+  if (parts > run->conversation_count)
+    parts = run->conversation_count;
+  return parts > 0 ? parts : 1;
+}
+
+static bool goes_in(const run_t *run, size_t i) {
+  const send_t *send = &run->sends[i];
+  return send->reject == CHAT_OK && !send->stored && !send->inserted && !repeats_earlier(run, i);
+}
+
+/* Stores the run's new messages with ordered insert_many commands. A
+ * duplicate key error stops a part's insert at one document, after a
+ * prefix went in: those are kept as inserted, the sends from the refused
+ * one on are read back by _id (a redelivery is found there), or, when the
+ * refused one is not stored, its conversation's seq was taken by another
+ * writer and is read again; then seqs are given again and the rest is
+ * inserted. Each try stores or finds at least one message or learns
+ * another writer's seqs; after INSERT_TRIES the batch is retried later. */
 static chat_err_t store_messages(run_t *run) {
   bson_t **docs = calloc(run->count + 1, sizeof *docs);
   size_t *send_of = calloc(run->count + 1, sizeof *send_of);
+  bool *new_doc = calloc(run->count + 1, sizeof *new_doc); /* per send: goes in this try */
   chat_mongo_t *mongo = chat_runtime_mongo(run->rt);
-  mongoc_collection_t *messages = chat_mongo_collection(mongo, run->client, "messages");
+  insert_part_t parts[INSERT_PARTS] = {0};
   bson_t *opts = BCON_NEW("ordered", BCON_BOOL(true));
-  chat_err_t err = docs && send_of ? CHAT_OK : CHAT_ERR_NOMEM;
+  chat_err_t err = docs && send_of && new_doc ? CHAT_OK : CHAT_ERR_NOMEM;
   for (int try = 0; err == CHAT_OK; try++) {
     if (try == INSERT_TRIES) {
       CHAT_LOG(CHAT_LOG_WARN, "storing a run of %zu messages: %d tries met duplicates; the batch "
@@ -768,40 +816,70 @@ static chat_err_t store_messages(run_t *run) {
       break;
     }
     assign_seqs(run);
-    size_t n = 0;
-    for (size_t i = 0; i < run->count; i++) {
-      const send_t *send = &run->sends[i];
-      if (send->reject != CHAT_OK || send->stored || send->inserted || repeats_earlier(run, i))
-        continue;
-      send_of[n] = i;
-      docs[n++] = message_doc(send);
-    }
-    if (n == 0)
+    size_t want = 0;
+    for (size_t i = 0; i < run->count; i++)
+      want += new_doc[i] = goes_in(run, i);
+    if (want == 0)
       break;
-    insert_try_t t = {.messages = messages, .opts = opts, .docs = docs, .n = n};
-    if (try == 0)
-      insert_while_publishing(run, &t);
-    else
-      insert_try_run(&t);
-    for (size_t d = 0; d < t.went_in; d++)
-      run->sends[send_of[d]].inserted = true;
+    /* Each part's documents lie together in docs, in run order. */
+    size_t count = part_count(run, want), n = 0, used = 0;
+    for (size_t p = 0; p < count; p++) {
+      size_t first = n;
+      for (size_t i = 0; i < run->count; i++) {
+        if (new_doc[i] &&
+            (size_t)(run->sends[i].conversation - run->conversations) % count == p) {
+          send_of[n] = i;
+          docs[n++] = message_doc(&run->sends[i]);
+        }
+      }
+      if (n == first)
+        continue; /* none of its conversations has a document */
+      insert_part_t *part = &parts[used++];
+      part->client = used == 1 ? run->client : chat_mongo_acquire(mongo);
+      part->send_of = send_of + first;
+      part->t = (insert_try_t){.messages = chat_mongo_collection(mongo, part->client, "messages"),
+                               .opts = opts,
+                               .docs = docs + first,
+                               .n = n - first};
+    }
+    if (used > run->insert_parts)
+      run->insert_parts = used;
+    insert_parts(run, parts, used, try == 0);
+    bool failed = false;
+    size_t from = run->count; /* the first refused send, in run order */
+    for (size_t p = 0; p < used; p++) {
+      insert_part_t *part = &parts[p];
+      for (size_t d = 0; d < part->t.went_in; d++)
+        run->sends[part->send_of[d]].inserted = true;
+      if (part->t.failed && part->t.refused < 0) {
+        CHAT_LOG(CHAT_LOG_WARN, "storing %zu messages: %s; the batch is retried", part->t.n,
+                 part->t.error.message);
+        if (err == CHAT_OK)
+          err = chat_mongo_error(&part->t.error);
+      } else if (part->t.failed && part->send_of[part->t.refused] < from) {
+        from = part->send_of[part->t.refused];
+      }
+      failed = failed || part->t.failed;
+      mongoc_collection_destroy(part->t.messages);
+      if (p > 0)
+        chat_mongo_release(mongo, part->client);
+    }
     for (size_t d = 0; d < n; d++)
       bson_destroy(docs[d]);
-    if (!t.failed)
+    if (!failed || err != CHAT_OK)
       break;
-    if (t.refused < 0) {
-      CHAT_LOG(CHAT_LOG_WARN, "storing %zu messages: %s; the batch is retried", n,
-               t.error.message);
-      err = chat_mongo_error(&t.error);
-      break;
+    err = read_back(run, from);
+    for (size_t p = 0; p < used && err == CHAT_OK; p++) {
+      const insert_part_t *part = &parts[p];
+      if (!part->t.failed)
+        continue;
+      send_t *refused = &run->sends[part->send_of[part->t.refused]];
+      if (!refused->stored)
+        err = reload_base(run, refused->conversation);
     }
-    send_t *first = &run->sends[send_of[t.refused]];
-    err = read_back(run, send_of[t.refused]);
-    if (err == CHAT_OK && !first->stored)
-      err = reload_base(run, first->conversation);
   }
   bson_destroy(opts);
-  mongoc_collection_destroy(messages);
+  free(new_doc);
   free(send_of);
   free(docs);
   return err;
@@ -1104,10 +1182,10 @@ chat_err_t persistence_handle_message_sends(void *ctx, const chat_envelope_t *ev
     state_cache_stats_t cached = conversation_state_stats();
     CHAT_LOG(CHAT_LOG_DEBUG,
              "stored a run of %zu messages in %zu conversations: read %lld us, insert %lld us "
-             "(its records made meanwhile in %lld us), summaries posted %lld us, publish %lld "
-             "us; conversation states: %llu hits, %llu misses, %zu kept",
+             "in %zu parts (its records made meanwhile in %lld us), summaries posted %lld us, "
+             "publish %lld us; conversation states: %llu hits, %llu misses, %zu kept",
              count, run.conversation_count, (long long)(t_load - t0),
-             (long long)(t_insert - t_load), (long long)run.made_us,
+             (long long)(t_insert - t_load), run.insert_parts, (long long)run.made_us,
              (long long)(t_update - t_insert), (long long)(t_publish - t_update),
              (unsigned long long)cached.hits,
              (unsigned long long)cached.misses, cached.size);

@@ -311,6 +311,65 @@ function writerOf(conversationId) {
   return JSON.parse(line.slice(conversationId.length + 1)).source.split("/")[1];
 }
 
+test("a backlog over many conversations with resent messages among new ones: each stored once, seqs without a gap, in the order sent", async () => {
+  // Persistence is stopped while the sends pile up in Kafka, so that it
+  // takes them in runs of hundreds over several conversations: such a run
+  // goes into the store in parts at once, one part per group of
+  // conversations, and the resent messages are refused as duplicates in
+  // the middle of each part.
+  const ursula = await register(gwA, `ursula_${pid}`);
+  const ursulaSocket = await open(gwA, ursula);
+  const conversations = [];
+  for (let c = 0; c < 6; c++) {
+    const peer = await register(gwB, `ursulapeer${c}_${pid}`);
+    const opened = await request(ursulaSocket, "send_message", { receiverId: peer.id, content: `c${c}-m-0`, clientMsgId: `c${c}-k-0` });
+    assert.equal(opened.ok, true, JSON.stringify(opened));
+    conversations.push(opened.conversationId);
+  }
+  const persistedAcks = (id) => ursulaSocket.seen.filter((e) => e.event === "message_ack" && e.data.status === "persisted" && e.data.clientMsgId === id);
+  const waitPersisted = async (ids, times) => {
+    const deadline = Date.now() + 60000;
+    for (;;) {
+      const missing = ids.filter((id) => persistedAcks(id).length < times);
+      if (missing.length === 0) return;
+      assert.ok(Date.now() < deadline, `${missing.length} not persisted ${times} time(s), e.g. ${missing[0]}`);
+      await sleep(100);
+    }
+  };
+  await waitPersisted(conversations.map((_, c) => `c${c}-k-0`), 1);
+  const per = 60;
+  const pile = async (sends) => {
+    for (const p of Object.values(persistence)) p.kill("SIGSTOP");
+    try {
+      for (const [c, i] of sends) {
+        const ack = await request(ursulaSocket, "send_message", { conversationId: conversations[c], content: `c${c}-m-${i}`, clientMsgId: `c${c}-k-${i}` });
+        assert.equal(ack.ok, true, JSON.stringify(ack));
+      }
+    } finally {
+      for (const p of Object.values(persistence)) p.kill("SIGCONT");
+    }
+  };
+  const first = [], second = [];
+  for (let i = 1; i <= per; i++) for (let c = 0; c < conversations.length; c++) first.push([c, i]);
+  await pile(first);
+  const firstIds = first.map(([c, i]) => `c${c}-k-${i}`);
+  await waitPersisted(firstIds, 1);
+  const seqOf = new Map(firstIds.map((id) => [id, persistedAcks(id)[0].data.seq]));
+  // Each resent one beside a new one, conversation after conversation.
+  for (let i = 1; i <= per; i++) for (let c = 0; c < conversations.length; c++) second.push([c, i], [c, per + i]);
+  await pile(second);
+  await waitPersisted(firstIds, 2);
+  await waitPersisted(second.filter(([, i]) => i > per).map(([c, i]) => `c${c}-k-${i}`), 1);
+  for (const id of firstIds) assert.equal(persistedAcks(id)[1].data.seq, seqOf.get(id), `${id} was acked again with another seq`);
+  for (let c = 0; c < conversations.length; c++) {
+    const stored = await db.collection("messages").find({ conversationId: conversations[c] }).toArray();
+    assert.equal(stored.length, 2 * per + 1, `conversation ${c}: stored twice or lost`);
+    stored.sort((a, b) => a.seq - b.seq);
+    assert.deepEqual(stored.map((m) => m.seq), Array.from({ length: 2 * per + 1 }, (_, i) => i + 1), `conversation ${c}: a seq gap`);
+    assert.deepEqual(stored.map((m) => m.content), Array.from({ length: 2 * per + 1 }, (_, i) => `c${c}-m-${i}`), `conversation ${c}: not in the order sent`);
+  }
+});
+
 test("SIGKILL of the persistence process that owns a conversation: every accepted message is stored exactly once and delivered", async () => {
   const jack = await register(gwA, `jack_${pid}`);
   const kate = await register(gwB, `kate_${pid}`);
