@@ -163,6 +163,10 @@ mongoc_client_t *chat_mongo_acquire(chat_mongo_t *mongo) {
   return mongoc_client_pool_pop(mongo->pool);
 }
 
+mongoc_client_t *chat_mongo_try_acquire(chat_mongo_t *mongo) {
+  return mongoc_client_pool_try_pop(mongo->pool);
+}
+
 void chat_mongo_release(chat_mongo_t *mongo, mongoc_client_t *client) {
   if (client)
     mongoc_client_pool_push(mongo->pool, client);

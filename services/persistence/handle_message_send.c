@@ -727,13 +727,14 @@ static void *insert_try_thread(void *arg) {
  * order and stop at the first refused one), and the store works on
  * several commands, and their commits, at once instead of one after the
  * other. A part has at least INSERT_PART_MIN documents: a small run goes
- * in one command, as before. */
+ * in one command, as before; and it needs a pooled client that is free at
+ * once, or the run goes in fewer parts. */
 #define INSERT_PARTS 3
 #define INSERT_PART_MIN 50
 
 typedef struct insert_part {
   insert_try_t t;
-  mongoc_client_t *client; /* the run's for part 0, pooled for the others */
+  mongoc_client_t *client; /* the run's, or one taken from the pool for this try */
   const size_t *send_of;   /* the send of each of t.docs */
   pthread_t thread;
   bool threaded;
@@ -821,8 +822,13 @@ static chat_err_t store_messages(run_t *run) {
       want += new_doc[i] = goes_in(run, i);
     if (want == 0)
       break;
+    /* As many parts as there are clients free for them (this thread holds
+     * the run's already: it does not wait for more). */
+    mongoc_client_t *clients[INSERT_PARTS] = {run->client};
+    size_t count = 1, wanted = part_count(run, want), n = 0, used = 0;
+    while (count < wanted && (clients[count] = chat_mongo_try_acquire(mongo)))
+      count++;
     /* Each part's documents lie together in docs, in run order. */
-    size_t count = part_count(run, want), n = 0, used = 0;
     for (size_t p = 0; p < count; p++) {
       size_t first = n;
       for (size_t i = 0; i < run->count; i++) {
@@ -835,7 +841,7 @@ static chat_err_t store_messages(run_t *run) {
       if (n == first)
         continue; /* none of its conversations has a document */
       insert_part_t *part = &parts[used++];
-      part->client = used == 1 ? run->client : chat_mongo_acquire(mongo);
+      part->client = clients[p];
       part->send_of = send_of + first;
       part->t = (insert_try_t){.messages = chat_mongo_collection(mongo, part->client, "messages"),
                                .opts = opts,
@@ -861,9 +867,9 @@ static chat_err_t store_messages(run_t *run) {
       }
       failed = failed || part->t.failed;
       mongoc_collection_destroy(part->t.messages);
-      if (p > 0)
-        chat_mongo_release(mongo, part->client);
     }
+    for (size_t p = 1; p < count; p++)
+      chat_mongo_release(mongo, clients[p]);
     for (size_t d = 0; d < n; d++)
       bson_destroy(docs[d]);
     if (!failed || err != CHAT_OK)

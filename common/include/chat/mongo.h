@@ -32,6 +32,10 @@ chat_err_t chat_mongo_create(const chat_config_t *cfg, const char *app_name, cha
 /* Takes a client from the pool (blocks while all are in use); give it back
  * with chat_mongo_release(). Clients are not shared between threads. */
 mongoc_client_t *chat_mongo_acquire(chat_mongo_t *mongo);
+/* The same without waiting: NULL when every client is in use (a caller
+ * that already holds one must not wait for another: with a small
+ * maxPoolSize it would wait for itself). */
+mongoc_client_t *chat_mongo_try_acquire(chat_mongo_t *mongo);
 void chat_mongo_release(chat_mongo_t *mongo, mongoc_client_t *client);
 
 /* Returns a new handle on collection name of our database; the caller
