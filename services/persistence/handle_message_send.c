@@ -733,8 +733,7 @@ static void *insert_try_thread(void *arg) {
 #define INSERT_PART_MIN 50
 
 typedef struct insert_part {
-  insert_try_t t;
-  mongoc_client_t *client; /* the run's, or one taken from the pool for this try */
+  insert_try_t t;          /* on the client of store_messages' clients[] for its part */
   const size_t *send_of;   /* the send of each of t.docs */
   pthread_t thread;
   bool threaded;
@@ -841,9 +840,8 @@ static chat_err_t store_messages(run_t *run) {
       if (n == first)
         continue; /* none of its conversations has a document */
       insert_part_t *part = &parts[used++];
-      part->client = clients[p];
       part->send_of = send_of + first;
-      part->t = (insert_try_t){.messages = chat_mongo_collection(mongo, part->client, "messages"),
+      part->t = (insert_try_t){.messages = chat_mongo_collection(mongo, clients[p], "messages"),
                                .opts = opts,
                                .docs = docs + first,
                                .n = n - first};
