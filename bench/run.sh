@@ -8,7 +8,7 @@
 # Settings (environment):
 #   CHAT_BENCH_RATES      1-1 message rates offered, messages/s in all, a
 #                         ladder climbed until a rung is not sustained
-#                         (default "100 250 500 1000 2000 4000")
+#                         (default "100 250 500 1000 2000 3000 4000")
 #   CHAT_BENCH_PAIRS      sender/receiver pairs sharing that rate (100)
 #   CHAT_BENCH_HOT_RATES  the hot conversation: one pair alone, its own
 #                         ladder of messages/s (default "500 1000 2000 4000")
@@ -50,7 +50,7 @@ if [ "$quick" = 1 ]; then
   hot_rates=${CHAT_BENCH_HOT_RATES:-"500 2000"} big_rooms=${CHAT_BENCH_BIG_ROOMS:-1}
   big_rates=${CHAT_BENCH_BIG_RATES:-"10000 50000"}
 else
-  rates=${CHAT_BENCH_RATES:-"100 250 500 1000 2000 4000"} repeat=${CHAT_BENCH_REPEAT:-3}
+  rates=${CHAT_BENCH_RATES:-"100 250 500 1000 2000 3000 4000"} repeat=${CHAT_BENCH_REPEAT:-3}
   seconds=${CHAT_BENCH_SECONDS:-10} idle=${CHAT_BENCH_IDLE:-19900} idle_many=${CHAT_BENCH_IDLE_MANY:-50000}
   hot_rates=${CHAT_BENCH_HOT_RATES:-"500 1000 2000 4000"} big_rooms=${CHAT_BENCH_BIG_ROOMS:-2}
   big_rates=${CHAT_BENCH_BIG_RATES:-"10000 25000 50000 100000"}
