@@ -258,6 +258,18 @@ chat_err_t chat_config_load_from(chat_config_t *cfg, chat_service_t service,
   CHAT_CONFIG_VARS(LOAD_VAR_)
 #undef LOAD_VAR_
 
+  /* Unset, the busy spacing's cap is at least the first spacing; set,
+   * a cap below it is a mistake. */
+  if (cfg->summary_interval_max_ms < cfg->summary_interval_ms &&
+      !lookup(lookup_ctx, "CHAT_SUMMARY_INTERVAL_MAX_MS"))
+    cfg->summary_interval_max_ms = cfg->summary_interval_ms;
+  if (cfg->summary_interval_max_ms < cfg->summary_interval_ms) {
+    snprintf(errbuf, errbuf_len,
+             "CHAT_SUMMARY_INTERVAL_MAX_MS=%d is less than CHAT_SUMMARY_INTERVAL_MS=%d",
+             cfg->summary_interval_max_ms, cfg->summary_interval_ms);
+    return CHAT_ERR_CONFIG;
+  }
+
   if (cfg->health_port == 0)
     cfg->health_port = default_health_port(service);
   if (cfg->instance_id[0] == '\0') {

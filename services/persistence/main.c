@@ -18,7 +18,8 @@
 static chat_err_t start_summary_writer(chat_runtime_t *rt) {
   const chat_config_t *cfg = chat_runtime_config(rt);
   return summary_writer_start(chat_runtime_mongo(rt), SUMMARY_WRITERS,
-                              (size_t)cfg->cached_conversations, cfg->summary_interval_ms);
+                              (size_t)cfg->cached_conversations, cfg->summary_interval_ms,
+                              cfg->summary_interval_max_ms);
 }
 
 static void drain_summaries(chat_runtime_t *rt) {

@@ -10,6 +10,7 @@
 
 #define RETRY_START_MS 100 /* a writer's pause after a failed write, doubling */
 #define RETRY_MAX_MS 2000
+#define SPACING_LEVELS 18 /* 1 ms doubled 17 times is past the 60 s the config allows */
 
 /* A conversation with a summary waiting, being written, or written less
  * than the interval ago (kept to space its writes; then dropped). */
@@ -19,6 +20,8 @@ typedef struct entry {
   conversation_summary_t latest;  /* the newest posted, written or not */
   bool has_waiting;
   bool writing;   /* a writer holds the summary it took */
+  bool posted_since_write; /* a summary came since its last write was taken */
+  unsigned level; /* its spacing: interval_ms doubled this many times */
   int64_t due_ms; /* cooling: when it may be written (or dropped, with nothing waiting) */
   struct entry *bucket_next;
   struct entry *queue_next; /* in one queue, or in none while writing */
@@ -40,11 +43,13 @@ typedef struct writer {
   size_t bucket_mask;
   size_t count, capacity;
   size_t busy; /* entries with a summary waiting or being written */
-  int interval_ms;
-  /* ready: may be written now. cooling: written less than interval_ms
-   * ago; every entry goes in with due_ms = now + interval_ms, so the
-   * queue is in due order. */
-  queue_t ready, cooling;
+  int interval_ms;     /* the spacing of level 0 */
+  int interval_max_ms; /* the spacing of top_level */
+  unsigned top_level;
+  /* ready: may be written now. cooling[level]: written less than that
+   * level's spacing ago; every entry goes in with due_ms = now + its
+   * spacing, so each level's queue is in due order. */
+  queue_t ready, cooling[SPACING_LEVELS];
   bool draining, stopping;
   pthread_t *threads;
   size_t thread_count;
@@ -110,9 +115,15 @@ static void make_ready(writer_t *w, entry_t *e) {
   pthread_cond_signal(&w->work);
 }
 
+/* The least time between two writes of a conversation at level. */
+static int spacing_ms(const writer_t *w, unsigned level) {
+  int64_t spacing = (int64_t)w->interval_ms << level;
+  return spacing < w->interval_max_ms ? (int)spacing : w->interval_max_ms;
+}
+
 static void make_cooling(writer_t *w, entry_t *e) {
-  e->due_ms = now_ms() + w->interval_ms;
-  push(&w->cooling, e);
+  e->due_ms = now_ms() + spacing_ms(w, e->level);
+  push(&w->cooling[e->level], e);
   pthread_cond_signal(&w->work);
 }
 
@@ -190,13 +201,24 @@ static entry_t *next_entry(writer_t *w) {
       return NULL;
     if (w->ready.head)
       return pop(&w->ready);
-    entry_t *e = w->cooling.head;
+    queue_t *soonest = NULL;
+    for (unsigned level = 0; level <= w->top_level; level++) {
+      entry_t *head = w->cooling[level].head;
+      if (head && (!soonest || head->due_ms < soonest->head->due_ms))
+        soonest = &w->cooling[level];
+    }
+    entry_t *e = soonest ? soonest->head : NULL;
     if (e && (w->draining || e->due_ms <= now_ms())) {
-      pop(&w->cooling);
-      if (e->has_waiting)
-        return e;
-      remove_entry(w, e); /* written an interval ago, nothing new since */
-      continue;
+      pop(soonest);
+      if (!e->has_waiting) {
+        remove_entry(w, e); /* written a spacing ago, nothing new since */
+        continue;
+      }
+      /* Busy through its whole spacing: the next one is twice as long.
+       * (A failed write alone waits at the same spacing.) */
+      if (e->posted_since_write && e->level < w->top_level)
+        e->level++;
+      return e;
     }
     if (e) {
       struct timespec at;
@@ -215,6 +237,7 @@ static void *writer_main(void *arg) {
   for (entry_t *e; (e = next_entry(w));) {
     conversation_summary_t summary = e->waiting;
     e->has_waiting = false;
+    e->posted_since_write = false;
     e->writing = true;
     pthread_mutex_unlock(&w->lock);
 
@@ -302,8 +325,8 @@ static void free_writer(writer_t *w) {
 }
 
 chat_err_t summary_writer_start(chat_mongo_t *mongo, size_t writers, size_t capacity,
-                                int interval_ms) {
-  if (writer || !writers || !capacity)
+                                int interval_ms, int interval_max_ms) {
+  if (writer || !writers || !capacity || interval_max_ms < interval_ms)
     return CHAT_ERR_INTERNAL;
   writer_t *w = calloc(1, sizeof *w);
   if (!w)
@@ -323,6 +346,10 @@ chat_err_t summary_writer_start(chat_mongo_t *mongo, size_t writers, size_t capa
   w->mongo = mongo;
   w->capacity = capacity;
   w->interval_ms = interval_ms;
+  w->interval_max_ms = interval_max_ms;
+  while (interval_ms > 0 && w->top_level + 1 < SPACING_LEVELS &&
+         spacing_ms(w, w->top_level) < interval_max_ms)
+    w->top_level++;
   w->bucket_mask = buckets - 1;
   w->buckets = calloc(buckets, sizeof *w->buckets);
   w->threads = calloc(writers, sizeof *w->threads);
@@ -368,6 +395,7 @@ void summary_writer_post(const conversation_summary_t *summary) {
     make_ready(w, e); /* not written lately: at once */
   } else {
     merge(&e->latest, summary);
+    e->posted_since_write = true;
     if (e->has_waiting) {
       merge(&e->waiting, summary);
       chat_counter_add(w->coalesced, 1);

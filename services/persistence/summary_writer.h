@@ -55,11 +55,16 @@ void conversation_summary_set_preview(conversation_summary_t *summary, const cha
                                       uint32_t len);
 
 /* Starts writers threads writing to mongo's "conversations" collection,
- * holding at most capacity conversations, writing each at most once per
- * interval_ms. Returns CHAT_OK or CHAT_ERR_NOMEM / CHAT_ERR_INTERNAL (no
- * thread). One writer per process. */
+ * holding at most capacity conversations. A conversation not written
+ * lately is written at once; after a write, the next waits interval_ms,
+ * and what comes meanwhile is coalesced. A conversation with a new
+ * summary in every wait waits twice as long the next time, up to
+ * interval_max_ms (>= interval_ms); one quiet for a whole wait starts
+ * again at interval_ms. Returns CHAT_OK or CHAT_ERR_NOMEM /
+ * CHAT_ERR_INTERNAL (no thread, or interval_max_ms < interval_ms). One
+ * writer per process. */
 chat_err_t summary_writer_start(chat_mongo_t *mongo, size_t writers, size_t capacity,
-                                int interval_ms);
+                                int interval_ms, int interval_max_ms);
 
 /* Hands summary over (copied), coalescing it with what waits for its
  * conversation. Waits while the writer is full. */

@@ -178,3 +178,25 @@ Test(config, documentation_table_matches_the_code) {
   CHAT_CONFIG_VARS(CHECK_DOC_)
 #undef CHECK_DOC_
 }
+
+Test(config, summary_spacing_cap_is_never_below_the_first_spacing) {
+  chat_config_t cfg;
+  char why[256];
+  const char *defaults[] = {NULL};
+  cr_assert_eq(load(defaults, &cfg, why, sizeof why), CHAT_OK, "%s", why);
+  cr_assert_eq(cfg.summary_interval_ms, 1000);
+  cr_assert_eq(cfg.summary_interval_max_ms, 5000);
+
+  const char *long_first[] = {"CHAT_SUMMARY_INTERVAL_MS", "10000", NULL};
+  cr_assert_eq(load(long_first, &cfg, why, sizeof why), CHAT_OK, "%s", why);
+  cr_assert_eq(cfg.summary_interval_max_ms, 10000, "an unset cap follows a longer first spacing");
+
+  const char *cap_below[] = {"CHAT_SUMMARY_INTERVAL_MS", "2000", "CHAT_SUMMARY_INTERVAL_MAX_MS",
+                             "1500", NULL};
+  cr_assert_eq(load(cap_below, &cfg, why, sizeof why), CHAT_ERR_CONFIG);
+  cr_assert_str_eq(why, "CHAT_SUMMARY_INTERVAL_MAX_MS=1500 is less than CHAT_SUMMARY_INTERVAL_MS=2000");
+
+  const char *no_backoff[] = {"CHAT_SUMMARY_INTERVAL_MAX_MS", "1000", NULL};
+  cr_assert_eq(load(no_backoff, &cfg, why, sizeof why), CHAT_OK, "%s", why);
+  cr_assert_eq(cfg.summary_interval_max_ms, 1000);
+}

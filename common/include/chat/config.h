@@ -95,6 +95,9 @@ typedef enum chat_service {
     CHAT_SERVICE_PERSISTENCE, "Conversations whose state the partition owner keeps in memory")      \
   X(CHAT_SUMMARY_INTERVAL_MS, summary_interval_ms, INT, "1000", 0, 60000,                          \
     CHAT_SERVICE_PERSISTENCE, "Least time between two writes of one conversation's summary")       \
+  X(CHAT_SUMMARY_INTERVAL_MAX_MS, summary_interval_max_ms, INT, "5000", 0, 60000,                  \
+    CHAT_SERVICE_PERSISTENCE,                                                                      \
+    "That time for a conversation busy through every interval (doubling up to this)")              \
   X(CHAT_CACHED_USERS, cached_users, INT, "100000", 16, 10000000, CHAT_SERVICE_PERSISTENCE,         \
     "User names the partition owner keeps in memory")                                             \
   X(CHAT_GUEST_ROOMS, guest_rooms, STR, "off", 0, 0, CHAT_SERVICE_GATEWAY,                         \
@@ -136,6 +139,7 @@ typedef struct chat_config {
   int presence_expiry_ms;
   int cached_conversations;
   int summary_interval_ms;
+  int summary_interval_max_ms;
   int cached_users;
   char guest_rooms[CHAT_CONFIG_STR_MAX];
   char guest_namespace[CHAT_CONFIG_STR_MAX];
