@@ -13,7 +13,7 @@
 #define SPACING_LEVELS 18 /* 1 ms doubled 17 times is past the 60 s the config allows */
 
 /* A conversation with a summary waiting, being written, or written less
- * than the interval ago (kept to space its writes; then dropped). */
+ * than its spacing ago (kept to space its writes; then dropped). */
 typedef struct entry {
   char id[CHAT_ID_SIZE];
   conversation_summary_t waiting; /* the next to write */
