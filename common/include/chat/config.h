@@ -97,7 +97,7 @@ typedef enum chat_service {
     CHAT_SERVICE_PERSISTENCE, "Least time between two writes of one conversation's summary")       \
   X(CHAT_SUMMARY_INTERVAL_MAX_MS, summary_interval_max_ms, INT, "5000", 0, 60000,                  \
     CHAT_SERVICE_PERSISTENCE,                                                                      \
-    "That time for a conversation busy through every interval (doubling up to this)")              \
+    "Longest time between two summary writes of a busy conversation (the interval doubles to it)") \
   X(CHAT_CACHED_USERS, cached_users, INT, "100000", 16, 10000000, CHAT_SERVICE_PERSISTENCE,         \
     "User names the partition owner keeps in memory")                                             \
   X(CHAT_GUEST_ROOMS, guest_rooms, STR, "off", 0, 0, CHAT_SERVICE_GATEWAY,                         \
