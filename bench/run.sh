@@ -21,6 +21,11 @@
 #   CHAT_BENCH_BIG_READY  seconds a big-room run may wait, before its
 #                         window, for its rooms and then for the connect
 #                         storm's presence frames to end (120)
+#   CHAT_BENCH_WARM_RATE, CHAT_BENCH_WARM_ROUNDS  before the ladders, 1-1
+#                         traffic at RATE msg/s (500) in rounds of 10 s
+#                         until the broker's JIT settled, at most ROUNDS
+#                         (12; 3 in quick mode); the peer as many rounds
+#                         (bench/warm_up.py)
 #   CHAT_BENCH_SECONDS    measured window of each run (10)
 #   CHAT_BENCH_REPEAT     runs per rung; the table shows medians (3)
 #   CHAT_BENCH_IDLE       idle connections on one process (19900: the
@@ -63,6 +68,8 @@ big_senders=${CHAT_BENCH_BIG_SENDERS:-2}
 # it measures them and not the messages (chatbench's quiet wait).
 big_ready=${CHAT_BENCH_BIG_READY:-120}
 pairs=${CHAT_BENCH_PAIRS:-100}
+warm_rate=${CHAT_BENCH_WARM_RATE:-500}
+warm_max=${CHAT_BENCH_WARM_ROUNDS:-$([ "$quick" = 1 ] && echo 3 || echo 12)}
 rooms=${CHAT_BENCH_ROOMS:-5}
 room_size=${CHAT_BENCH_ROOM_SIZE:-20}
 room_rate=${CHAT_BENCH_ROOM_RATE:-10}
@@ -301,7 +308,26 @@ restart_gateways() {
   for gw in gw-a gw-b gw-c; do start_gateway $gw; done
 }
 
+# warm_up SYSTEM GATEWAYS ROUNDS [JVM_PID]: 1-1 traffic at the warm-up rate
+# in rounds of 10 s before a system's first ladder (bench/warm_up.py): with
+# JVM_PID (our broker), until its JIT compilers have settled, at most
+# ROUNDS; without (the peer: no JVM), ROUNDS rounds, as many as ours took.
+warm_up() {
+  local system=$1 gateways=$2 rounds=$3 jvm=${4:-}
+  "$python_env/bin/python" "$root/bench/warm_up.py" "$rounds" ${jvm:+"$jvm" 0.05} -- \
+    "$build/bench/chatbench" pair --gateways "$gateways" --users "$work/pairs.txt" \
+    --rate "$(python3 -c "print($warm_rate / $pairs)")" --duration 10 --json 1 \
+    >"$work/$system-warm-up.json" || echo '{"rounds": 1}' >"$work/$system-warm-up.json"
+  say "$system warmed up at $warm_rate msg/s: $(cat "$work/$system-warm-up.json")"
+}
+warm_rounds=1
+
 # ---- ours ----
+if part fanout || part pair || part hot || part big || part capacity || part drain; then
+  warm_up ours "$gw_a,$gw_b" "$warm_max" "$(cat "$work/kafka/kafka.pid")"
+  warm_rounds=$(python3 -c "import json; print(json.load(open('$work/ours-warm-up.json'))['rounds'])")
+  settle
+fi
 for run in $(seq 1 "$repeat"); do
   part fanout || break
   "$build/bench/chatbench" fanout --gateways "$gw_a,$gw_b" --rooms "$work/rooms.txt" \
@@ -392,6 +418,7 @@ if part peer; then
   wait_ready "http://127.0.0.1:$peer_port/health" "$peer_pid" peer
   load peer
   hold_idle peer-idle-one "$idle" 1 "$peer_pid" "127.0.0.1:$peer_port" --secret "$secret"
+  warm_up peer "127.0.0.1:$peer_port,127.0.0.1:$peer_port" "$warm_rounds"
   ladder peer "127.0.0.1:$peer_port,127.0.0.1:$peer_port" pair "$rates"
   stop_pid "$peer_pid"
   pids=()
