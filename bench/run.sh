@@ -21,11 +21,11 @@
 #   CHAT_BENCH_BIG_READY  seconds a big-room run may wait, before its
 #                         window, for its rooms and then for the connect
 #                         storm's presence frames to end (120)
-#   CHAT_BENCH_WARM_RATE, CHAT_BENCH_WARM_ROUNDS  before the ladders, 1-1
+#   CHAT_BENCH_WARM_RATE, CHAT_BENCH_WARM_ROUNDS  before our ladders, 1-1
 #                         traffic at RATE msg/s (500) in rounds of 10 s
 #                         until the broker's JIT settled, at most ROUNDS
-#                         (12; 3 in quick mode); the peer as many rounds
-#                         (bench/warm_up.py)
+#                         (12; 3 in quick mode); the peer one round at its
+#                         ladder's first rate (bench/warm_up.py)
 #   CHAT_BENCH_SECONDS    measured window of each run (10)
 #   CHAT_BENCH_REPEAT     runs per rung; the table shows medians (3)
 #   CHAT_BENCH_IDLE       idle connections on one process (19900: the
@@ -308,24 +308,22 @@ restart_gateways() {
   for gw in gw-a gw-b gw-c; do start_gateway $gw; done
 }
 
-# warm_up SYSTEM GATEWAYS ROUNDS [JVM_PID]: 1-1 traffic at the warm-up rate
+# warm_up SYSTEM GATEWAYS ROUNDS RATE [JVM_PID]: 1-1 traffic at RATE msg/s
 # in rounds of 10 s before a system's first ladder (bench/warm_up.py): with
 # JVM_PID (our broker), until its JIT compilers have settled, at most
-# ROUNDS; without (the peer: no JVM), ROUNDS rounds, as many as ours took.
+# ROUNDS; without, ROUNDS rounds.
 warm_up() {
-  local system=$1 gateways=$2 rounds=$3 jvm=${4:-}
+  local system=$1 gateways=$2 rounds=$3 rate=$4 jvm=${5:-}
   "$python_env/bin/python" "$root/bench/warm_up.py" "$rounds" ${jvm:+"$jvm" 0.05} -- \
     "$build/bench/chatbench" pair --gateways "$gateways" --users "$work/pairs.txt" \
-    --rate "$(python3 -c "print($warm_rate / $pairs)")" --duration 10 --json 1 \
-    >"$work/$system-warm-up.json" || echo '{"rounds": 1}' >"$work/$system-warm-up.json"
-  say "$system warmed up at $warm_rate msg/s: $(cat "$work/$system-warm-up.json")"
+    --rate "$(python3 -c "print($rate / $pairs)")" --duration 10 --json 1 \
+    >"$work/$system-warm-up.json" || echo '{}' >"$work/$system-warm-up.json"
+  say "$system warmed up at $rate msg/s: $(cat "$work/$system-warm-up.json")"
 }
-warm_rounds=1
 
 # ---- ours ----
 if part fanout || part pair || part hot || part big || part capacity || part drain; then
-  warm_up ours "$gw_a,$gw_b" "$warm_max" "$(cat "$work/kafka/kafka.pid")"
-  warm_rounds=$(python3 -c "import json; print(json.load(open('$work/ours-warm-up.json'))['rounds'])")
+  warm_up ours "$gw_a,$gw_b" "$warm_max" "$warm_rate" "$(cat "$work/kafka/kafka.pid")"
   settle
 fi
 for run in $(seq 1 "$repeat"); do
@@ -418,7 +416,10 @@ if part peer; then
   wait_ready "http://127.0.0.1:$peer_port/health" "$peer_pid" peer
   load peer
   hold_idle peer-idle-one "$idle" 1 "$peer_pid" "127.0.0.1:$peer_port" --secret "$secret"
-  warm_up peer "127.0.0.1:$peer_port,127.0.0.1:$peer_port" "$warm_rounds"
+  # No JVM: V8 optimises within a round. At its ladder's first rate, since
+  # a warm-up at ours' rate left it a backlog on a slow machine.
+  warm_up peer "127.0.0.1:$peer_port,127.0.0.1:$peer_port" 1 "${rates%% *}"
+  sleep 2
   ladder peer "127.0.0.1:$peer_port,127.0.0.1:$peer_port" pair "$rates"
   stop_pid "$peer_pid"
   pids=()
