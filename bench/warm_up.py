@@ -11,8 +11,8 @@ throughout), on the two cores our services are measured on; a broker that
 has run for a while no longer spends it. The Kafka floor's traffic does
 not do it (its large batches take other paths: after 12 rounds of it the
 compilers still took 0.32 of a core in a 1-1 run's first 12 s).
-Prints one JSON line: rounds, seconds, and the compilers' CPU seconds in
-each round (empty without a JVM).
+Prints one JSON line: rounds, seconds, the compilers' CPU seconds in each
+round and whether they settled (both empty, [] and null, without a JVM).
   warm_up.py ROUNDS [JVM_PID SHARE] -- COMMAND..."""
 import json
 import os
@@ -43,7 +43,7 @@ def main():
     rounds = int(args[0])
     jvm = int(args[1]) if len(args) > 1 else None
     share = float(args[2]) if len(args) > 2 else 0.05
-    started, compiled, settled = time.time(), [], jvm is None
+    started, compiled, settled = time.time(), [], None if jvm is None else False
     for _ in range(rounds):
         cpu0, t0 = compiler_cpu(jvm) if jvm else 0, time.time()
         subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
