@@ -2,7 +2,7 @@
 # The benchmark: ours, the Node/Socket.IO peer and the floors, on this
 # machine, in one run, printed as one table (README.md, "Performance").
 #   bench/run.sh                    the targets' sizes (about 30 minutes)
-#   CHAT_BENCH_QUICK=1 bench/run.sh a small run (about 6 minutes)
+#   CHAT_BENCH_QUICK=1 bench/run.sh a small run (about 6 minutes, and up to a minute of warm-up)
 # A rung is sustained when at least 99% of what it owed was delivered and
 # delivery p99 stayed under 250 ms (bench/report.py, issue 15's criterion).
 # Settings (environment):
